@@ -1,0 +1,182 @@
+"""The contracts between the engine and the things it runs: datasets, methods, metrics.
+
+A *method* (``baselines/``) trains on a *dataset* (``benchmark/data/``) and returns a trained
+model; *metrics* (``benchmark/metrics/``) turn the trained model into named measurements.
+All three are found by name in the registries below, never by import strings, so a suite
+file can only name what the project registered.
+
+Contract, in one place:
+
+- ``Dataset``: constructed as ``cls(**params, data_dir=Path|None)``; raises
+  ``benchmark.errors.DatasetMissing`` from ``__init__`` when files are absent.
+- ``Method.train(ctx) -> TrainResult``: trains for ``ctx.steps`` steps, calls
+  ``ctx.log_losses(step, {...})`` every ``ctx.log_every`` steps and ``ctx.advance()`` once per
+  step (drives the progress bar), may call ``ctx.log_figure(fig, name)``.
+- metric functions ``fn(result: TrainResult, ctx: RunContext) -> dict[str, float]``.
+
+Every random draw takes its randomness from ``ctx.seed`` (``ctx.rng()`` for torch,
+``ctx.np_rng()`` for numpy) so that on CPU the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------------------------- datasets
+
+
+class Dataset:
+    """A named data source. Subclasses set ``name`` and implement what their experiments use.
+
+    Common optional capabilities (duck-typed, metrics check for them):
+    ``sample(n, rng) -> Tensor`` draws from p_data; ``log_density(x) -> Tensor`` is the exact
+    log-density where it is known; ``train_samples() -> Tensor`` is the fixed empirical set.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, data_dir: Path | None = None, **params: Any) -> None:
+        self.data_dir = data_dir
+        self.params = params
+
+
+DATASETS: dict[str, type[Dataset]] = {}
+
+
+def register_dataset(cls: type[Dataset]) -> type[Dataset]:
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} has no name")
+    DATASETS[cls.name] = cls
+    return cls
+
+
+# ----------------------------------------------------------------------------------- running
+
+
+@dataclass
+class TrainResult:
+    """What a method hands to the metrics: its trained model and any measurements that only
+    training itself can take (e.g. a bound tracked over all steps)."""
+
+    model: Any
+    measurements: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunContext:
+    """Everything one run needs, and the hooks through which it reports."""
+
+    dataset: Dataset
+    hparams: dict[str, Any]
+    seed: int
+    device: torch.device
+    budget: dict[str, Any]
+    profile: str = "cpu"
+    log_every: int = 50
+    loss_sink: Callable[[int, dict[str, float]], None] | None = None
+    figure_sink: Callable[[Any, str], None] | None = None
+    step_sink: Callable[[int], None] | None = None
+
+    @property
+    def steps(self) -> int:
+        return int(self.budget.get("steps", 1000))
+
+    def hp(self, key: str, default: Any = None) -> Any:
+        """A hyper-parameter from the suite, or the method's default."""
+        return self.hparams.get(key, default)
+
+    def rng(self, offset: int = 0) -> torch.Generator:
+        g = torch.Generator(device="cpu")
+        g.manual_seed(int(self.seed) * 1_000_003 + offset)
+        return g
+
+    def np_rng(self, offset: int = 0) -> np.random.Generator:
+        return np.random.default_rng(int(self.seed) * 1_000_003 + offset)
+
+    def seed_everything(self) -> None:
+        torch.manual_seed(int(self.seed))
+        np.random.seed(int(self.seed) % (2**32))
+
+    def log_losses(self, step: int, values: dict[str, float]) -> None:
+        if self.loss_sink is not None:
+            self.loss_sink(step, {k: float(v) for k, v in values.items()})
+
+    def log_figure(self, fig: Any, name: str) -> None:
+        if self.figure_sink is not None:
+            self.figure_sink(fig, name)
+
+    def advance(self, n: int = 1) -> None:
+        if self.step_sink is not None:
+            self.step_sink(n)
+
+
+class Method:
+    """A training algorithm. Subclasses set ``name``, ``defaults`` (hyper-parameters with the
+    values the paper or its code uses), ``produces`` (measurements ``train`` itself returns)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    produces: ClassVar[tuple[str, ...]] = ()
+
+    def train(self, ctx: RunContext) -> TrainResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} has no name")
+    METHODS[cls.name] = cls
+    return cls
+
+
+# ----------------------------------------------------------------------------------- metrics
+
+
+MetricFn = Callable[[TrainResult, RunContext], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    produces: tuple[str, ...]
+    fn: MetricFn
+    description: str = ""
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = ""):
+    """Decorator: ``@register_metric("kl_grid", produces=["kl.pgen_pdata", ...])``."""
+
+    def wrap(fn: MetricFn) -> MetricFn:
+        METRICS[name] = Metric(name=name, produces=tuple(produces), fn=fn, description=description)
+        return fn
+
+    return wrap
+
+
+def load_plugins() -> None:
+    """Import every dataset, metric and method module so that the registries are filled."""
+    import importlib
+    import pkgutil
+
+    import baselines
+    import benchmark.data
+    import benchmark.metrics
+
+    for package in (benchmark.data, benchmark.metrics, baselines):
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{package.__name__}.{info.name}")

@@ -1,0 +1,280 @@
+"""Verdicts: a reproduced number or claim against what the paper published.
+
+The rules (also in the README, "How verdicts are decided"):
+
+value targets, ``rule: tolerance``
+    tol = max(abs, rel * |published|). ``reproduced`` when |mean - published| <= tol;
+    ``close`` when it is within ``close_factor * tol``, or when both sides report a spread and
+    Welch's t-test from the summary statistics does not reject equality (p >= alpha);
+    otherwise ``not reproduced``.
+value targets, ``rule: at_most`` / ``at_least``
+    ``reproduced`` when the mean is on the right side of ``limit``; ``close`` when it misses by
+    at most ``(close_factor - 1) * |limit|``; otherwise ``not reproduced``.
+claims
+    evaluated on the per-seed values (see each ``_claim_*`` below); ``claim holds`` or
+    ``claim fails``, with the test statistic and p-value where one applies.
+anything without values
+    ``not run: <reason>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from benchmark.suite import Ref, Target
+
+REPRODUCED, CLOSE, NOT_REPRODUCED = "reproduced", "close", "not reproduced"
+HOLDS, FAILS = "claim holds", "claim fails"
+
+
+@dataclass
+class Values:
+    """Per-seed values of one measurement of one job, with the profile they ran under."""
+
+    values: list[float]
+    profile: str
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values, ddof=1)) if self.n > 1 else 0.0
+
+
+@dataclass
+class Verdict:
+    target: str
+    paper_ref: str
+    kind: str
+    measurement: str | None
+    published: float | None
+    published_std: float | None
+    reproduced: float | None
+    reproduced_std: float | None
+    n: int
+    difference: float | None
+    verdict: str
+    detail: str
+    profile: str | None
+    source: str
+    rule: str
+    test: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    statement: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Lookup = dict[Ref, Values]
+
+
+def judge(target: Target, lookup: Lookup, reasons: dict[tuple[str, str, str], str]) -> Verdict:
+    missing = [ref for ref in target.refs if ref not in lookup or lookup[ref].n == 0]
+    base = dict(target=target.id, paper_ref=target.paper_ref, kind=target.kind, measurement=target.measurement,
+                published=target.published, published_std=target.published_std, source=target.source,
+                rule=target.rule_text(), statement=target.statement)
+    if missing:
+        reason = next((reasons[ref.job] for ref in missing if reasons.get(ref.job)), None)
+        reason = reason or "no finished runs (run `bench run` for this target)"
+        return Verdict(**base, reproduced=None, reproduced_std=None, n=0, difference=None,
+                       verdict=f"not run: {reason}", detail="", profile=None)
+    profiles = sorted({lookup[ref].profile for ref in target.refs})
+    values = {str(ref): lookup[ref].values for ref in target.refs}
+    if target.kind == "value":
+        verdict = _judge_value(target, lookup[target.refs[0]])
+        return Verdict(**base, **verdict, profile=",".join(profiles), values=values)
+    verdict_text, detail, test = CLAIMS[target.claim.type](target, lookup)
+    return Verdict(**base, reproduced=None, reproduced_std=None, n=min(lookup[r].n for r in target.refs),
+                   difference=None, verdict=verdict_text, detail=detail, profile=",".join(profiles), test=test,
+                   values=values)
+
+
+# --------------------------------------------------------------------------- value targets
+
+
+def _judge_value(target: Target, got: Values) -> dict[str, Any]:
+    check, published = target.check, float(target.published)
+    mean, std, n = got.mean, got.std, got.n
+    diff = mean - published
+    test: dict[str, Any] = {}
+    if check.rule == "tolerance":
+        tol = max(check.abs, check.rel * abs(published))
+        if abs(diff) <= tol:
+            verdict, detail = REPRODUCED, f"|diff| {abs(diff):.4g} <= tol {tol:.4g}"
+        elif abs(diff) <= check.close_factor * tol:
+            verdict, detail = CLOSE, f"|diff| {abs(diff):.4g} <= {check.close_factor:g} x tol {tol:.4g}"
+        else:
+            verdict, detail = NOT_REPRODUCED, f"|diff| {abs(diff):.4g} > {check.close_factor:g} x tol {tol:.4g}"
+        p = welch_p(mean, std, n, published, target.published_std, target.published_n)
+        if p is not None:
+            test = {"test": "welch", "p_value": p}
+            if verdict == NOT_REPRODUCED and p >= check.alpha:
+                verdict, detail = CLOSE, detail + f"; Welch p = {p:.3g} >= {check.alpha:g}"
+            else:
+                detail += f"; Welch p = {p:.3g}"
+    else:
+        limit = float(check.limit)
+        margin = (check.close_factor - 1) * abs(limit)
+        ok = mean <= limit if check.rule == "at_most" else mean >= limit
+        near = mean <= limit + margin if check.rule == "at_most" else mean >= limit - margin
+        sign = "<=" if check.rule == "at_most" else ">="
+        if ok:
+            verdict, detail = REPRODUCED, f"{mean:.4g} {sign} {limit:g}"
+        elif near:
+            verdict, detail = CLOSE, f"{mean:.4g} misses {limit:g} by at most {margin:.3g}"
+        else:
+            verdict, detail = NOT_REPRODUCED, f"{mean:.4g} not {sign} {limit:g}"
+    return dict(reproduced=mean, reproduced_std=std, n=n, difference=diff, verdict=verdict, detail=detail,
+                test=test)
+
+
+def welch_p(mean: float, std: float, n: int, published: float, published_std: float | None,
+            published_n: int) -> float | None:
+    """Two-sided Welch's t-test from summary statistics; None where either side has no spread."""
+    if published_std is None or published_std <= 0 or std <= 0 or n < 2 or published_n < 2:
+        return None
+    result = stats.ttest_ind_from_stats(mean, std, n, published, published_std, published_n, equal_var=False)
+    return float(result.pvalue)
+
+
+# ---------------------------------------------------------------------------------- claims
+
+
+def _one_sided_p(a: list[float], b: list[float], alternative: str) -> float | None:
+    """Welch's t-test that mean(a) is less/greater than mean(b); None without a spread on both sides."""
+    if len(a) < 2 or len(b) < 2 or (np.std(a) == 0 and np.std(b) == 0):
+        return None
+    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
+
+
+def _fmt_p(p: float | None) -> str:
+    return "p n/a" if p is None else f"p = {p:.3g}"
+
+
+def _claim_ordering(target: Target, lookup: Lookup):
+    claim = target.claim
+    refs = target.refs
+    means = [lookup[r].mean for r in refs]
+    holds, pvalues = True, []
+    for a, b, ma, mb in zip(refs, refs[1:], means, means[1:], strict=False):
+        ok = ma < mb if claim.relation == "<" else ma > mb
+        holds &= ok
+        pvalues.append(_one_sided_p(lookup[a].values, lookup[b].values,
+                                    "less" if claim.relation == "<" else "greater"))
+    chain = f" {claim.relation} ".join(f"{r.method}/{r.dataset}:{m:.4g}" for r, m in zip(refs, means, strict=True))
+    known = [p for p in pvalues if p is not None]
+    worst = max(known) if known else None
+    test = {"test": "one-sided Welch per adjacent pair", "p_values": pvalues, "p_value": worst}
+    return (HOLDS if holds else FAILS), f"means {chain}; worst pair {_fmt_p(worst)}", test
+
+
+def _claim_lowest(target: Target, lookup: Lookup):
+    claim = target.claim
+    refs = target.refs[: len(claim.refs)]
+    expected = target.refs[len(claim.refs)]  # parsed after the list, see suite._claim_refs
+    means = {r: lookup[r].mean for r in refs}
+    best = (max if claim.highest else min)(refs, key=lambda r: means[r])
+    word = "highest" if claim.highest else "lowest"
+    others = [r for r in refs if r != expected]
+    runner_up = (max if claim.highest else min)(others, key=lambda r: means[r])
+    p = _one_sided_p(lookup[expected].values, lookup[runner_up].values, "greater" if claim.highest else "less")
+    holds = means[expected] == means[best]
+    detail = (f"{word}: {best.method}/{best.dataset} ({means[best]:.4g}); expected {expected.method} "
+              f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}), {_fmt_p(p)}")
+    return (HOLDS if holds else FAILS), detail, {"test": "one-sided Welch vs runner-up", "p_value": p}
+
+
+def _claim_bound(target: Target, lookup: Lookup):
+    claim = target.claim
+    lhs = target.refs[0]
+    a = np.asarray(lookup[lhs].values)
+    if isinstance(claim.rhs, str):
+        rhs = target.refs[1]
+        b = np.asarray(lookup[rhs].values)
+        paired = lhs.job == rhs.job and len(a) == len(b)
+        rhs_text = str(rhs.measurement)
+    else:
+        b, paired, rhs_text = np.full_like(a, float(claim.rhs)), True, f"{claim.rhs:g}"
+    if claim.relation == "<=":
+        margins = (b - a) if paired else np.array([b.min() - a.max()])
+    else:
+        margins = (a - b) if paired else np.array([a.min() - b.max()])
+    holds = bool(np.all(margins >= -claim.slack))
+    worst = float(margins.min())
+    detail = (f"{lhs.measurement} {claim.relation} {rhs_text}: worst margin {worst:.4g}"
+              f" over {len(margins)} {'seed pairs' if paired else 'extremes'} (slack {claim.slack:g})")
+    return (HOLDS if holds else FAILS), detail, {"test": "every seed", "worst_margin": worst}
+
+
+def _claim_ratio(target: Target, lookup: Lookup):
+    claim = target.claim
+    lhs, rhs = target.refs
+    a, b = np.asarray(lookup[lhs].values), np.asarray(lookup[rhs].values)
+    if lhs.job == rhs.job and len(a) == len(b):
+        ratios = a / np.maximum(np.abs(b), 1e-300)
+    else:
+        ratios = np.array([a.min() / max(abs(b.max()), 1e-300)])
+    holds = bool(np.all(ratios >= claim.factor))
+    detail = f"{lhs.measurement} / {rhs.measurement}: min ratio {ratios.min():.4g} (needs >= {claim.factor:g})"
+    return (HOLDS if holds else FAILS), detail, {"test": "every seed", "min_ratio": float(ratios.min())}
+
+
+def _claim_approx(target: Target, lookup: Lookup):
+    claim = target.claim
+    lhs, rhs = target.refs
+    ma, mb = lookup[lhs].mean, lookup[rhs].mean
+    tol = max(claim.abs, claim.rel * abs(mb))
+    p = None
+    a, b = lookup[lhs].values, lookup[rhs].values
+    if len(a) > 1 and len(b) > 1 and (np.std(a) > 0 or np.std(b) > 0):
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    holds = abs(ma - mb) <= tol
+    detail = (f"{lhs.measurement} {ma:.4g} vs {rhs.measurement} {mb:.4g}: |diff| {abs(ma - mb):.4g} "
+              f"(tol {tol:.4g}); {_fmt_p(p)}")
+    return (HOLDS if holds else FAILS), detail, {"test": "two-sided Welch", "p_value": p}
+
+
+def _claim_correlation(target: Target, lookup: Lookup):
+    claim = target.claim
+    means = [lookup[r].mean for r in target.refs]
+    x = np.asarray(claim.x, dtype=float)
+    if np.std(means) == 0:
+        r, p = 0.0, 1.0
+    else:
+        res = stats.pearsonr(x, means)
+        r, p = float(res.statistic), float(res.pvalue)
+    holds = r >= claim.min_r
+    detail = f"Pearson r = {r:.4f} (needs >= {claim.min_r:g}) over {len(x)} points; p = {p:.3g}"
+    return (HOLDS if holds else FAILS), detail, {"test": "pearson", "r": r, "p_value": p}
+
+
+def _claim_cv(target: Target, lookup: Lookup):
+    claim = target.claim
+    values = np.asarray(lookup[target.refs[0]].values)
+    mean = float(np.mean(values))
+    cv = float(np.std(values, ddof=1) / abs(mean)) if len(values) > 1 and mean != 0 else math.inf
+    holds = cv <= claim.limit
+    return (HOLDS if holds else FAILS), f"coefficient of variation {cv:.4g} (needs <= {claim.limit:g})", {"cv": cv}
+
+
+CLAIMS = {
+    "ordering": _claim_ordering,
+    "lowest": _claim_lowest,
+    "bound": _claim_bound,
+    "ratio_at_least": _claim_ratio,
+    "approx_equal": _claim_approx,
+    "correlation": _claim_correlation,
+    "cv_at_most": _claim_cv,
+}

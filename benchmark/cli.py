@@ -1,0 +1,232 @@
+"""The `bench` command: validate, targets, run, compare, leaderboard, ui."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchmark.errors import UserError
+
+
+def _common_store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI (default: sqlite file under $BENCH_HOME, ./.bench)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench",
+                                     description="Reproduce the tables, figures and claims of GAN papers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check suite files against the schema")
+    p.add_argument("suites", nargs="+")
+
+    p = sub.add_parser("targets", help="list the targets of a suite")
+    p.add_argument("suites", nargs="+")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = sub.add_parser("run", help="train what the targets need and judge them")
+    p.add_argument("suites", nargs="+")
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
+    p.add_argument("--only", action="append", metavar="TARGET_GLOB",
+                   help="only the jobs these targets need (glob on target ids; repeatable)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file under $BENCH_HOME)")
+    _common_store_args(p)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--workers", type=int, default=1, help="jobs trained in parallel processes")
+    p.add_argument("--data-dir", default=None, help="real datasets and metric weights (default: $BENCH_DATA)")
+    p.add_argument("--leaderboard", default="leaderboard", help="where to write the leaderboard")
+    p.add_argument("--no-leaderboard", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("compare", help="published versus reproduced, target by target, from MLflow")
+    p.add_argument("suites", nargs="*")
+    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None)
+    p.add_argument("--only", action="append", metavar="TARGET_GLOB")
+    p.add_argument("--strict", action="store_true", help="exit 1 unless every target reproduced or holds")
+    _common_store_args(p)
+
+    p = sub.add_parser("leaderboard", help="write leaderboard/ (Markdown, JSON, HTML with figures)")
+    p.add_argument("suites", nargs="*")
+    p.add_argument("--out", default="leaderboard")
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None)
+    _common_store_args(p)
+
+    p = sub.add_parser("ui", help="the MLflow UI on the default store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    _common_store_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _load(paths: list[str]):
+    from benchmark.suite import find_suites, load_suite
+
+    files = find_suites(paths)
+    if not files:
+        raise UserError("no suite files given and none found under suites/", field="suites")
+    return [load_suite(f) for f in files]
+
+
+def cmd_validate(args) -> int:
+    for suite in _load(args.suites):
+        print(f"{suite.path}: ok ({len(suite.all_targets)} targets, {len(suite.experiments)} experiments)")
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from tabulate import tabulate
+
+    rows = []
+    for suite in _load(args.suites):
+        for t in suite.all_targets:
+            rows.append({"suite": suite.suite, "id": t.id, "paper_ref": t.paper_ref, "kind": t.kind,
+                         "measurement": t.measurement or ", ".join(sorted({r.measurement for r in t.refs})),
+                         "published": t.published, "published_std": t.published_std, "source": t.source,
+                         "check": t.rule_text()})
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        print(tabulate([[r["id"], r["paper_ref"], r["kind"], r["measurement"],
+                         "—" if r["published"] is None else f"{r['published']:g}"] for r in rows],
+                       headers=["id", "paper_ref", "kind", "measurement", "published"]))
+    return 0
+
+
+def _tracker(uri: str | None):
+    from benchmark.tracking import Tracker, bench_home, default_tracking_uri, prepare_home
+
+    if uri is None:
+        prepare_home()
+        return Tracker(default_tracking_uri(), bench_home() / "mlartifacts")
+    return Tracker(uri)
+
+
+def _data_dir(value: str | None) -> str | None:
+    value = value or os.environ.get("BENCH_DATA")
+    if value and not Path(value).is_dir():
+        raise UserError("data directory does not exist", file=value, field="--data-dir")
+    return str(Path(value).resolve()) if value else None
+
+
+def cmd_run(args) -> int:
+    from benchmark import leaderboard, planner, results, runner, tracking
+
+    if args.workers < 1:
+        raise UserError("must be at least 1", field="--workers")
+    suites = _load(args.suites)
+    device = runner.resolve_device(args.device)
+    data_dir = _data_dir(args.data_dir)
+    tracker = _tracker(args.tracking_uri)
+    tracker.experiment_id(suites[0].suite)  # fail here, before any training, when the store is unreachable
+    storage = args.storage or tracking.default_storage_url()
+    started = time.monotonic()
+    plans = [(s, planner.plan(s, args.profile, args.only)) for s in suites]
+    if args.only and not any(jobs for _, jobs in plans):
+        raise UserError(f"no target matches {args.only}", field="--only")
+    settings = runner.RunSettings(tracking_uri=tracker.uri, storage_url=storage, device=device, data_dir=data_dir,
+                                  artifact_root=str(tracker.artifact_root) if tracker.artifact_root else None,
+                                  show_progress=not args.no_progress)
+    all_results = []
+    for suite, jobs in plans:
+        print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {device}", file=sys.stderr)
+        for suite_name in {suite.suite}:
+            tracker.experiment_id(suite_name)  # created once here, not raced by workers
+        outcomes = runner.run_jobs(jobs, settings, workers=args.workers)
+        trained = sum(o.trained for o in outcomes)
+        reused = sum(o.reused for o in outcomes)
+        not_run = [o for o in outcomes if o.status != "done"]
+        print(f"trained {trained} runs, reused {reused} finished runs; "
+              f"{len(not_run)} jobs not run" + "".join(f"\n  {o.key}: {o.reason}" for o in not_run),
+              file=sys.stderr)
+        res = results.collect(suite, tracker, profile=args.profile)
+        selected = {t.id for t in planner.select_targets(suite, args.only)}
+        shown = [v for v in res.verdicts if v.target in selected]
+        print(leaderboard.table(shown))
+        print(f"{suite.suite}: {leaderboard.summary_line(shown)}")
+        all_results.append(results.collect(suite, tracker))
+    if not args.no_leaderboard:
+        out = leaderboard.write(all_results, Path(args.leaderboard), tracker)
+        print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from benchmark import leaderboard, planner, results
+
+    suites = _load(args.suites)
+    tracker = _tracker(args.tracking_uri)
+    collected = []
+    for suite in suites:
+        res = results.collect(suite, tracker, profile=args.profile)
+        selected = {t.id for t in planner.select_targets(suite, args.only)}
+        res.verdicts = [v for v in res.verdicts if v.target in selected]
+        collected.append(res)
+    if args.format == "json":
+        print(json.dumps(leaderboard.as_json(collected), indent=2, default=float))
+    else:
+        for res in collected:
+            fmt = "github" if args.format == "markdown" else "simple"
+            print(f"## {res.suite.paper.title} ({res.suite.suite})\n" if args.format == "markdown"
+                  else f"{res.suite.suite}: {res.suite.paper.title}")
+            print(leaderboard.table(res.verdicts, fmt))
+            print(f"\n{leaderboard.summary_line(res.verdicts)}\n")
+    if args.strict:
+        from benchmark.check import HOLDS, REPRODUCED
+
+        if any(v.verdict not in (REPRODUCED, HOLDS) for r in collected for v in r.verdicts):
+            return 1
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from benchmark import leaderboard, results
+
+    suites = _load(args.suites)
+    tracker = _tracker(args.tracking_uri)
+    collected = [results.collect(s, tracker, profile=args.profile) for s in suites]
+    out = leaderboard.write(collected, Path(args.out), tracker)
+    print(f"leaderboard written to {out}/")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from benchmark.tracking import bench_home, default_tracking_uri
+
+    uri = args.tracking_uri or default_tracking_uri()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: the UI will be reachable from other machines on {args.host}", file=sys.stderr)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+               "--port", str(args.port)]
+    if args.tracking_uri is None:
+        command += ["--default-artifact-root", (bench_home() / "mlartifacts").as_uri()]
+    print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    os.execv(sys.executable, command)
+    return 0  # pragma: no cover
+
+
+COMMANDS = {"validate": cmd_validate, "targets": cmd_targets, "run": cmd_run, "compare": cmd_compare,
+            "leaderboard": cmd_leaderboard, "ui": cmd_ui}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""MLflow, the single record of what ran: where it lives, how runs are found again, how they are written.
+
+Only ``MlflowClient`` is used (no fluent API): nothing depends on a global active run, so
+several jobs can be written from one process and stale runs can be closed from another.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import UserError
+
+# Keys that hold losses logged during training; everything else a run logs is a measurement.
+LOSS_PREFIX = "loss."
+PARENT = "job"
+CHILD = "run"
+
+
+def bench_home() -> Path:
+    return Path(os.environ.get("BENCH_HOME", ".bench")).resolve()
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{bench_home() / 'mlflow.db'}"
+
+
+def default_storage_url() -> str:
+    return f"sqlite:///{bench_home() / 'optuna.db'}"
+
+
+def prepare_home() -> Path:
+    home = bench_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=home, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise UserError(f"BENCH_HOME is not writable ({exc.strerror})", file=str(home)) from None
+    return home
+
+
+def quiet_mlflow() -> None:
+    """MLflow prints hints and emoji links on every run; a benchmark's output should be its results."""
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    import logging
+
+    for name in ("mlflow", "alembic", "optuna"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # mlflow configures its own handlers on import; quieten them after that
+    import mlflow  # noqa: F401
+
+    for name in ("mlflow", "mlflow.store.db.utils", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@dataclass
+class RunRecord:
+    """A finished or unfinished MLflow run as bench reads it back."""
+
+    run_id: str
+    status: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    measurements: dict[str, float]
+    artifacts_uri: str = ""
+
+    @property
+    def seed(self) -> int:
+        return int(self.tags.get("seed", -1))
+
+
+@dataclass
+class Tracker:
+    uri: str
+    artifact_root: Path | None = None
+    _client: Any = field(default=None, repr=False)
+    _experiments: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def client(self):
+        if self._client is None:
+            quiet_mlflow()
+            from mlflow.tracking import MlflowClient
+
+            try:
+                self._client = MlflowClient(tracking_uri=self.uri)
+                self._client.search_experiments(max_results=1)
+            except Exception as exc:  # any failure to reach the store is the user's setting
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+                raise UserError(f"cannot reach the MLflow tracking store: {first[:200]}",
+                                field="--tracking-uri", file=self.uri) from None
+        return self._client
+
+    def experiment_id(self, suite: str, create: bool = True) -> str | None:
+        if suite in self._experiments:
+            return self._experiments[suite]
+        name = f"bench/{suite}"
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            if not create:
+                return None
+            location = (self.artifact_root / suite).as_uri() if self.artifact_root else None
+            exp_id = self.client.create_experiment(name, artifact_location=location, tags={"suite": suite})
+        else:
+            exp_id = found.experiment_id
+        self._experiments[suite] = exp_id
+        return exp_id
+
+    # ------------------------------------------------------------------ reading
+    def runs(self, suite: str, filter_string: str = "") -> list[RunRecord]:
+        exp_id = self.experiment_id(suite, create=False)
+        if exp_id is None:
+            return []
+        out: list[RunRecord] = []
+        token = None
+        while True:
+            page = self.client.search_runs([exp_id], filter_string=filter_string, max_results=1000,
+                                           page_token=token)
+            for run in page:
+                measurements = {k: v for k, v in run.data.metrics.items() if not k.startswith(LOSS_PREFIX)}
+                out.append(RunRecord(run.info.run_id, run.info.status, dict(run.data.tags),
+                                     dict(run.data.params), measurements, run.info.artifact_uri))
+            token = page.token
+            if not token:
+                return out
+
+    # ------------------------------------------------------------------ writing
+    def start(self, suite: str, tags: dict[str, str], params: dict[str, Any] | None = None,
+              parent_id: str | None = None, name: str | None = None) -> str:
+        from mlflow.entities import Param
+
+        all_tags = dict(tags)
+        if parent_id:
+            all_tags["mlflow.parentRunId"] = parent_id
+        run = self.client.create_run(self.experiment_id(suite), tags=all_tags, run_name=name)
+        if params:
+            batch = [Param(k, _param_text(v)) for k, v in sorted(params.items())]
+            for i in range(0, len(batch), 100):
+                self.client.log_batch(run.info.run_id, params=batch[i:i + 100])
+        return run.info.run_id
+
+    def log_metrics(self, run_id: str, rows: list[tuple[str, float, int]]) -> None:
+        """Log many (key, value, step) rows in batches: one call per 1000 values, not per scalar."""
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, int(s)) for k, v, s in rows]
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def download_artifacts(self, run_id: str, path: str, dst: Path) -> Path | None:
+        try:
+            return Path(self.client.download_artifacts(run_id, path, str(dst)))
+        except Exception:  # a run without figures is normal
+            return None
+
+
+def _param_text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def runtime_tags() -> dict[str, str]:
+    import torch
+
+    import benchmark
+
+    return {"git_commit": git_commit(), "bench_version": benchmark.__version__,
+            "torch_version": torch.__version__, "python_version": sys.version.split()[0]}

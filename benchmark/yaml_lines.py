@@ -1,0 +1,85 @@
+"""Safe YAML loading that remembers where every value came from, for one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import UserError
+
+Path_ = tuple[str | int, ...]
+
+
+class LocatedYaml:
+    """A parsed YAML document plus the line of every key and value in it."""
+
+    def __init__(self, data: Any, lines: dict[Path_, int], file: str) -> None:
+        self.data = data
+        self.lines = lines
+        self.file = file
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that exists in the file."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+    def error(self, path: Path_, message: str) -> UserError:
+        return UserError(message, file=self.file, line=self.line_of(path), field=dotted(path))
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def load(path: Path | str, display_name: str | None = None) -> LocatedYaml:
+    path = Path(path)
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError("no such file", file=name) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read: {exc.__class__.__name__}", file=name) from None
+    try:
+        # SafeLoader only: a suite can never construct Python objects.
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise UserError(f"YAML syntax error: {problem}", file=name, line=line, field="yaml") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"YAML error: {exc}".splitlines()[0], file=name, field="yaml") from None
+    except RecursionError:
+        raise UserError("YAML nesting is too deep", file=name, field="yaml") from None
+    lines: dict[Path_, int] = {}
+    if root is not None:
+        _walk(root, (), lines, name)
+    return LocatedYaml(data, lines, name)
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in seen:
+                raise UserError(f"duplicate key '{key}'", file=name, line=key_node.start_mark.line + 1,
+                                field=dotted(path + (key,)))
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _walk(value_node, path + (key,), lines, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, path + (index,), lines, name)

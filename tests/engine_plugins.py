@@ -1,0 +1,60 @@
+"""A small real learner for the engine's tests: a 1-D Gaussian whose mean and log-std are fitted by
+maximum likelihood with SGD. Its answers are known in closed form, and it trains in milliseconds.
+Imported by conftest.py (in-process tests) and by engine_cli.py (tests that run `bench` as a subprocess)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from benchmark import api
+
+
+@api.register_dataset
+class FixtureGaussian(api.Dataset):
+    name = "test_gaussian_1d"
+
+    def __init__(self, data_dir: Path | None = None, mean: float = 1.5, std: float = 0.5) -> None:
+        super().__init__(data_dir, mean=mean, std=std)
+        self.mean, self.std = float(mean), float(std)
+
+    def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        return self.mean + self.std * torch.randn(n, generator=rng)
+
+
+@api.register_method
+class FixtureGaussianFit(api.Method):
+    name = "test_gaussian_fit"
+    defaults = {"lr": 0.05, "batch_size": 64}
+    produces = ("fit.final_nll",)
+
+    def train(self, ctx: api.RunContext) -> api.TrainResult:
+        mu = torch.zeros((), requires_grad=True)
+        log_sigma = torch.zeros((), requires_grad=True)
+        opt = torch.optim.SGD([mu, log_sigma], lr=float(ctx.hp("lr")))
+        rng = ctx.rng()
+        nll = torch.tensor(0.0)
+        for step in range(ctx.steps):
+            x = ctx.dataset.sample(int(ctx.hp("batch_size")), rng)
+            nll = (log_sigma + 0.5 * ((x - mu) / log_sigma.exp()) ** 2).mean() + 0.5 * math.log(2 * math.pi)
+            opt.zero_grad()
+            nll.backward()
+            opt.step()
+            if step == int(ctx.hp("poison_at", -1)):
+                ctx.log_losses(step, {"nll": float("nan")})  # a diverged run, for the failure tests
+            if step % ctx.log_every == 0:
+                ctx.log_losses(step, {"nll": nll.item()})
+            if ctx.hp("step_delay"):
+                time.sleep(float(ctx.hp("step_delay")))  # lets the kill test land mid-run
+            ctx.advance()
+        return api.TrainResult(model=(mu.item(), log_sigma.exp().item()),
+                               measurements={"fit.final_nll": nll.item()})
+
+
+@api.register_metric("test_fit_error", produces=["fit.mean", "fit.std", "fit.mean_error"])
+def fit_error(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
+    mu, sigma = result.model
+    return {"fit.mean": mu, "fit.std": sigma, "fit.mean_error": abs(mu - ctx.dataset.mean)}

@@ -1,0 +1,152 @@
+"""Verdict rules: each must flip when the reproduced value crosses its threshold."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmark.check import CLOSE, FAILS, HOLDS, NOT_REPRODUCED, REPRODUCED, Values, judge, welch_p
+from benchmark.suite import (
+    BoundClaim,
+    Check,
+    CorrelationClaim,
+    CvClaim,
+    LowestClaim,
+    OrderingClaim,
+    RatioClaim,
+    Ref,
+    Target,
+)
+
+
+def value_target(published: float, check: Check, published_std: float | None = None, published_n: int = 1):
+    ref = Ref("e", "M", "d", "m")
+    return Target(id="t", paper_ref="Table 1", kind="value", source="s", experiment="e", measurement="m",
+                  published=published, published_std=published_std, published_n=published_n, check=check,
+                  claim=None, refs=[ref]), ref
+
+
+def verdict_for(values, published=1.0, **check):
+    target, ref = value_target(published, Check(**check))
+    return judge(target, {ref: Values(values, "cpu")}, {})
+
+
+def test_tolerance_verdict_flips_at_the_threshold():
+    # tol = 0.1 * 1.0; close up to 2 x tol
+    assert verdict_for([1.09, 1.09], rel=0.1).verdict == REPRODUCED
+    assert verdict_for([1.11, 1.11], rel=0.1).verdict == CLOSE
+    assert verdict_for([1.19, 1.19], rel=0.1).verdict == CLOSE
+    assert verdict_for([1.21, 1.21], rel=0.1).verdict == NOT_REPRODUCED
+    assert verdict_for([0.79, 0.79], rel=0.1).verdict == NOT_REPRODUCED
+
+
+def test_absolute_tolerance_is_used_when_larger():
+    assert verdict_for([0.04], published=0.0, rel=0.5, abs=0.05).verdict == REPRODUCED
+    assert verdict_for([0.06], published=0.0, rel=0.5, abs=0.05).verdict == CLOSE
+
+
+def test_at_most_and_at_least():
+    assert verdict_for([0.019, 0.02], published=0.0, rule="at_most", limit=0.02).verdict == REPRODUCED
+    assert verdict_for([0.03], published=0.0, rule="at_most", limit=0.02).verdict == CLOSE
+    assert verdict_for([0.05], published=0.0, rule="at_most", limit=0.02).verdict == NOT_REPRODUCED
+    assert verdict_for([11.0], published=10, rule="at_least", limit=10).verdict == REPRODUCED
+    assert verdict_for([6.0], published=10, rule="at_least", limit=10, close_factor=1.5).verdict == CLOSE
+    assert verdict_for([4.0], published=10, rule="at_least", limit=10, close_factor=1.5).verdict == NOT_REPRODUCED
+
+
+def test_mean_std_and_difference_are_reported():
+    v = verdict_for([1.0, 2.0, 3.0], published=2.5, rel=0.5)
+    assert v.reproduced == pytest.approx(2.0)
+    assert v.reproduced_std == pytest.approx(1.0)
+    assert v.n == 3
+    assert v.difference == pytest.approx(-0.5)
+
+
+def test_welch_turns_a_miss_into_close_only_when_spreads_overlap():
+    # Published 7.07 +- 0.10 over 10 splits (the CIFAR-10 Inception score style of report)
+    target, ref = value_target(7.07, Check(rel=0.01), published_std=0.10, published_n=10)
+    wide = judge(target, {ref: Values([6.5, 7.2, 6.8, 7.1], "cpu")}, {})
+    assert wide.verdict == CLOSE and wide.test["p_value"] >= 0.05
+    tight = judge(target, {ref: Values([6.50, 6.51, 6.49, 6.50], "cpu")}, {})
+    assert tight.verdict == NOT_REPRODUCED and tight.test["p_value"] < 0.05
+
+
+def test_welch_p_matches_scipy_reference():
+    # two samples with equal means give p = 1; the function needs spreads on both sides
+    assert welch_p(5.0, 1.0, 10, 5.0, 1.0, 10) == pytest.approx(1.0)
+    assert welch_p(5.0, 0.0, 10, 5.0, 1.0, 10) is None
+    assert welch_p(5.0, 1.0, 10, 5.0, None, 10) is None
+
+
+def test_missing_values_give_not_run_with_the_reason():
+    target, ref = value_target(1.0, Check(rel=0.1))
+    v = judge(target, {}, {ref.job: "needs dataset mnist: MNIST/raw/train-images-idx3-ubyte"})
+    assert v.verdict == "not run: needs dataset mnist: MNIST/raw/train-images-idx3-ubyte"
+    assert judge(target, {}, {}).verdict.startswith("not run: no finished runs")
+
+
+def claim_target(claim, refs):
+    return Target(id="c", paper_ref="Table 2", kind="claim", source="s", experiment="e", measurement=None,
+                  published=None, published_std=None, published_n=1, check=None, claim=claim, refs=refs)
+
+
+A, B, C = (Ref("e", name, "d", "kl") for name in ("A", "B", "C"))
+
+
+def test_ordering_claim_flips_when_means_swap():
+    claim = OrderingClaim(type="ordering", refs=["A/d/kl", "B/d/kl", "C/d/kl"], relation="<")
+    target = claim_target(claim, [A, B, C])
+    holds = judge(target, {A: Values([1, 1.1, 0.9], "cpu"), B: Values([2, 2.1, 1.9], "cpu"),
+                           C: Values([3, 3.2, 2.9], "cpu")}, {})
+    assert holds.verdict == HOLDS
+    assert holds.test["p_value"] < 0.01
+    fails = judge(target, {A: Values([1, 1.1, 0.9], "cpu"), B: Values([3.5, 3.6, 3.4], "cpu"),
+                           C: Values([3, 3.2, 2.9], "cpu")}, {})
+    assert fails.verdict == FAILS
+
+
+def test_lowest_claim():
+    claim = LowestClaim(type="lowest", refs=["A/d/kl", "B/d/kl"], expected="B/d/kl")
+    target = claim_target(claim, [A, B, B])
+    assert judge(target, {A: Values([2.0, 2.2], "cpu"), B: Values([1.0, 1.1], "cpu")}, {}).verdict == HOLDS
+    assert judge(target, {A: Values([0.5, 0.6], "cpu"), B: Values([1.0, 1.1], "cpu")}, {}).verdict == FAILS
+
+
+def test_bound_claim_is_checked_per_seed():
+    lhs, rhs = Ref("e", "A", "d", "surrogate"), Ref("e", "A", "d", "exact")
+    target = claim_target(BoundClaim(type="bound", lhs="surrogate", rhs="exact", relation="<="), [lhs, rhs])
+    assert judge(target, {lhs: Values([-18, -44], "cpu"), rhs: Values([-16, -35], "cpu")}, {}).verdict == HOLDS
+    # one seed out of two violates the bound: the claim fails even though the means satisfy it
+    assert judge(target, {lhs: Values([-18, -34], "cpu"), rhs: Values([-16, -35], "cpu")}, {}).verdict == FAILS
+
+
+def test_bound_against_a_constant_and_slack():
+    lhs = Ref("e", "A", "d", "info")
+    target = claim_target(BoundClaim(type="bound", lhs="info", rhs=math.log(10), slack=0.0), [lhs])
+    assert judge(target, {lhs: Values([2.29, 2.30], "cpu")}, {}).verdict == HOLDS
+    assert judge(target, {lhs: Values([2.29, 2.31], "cpu")}, {}).verdict == FAILS
+
+
+def test_ratio_claim():
+    lhs, rhs = Ref("e", "A", "d", "grad.ns"), Ref("e", "A", "d", "grad.s")
+    target = claim_target(RatioClaim(type="ratio_at_least", lhs="grad.ns", rhs="grad.s", factor=10), [lhs, rhs])
+    assert judge(target, {lhs: Values([1.0, 2.0], "cpu"), rhs: Values([0.05, 0.1], "cpu")}, {}).verdict == HOLDS
+    assert judge(target, {lhs: Values([1.0, 2.0], "cpu"), rhs: Values([0.05, 0.3], "cpu")}, {}).verdict == FAILS
+
+
+def test_correlation_claim():
+    refs = [Ref("e", "W", f"t{i}", "w") for i in range(4)]
+    claim = CorrelationClaim(type="correlation", refs=[f"t{i}/w" for i in range(4)], x=[0.25, 0.5, 1, 2], min_r=0.99)
+    target = claim_target(claim, refs)
+    linear = {r: Values([0.01 * x], "cpu") for r, x in zip(refs, [0.25, 0.5, 1, 2], strict=True)}
+    assert judge(target, linear, {}).verdict == HOLDS
+    flat = {r: Values([v], "cpu") for r, v in zip(refs, [0.3, 0.1, 0.3, 0.2], strict=True)}
+    assert judge(target, flat, {}).verdict == FAILS
+
+
+def test_cv_claim():
+    ref = Ref("e", "A", "d", "x")
+    target = claim_target(CvClaim(type="cv_at_most", ref="x", limit=0.1), [ref])
+    assert judge(target, {ref: Values([1.0, 1.05, 0.95], "cpu")}, {}).verdict == HOLDS
+    assert judge(target, {ref: Values([1.0, 2.0, 0.5], "cpu")}, {}).verdict == FAILS
