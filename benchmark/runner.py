@@ -125,16 +125,20 @@ def run_job(job: Job, settings: RunSettings) -> JobOutcome:
                 if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"}
     for stale in (r for r in existing if r.status == "RUNNING" and r.tags.get("bench.kind") == CHILD):
         tracker.finish(stale.run_id, "KILLED")
-    executor = _RunExecutor(job, settings, tracker, parent, dataset, finished)
+    runs_bar = tqdm(total=job.n_trials + len(job.seeds) - 1, desc=f" runs of {job.method}/{job.dataset}",
+                    unit="run", leave=False, position=1, disable=not settings.show_progress)
+    executor = _RunExecutor(job, settings, tracker, parent, dataset, finished, runs_bar)
     try:
         best = _search(job, settings, executor)
         for seed in job.seeds:
             executor.run(best, seed, phase="final")
     except RunFailed as failure:
+        runs_bar.close()
         tracker.set_tags(parent, {"job_status": "failed", "not_run_reason": f"all runs diverged ({failure})"})
         tracker.finish(parent, "FAILED")
         return JobOutcome(job.key, "failed", executor.trained, executor.reused, str(failure),
                           time.monotonic() - started)
+    runs_bar.close()
     tracker.set_tags(parent, {"job_status": "done", "not_run_reason": "",
                               "best_params": repr(best), "seeds": str(len(job.seeds))})
     tracker.finish(parent, "FINISHED")
@@ -257,9 +261,10 @@ def _suggest(trial, job: Job) -> dict[str, Any]:
 
 class _RunExecutor:
     def __init__(self, job: Job, settings: RunSettings, tracker: Tracker, parent: str, dataset: api.Dataset,
-                 finished: dict[str, RunRecord]) -> None:
+                 finished: dict[str, RunRecord], runs_bar: tqdm) -> None:
         self.job, self.settings, self.tracker = job, settings, tracker
         self.parent, self.dataset, self.finished = parent, dataset, finished
+        self.runs_bar = runs_bar
         self.trained = 0
         self.reused = 0
 
@@ -271,6 +276,8 @@ class _RunExecutor:
             if phase == "final" and record.tags.get("final") != "1":
                 self.tracker.set_tags(record.run_id, {"final": "1"})
                 record.tags["final"] = "1"
+            else:
+                self.runs_bar.update(1)
             self.reused += 1
             return record
         hparams = {**job.hparams, **params}
@@ -298,13 +305,14 @@ class _RunExecutor:
                 self.tracker.log_artifact(run_id, png, "figures")
         self.tracker.finish(run_id, "FINISHED")
         self.trained += 1
+        self.runs_bar.update(1)
         record = RunRecord(run_id, "FINISHED", tags, {}, measurements)
         self.finished[key] = record
         return record
 
     def _train(self, hparams: dict[str, Any], seed: int, losses: list, figures: Path) -> dict[str, float]:
         job = self.job
-        steps_bar = tqdm(total=int(job.budget.get("steps", 0)) or None, leave=False, position=1, unit="step",
+        steps_bar = tqdm(total=int(job.budget.get("steps", 0)) or None, leave=False, position=2, unit="step",
                          desc=f"  {job.method}/{job.dataset} seed {seed}",
                          disable=not self.settings.show_progress, mininterval=0.5)
 

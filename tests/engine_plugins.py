@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from benchmark import api
+from benchmark.errors import DatasetMissing
 
 
 @api.register_dataset
@@ -23,6 +24,18 @@ class FixtureGaussian(api.Dataset):
 
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return self.mean + self.std * torch.randn(n, generator=rng)
+
+
+@api.register_dataset
+class FixtureFileData(FixtureGaussian):
+    """Like the Gaussian, but only when a file is in the data directory (for the `not run` path)."""
+
+    name = "test_needs_file"
+
+    def __init__(self, data_dir: Path | None = None, **params) -> None:
+        if data_dir is None or not (data_dir / "fixture" / "data.txt").exists():
+            raise DatasetMissing("fixture", "fixture/data.txt under the data directory (--data-dir or BENCH_DATA)")
+        super().__init__(data_dir, **params)
 
 
 @api.register_method

@@ -135,3 +135,24 @@ def test_kill_mid_job_then_rerun_loses_and_duplicates_nothing(bench_home):
     assert len(keys) == 6
     final = Counter((r.tags["dataset"], r.tags["seed"]) for r in finished if r.tags["final"] == "1")
     assert sorted(final) == [("narrow", "0"), ("narrow", "1"), ("wide", "0"), ("wide", "1")]
+
+
+def test_missing_data_gives_not_run_with_the_file_and_the_rest_still_runs(bench_home, capsys):
+    text = SUITE.read_text().replace("loader: test_gaussian_1d\n    params: {mean: -1.0",
+                                     "loader: test_needs_file\n    params: {mean: -1.0")
+    Path("data.yaml").write_text(text)
+    assert main(["run", "data.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+    out = capsys.readouterr().out
+    assert "not run: needs dataset fixture: fixture/data.txt under the data directory" in out
+    assert "table1/narrow/SGD/fit.std" in out and "reproduced" in out
+    # with the file present the same command trains the missing job and keeps the rest
+    Path("data/fixture").mkdir(parents=True)
+    Path("data/fixture/data.txt").write_text("present")
+    assert main(["run", "data.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard",
+                 "--data-dir", "data"]) == 0
+    assert "5/5 reproduced or holding" in capsys.readouterr().out
+
+
+def test_missing_data_dir_is_a_user_error(bench_home, capsys):
+    assert main(["run", str(SUITE), "--data-dir", "nowhere", "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == "error: nowhere: --data-dir: data directory does not exist"
