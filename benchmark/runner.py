@@ -131,13 +131,18 @@ def run_job(job: Job, settings: RunSettings) -> JobOutcome:
     try:
         best = _search(job, settings, executor)
         for seed in job.seeds:
-            executor.run(best, seed, phase="final")
-    except RunFailed as failure:
+            try:
+                executor.run(best, seed, phase="final")
+            except RunFailed:
+                continue  # recorded as a FAILED run; the other seeds still count
+        if executor.final_done == 0:
+            raise RunFailed("no seed of the chosen setting finished")
+    except RunFailed:
         runs_bar.close()
-        tracker.set_tags(parent, {"job_status": "failed", "not_run_reason": f"all runs diverged ({failure})"})
+        reason = f"all {executor.failed} runs diverged ({executor.first_failure})"
+        tracker.set_tags(parent, {"job_status": "failed", "not_run_reason": reason})
         tracker.finish(parent, "FAILED")
-        return JobOutcome(job.key, "failed", executor.trained, executor.reused, str(failure),
-                          time.monotonic() - started)
+        return JobOutcome(job.key, "failed", executor.trained, executor.reused, reason, time.monotonic() - started)
     runs_bar.close()
     tracker.set_tags(parent, {"job_status": "done", "not_run_reason": "",
                               "best_params": repr(best), "seeds": str(len(job.seeds))})
@@ -221,8 +226,7 @@ def _search(job: Job, settings: RunSettings, executor: _RunExecutor) -> dict[str
             study.optimize(objective, n_trials=pending, catch=(RunFailed,))
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not complete:
-        failures = sum(t.state == TrialState.FAIL for t in study.trials)
-        raise RunFailed(f"{failures} of {failures} search trials failed")
+        raise RunFailed("every search trial failed")
     return dict(study.best_trial.params) if job.objective else dict(complete[0].params)
 
 
@@ -267,6 +271,9 @@ class _RunExecutor:
         self.runs_bar = runs_bar
         self.trained = 0
         self.reused = 0
+        self.failed = 0
+        self.final_done = 0
+        self.first_failure = ""
 
     def run(self, params: dict[str, Any], seed: int, phase: str, trial: int | None = None) -> RunRecord:
         job = self.job
@@ -279,6 +286,7 @@ class _RunExecutor:
             else:
                 self.runs_bar.update(1)
             self.reused += 1
+            self.final_done += phase == "final"
             return record
         hparams = {**job.hparams, **params}
         tags = {**_job_tags(job, self.settings), **runtime_tags(), "bench.kind": CHILD, "seed": str(seed),
@@ -305,6 +313,7 @@ class _RunExecutor:
                 self.tracker.log_artifact(run_id, png, "figures")
         self.tracker.finish(run_id, "FINISHED")
         self.trained += 1
+        self.final_done += phase == "final"
         self.runs_bar.update(1)
         record = RunRecord(run_id, "FINISHED", tags, {}, measurements)
         self.finished[key] = record
@@ -347,6 +356,9 @@ class _RunExecutor:
         return {k: float(v) for k, v in measurements.items()}
 
     def _record_failure(self, run_id: str, losses: list, failure: RunFailed) -> None:
+        self.failed += 1
+        self.first_failure = self.first_failure or str(failure)
+        self.runs_bar.update(1)
         self.tracker.log_metrics(run_id, losses)
         self.tracker.set_tags(run_id, {"failure": str(failure), "failure_step": str(failure.step or "")})
         self.tracker.finish(run_id, "FAILED")

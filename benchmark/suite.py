@@ -44,7 +44,7 @@ def _finite(value: float | None) -> float | None:
 class Paper(Strict):
     title: str = Field(min_length=1)
     authors: list[str] = Field(min_length=1)
-    year: int = Field(ge=1900, le=2100)
+    year: int | None = Field(default=None, ge=1900, le=2100)
     venue: str | None = None
     text: str | None = None
     code: str | None = None

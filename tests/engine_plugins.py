@@ -56,7 +56,8 @@ class FixtureGaussianFit(api.Method):
             opt.zero_grad()
             nll.backward()
             opt.step()
-            if step == int(ctx.hp("poison_at", -1)):
+            poisoned = ctx.hp("poison_lr") is None or float(ctx.hp("lr")) == float(ctx.hp("poison_lr"))
+            if step == int(ctx.hp("poison_at", -1)) and poisoned:
                 ctx.log_losses(step, {"nll": float("nan")})  # a diverged run, for the failure tests
             if step % ctx.log_every == 0:
                 ctx.log_losses(step, {"nll": nll.item()})

@@ -95,7 +95,18 @@ def test_a_diverged_run_is_recorded_and_the_sweep_goes_on(bench_home, capsys):
     failed = children(bench_home, "FAILED")
     assert failed and all("loss 'nll' became nan" in r.tags["failure"] for r in failed)
     assert all(r.tags["failure_step"] == "100" for r in failed)
-    assert "not run: all runs diverged" in capsys.readouterr().out
+    # 2 grid points searched with seed 0, both diverge: nothing to re-run over seeds
+    assert "not run: all 2 runs diverged (loss 'nll' became nan at step 100)" in capsys.readouterr().out
+
+
+def test_one_diverged_grid_point_does_not_stop_the_sweep(bench_home, capsys):
+    text = SUITE.read_text().replace("hparams: {lr: 0.05}", "hparams: {lr: 0.05, poison_at: 10, poison_lr: 0.05}")
+    Path("half.yaml").write_text(text)
+    assert main(["run", "half.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+    assert "5/5 reproduced or holding" in capsys.readouterr().out
+    failed = children(bench_home, "FAILED")
+    assert len(failed) == 2 and {r.params["lr"] for r in failed} == {"0.05"}
+    assert {r.params["lr"] for r in children(bench_home) if r.tags["final"] == "1"} == {"0.02"}
 
 
 def test_kill_mid_job_then_rerun_loses_and_duplicates_nothing(bench_home):
