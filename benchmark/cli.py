@@ -119,6 +119,9 @@ def _tracker(uri: str | None):
     if uri is None:
         prepare_home()
         return Tracker(default_tracking_uri(), bench_home() / "mlartifacts")
+    if uri.startswith("sqlite:///"):
+        # artifacts beside the database, never in MLflow's default ./mlruns of whatever directory we run in
+        return Tracker(uri, Path(uri[len("sqlite:///"):]).resolve().parent / "mlartifacts")
     return Tracker(uri)
 
 
