@@ -1,0 +1,149 @@
+"""InfoGAN (Chen et al. 2016; essay §3.2) with one categorical code on 2-D toy data.
+
+The generator sees (z, c) with c ~ Cat(1/K) one-hot; the discriminator body is shared by the
+real/fake head D and the code head Q(c | x), as in Chen et al. (2016, §5: "Q and D share all
+convolutional layers ... one final fully connected layer to output parameters for Q"). The
+game is the classical one plus −λ·L_I(G, Q) with
+
+    L_I = H(c) + E_{c ~ P(c), x ~ G(z, c)} log Q(c | x)  ≤  I(c; G(z, c))  ≤  H(c),
+
+estimated on every minibatch; G and Q both maximise it. λ = 1 for discrete codes (Chen et al.
+2016, §6). ``info.lower_bound_max`` is the largest minibatch L_I over the logged steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines.gan import (
+    data_dim,
+    discriminator_value,
+    draw_data,
+    mlp,
+    non_saturating_generator_loss,
+    with_hparams,
+)
+from benchmark.api import Method, RunContext, TrainResult, register_method
+
+
+def categorical_entropy(probs: torch.Tensor) -> float:
+    """H(c) = −Σ p log p of the code prior (log K for the uniform one)."""
+    p = probs.double()
+    p = p[p > 0]
+    return float(-(p * p.log()).sum())
+
+
+def lower_bound(q_logits: torch.Tensor, codes: torch.Tensor, entropy_c: float) -> torch.Tensor:
+    """Monte-Carlo L_I = H(c) + mean log Q(c | x). Never above H(c) since log Q ≤ 0."""
+    return entropy_c - F.cross_entropy(q_logits, codes)
+
+
+class SharedDiscriminator(nn.Module):
+    """An MLP body with two heads: real/fake logit and the K logits of Q(c | x)."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int, depth: int) -> None:
+        super().__init__()
+        self.body = mlp(in_dim, hidden, hidden, depth - 1)
+        self.act = nn.LeakyReLU()
+        self.d_head = nn.Linear(hidden, 1)
+        self.q_head = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.act(self.body(x))
+        return self.d_head(h).squeeze(-1), self.q_head(h)
+
+
+@dataclass
+class InfoGANModel:
+    generator: nn.Module
+    shared: SharedDiscriminator
+    latent_dim: int
+    code_probs: torch.Tensor
+    device: torch.device
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.code_probs.numel())
+
+    def discriminator(self, x: torch.Tensor) -> torch.Tensor:
+        """Real/fake logits, so that GAN metrics also apply."""
+        return self.shared(x)[0]
+
+    def q_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shared(x)[1]
+
+    def draw_codes(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        return torch.multinomial(self.code_probs, n, replacement=True, generator=rng)
+
+    def generate(self, z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(codes, self.n_classes).to(z.dtype)
+        return self.generator(torch.cat([z, one_hot], dim=1))
+
+    @torch.no_grad()
+    def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        codes = self.draw_codes(n, rng)
+        z = torch.randn(n, self.latent_dim, generator=rng)
+        return self.generate(z.to(self.device), codes.to(self.device)).cpu()
+
+
+@register_method
+class InfoGAN(Method):
+    name = "infogan"
+    description = "InfoGAN, MLP G(z, c) and a discriminator with a shared-body Q head, categorical code"
+    # λ = 1 and Adam (G: 1e-3, D: 2e-4, β1 = 0.5) as in Chen et al. (2016, §6 and App. C);
+    # the MLP sizes and latent size are ours for 2-D data.
+    produces = ("info.lower_bound_max",)
+    defaults = {"n_classes": 10, "latent_dim": 4, "lambda_info": 1.0, "g_lr": 1e-3, "d_lr": 2e-4,
+                "beta1": 0.5, "beta2": 0.999, "batch_size": 256, "hidden": 128, "depth": 3}
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        hp = {**self.defaults, **ctx.hparams}
+        ctx = with_hparams(ctx, hp)
+        ds = ctx.dataset
+        k, latent, bs = int(hp["n_classes"]), int(hp["latent_dim"]), int(hp["batch_size"])
+        lam = float(hp["lambda_info"])
+        ctx.seed_everything()
+        gen = mlp(latent + k, data_dim(ds), int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        shared = SharedDiscriminator(data_dim(ds), k, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        model = InfoGANModel(gen, shared, latent, torch.full((k,), 1.0 / k, dtype=torch.float64), ctx.device)
+        entropy_c = categorical_entropy(model.code_probs)
+        betas = (float(hp["beta1"]), float(hp["beta2"]))
+        # Q's head and the shared body learn L_I with D's optimiser; G gets it through its own.
+        opt_g = torch.optim.Adam(gen.parameters(), lr=float(hp["g_lr"]), betas=betas)
+        opt_d = torch.optim.Adam(shared.parameters(), lr=float(hp["d_lr"]), betas=betas)
+        rng_data, rng_z = ctx.rng(1), ctx.rng(2)
+        best = -math.inf
+        for step in range(1, ctx.steps + 1):
+            x = draw_data(ds, bs, rng_data).to(ctx.device)
+            codes = model.draw_codes(bs, rng_z).to(ctx.device)
+            z = torch.randn(bs, latent, generator=rng_z).to(ctx.device)
+            fake = model.generate(z, codes)
+
+            d_real, _ = shared(x)
+            d_fake, q_fake = shared(fake.detach())
+            l_info_d = lower_bound(q_fake, codes, entropy_c)
+            d_loss = -discriminator_value(d_real, d_fake) - lam * l_info_d
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+
+            d_fake, q_fake = shared(fake)
+            l_info = lower_bound(q_fake, codes, entropy_c)
+            g_loss = non_saturating_generator_loss(d_fake) - lam * l_info
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+
+            ctx.advance()
+            if step % ctx.log_every == 0 or step == ctx.steps:
+                best = max(best, l_info.item())
+                ctx.log_losses(step, {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
+                                      "info.lower_bound": l_info.item()})
+        gen.eval()
+        shared.eval()
+        return TrainResult(model=model, measurements={"info.lower_bound_max": best})
