@@ -1,0 +1,23 @@
+"""EGAN-Const of Dai et al. (ICLR 2017): objective (1) with K(p_gen) constant, i.e. eq. (8),
+max_c min_G E_gen c(x) − E_data c(x). No entropy term, so by eq. (7) the optimal energy is flat
+on the data support. Same networks, loop and per-dataset settings as the EGAN-Ent models
+(``synthetic/egan_knn.py`` / ``egan_knn_state.py`` with the entropy term removed; the
+original has no separate script for it).
+"""
+
+from __future__ import annotations
+
+from baselines.ebgan_common import EGAN_DEFAULTS, EnergyObjective, hparams_for, train_adversarial
+from benchmark.api import Method, RunContext, TrainResult, register_method
+
+
+@register_method
+class EGANConst(Method):
+    name = "egan_const"
+    description = "energy-based GAN, objective (1) with constant K (no entropy term)"
+    defaults = EGAN_DEFAULTS
+    produces = ("train.frac_all_updates",)
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        hp = hparams_for(ctx, self.defaults)
+        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0)
