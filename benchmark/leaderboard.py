@@ -41,8 +41,16 @@ def row(v: Verdict) -> list[str]:
     return [v.target, v.paper_ref, published, reproduced, diff, v.verdict, v.profile or ""]
 
 
+# In a terminal, long claim statements and details wrap instead of pushing the verdict off screen.
+TERMINAL_WIDTHS = [66, 14, 30, 44, 9, 16, 7]
+
+
 def table(verdicts: list[Verdict], fmt: str = "simple") -> str:
-    return tabulate([row(v) for v in verdicts], headers=COLUMNS, tablefmt=fmt, disable_numparse=True)
+    widths = TERMINAL_WIDTHS if fmt in ("simple", "grid") else None
+    if not verdicts:
+        return "(no targets)"
+    return tabulate([row(v) for v in verdicts], headers=COLUMNS, tablefmt=fmt, disable_numparse=True,
+                    maxcolwidths=widths)
 
 
 def score(verdicts: list[Verdict]) -> Counter:
