@@ -19,6 +19,17 @@ Facts from the authors' code (zihangdai/cegan_iclr2017, read for facts only):
 
 With a reduced step budget the epoch-based schedule is compressed onto the steps that are run,
 so a short run sees the same learning-rate shape as the original 20K/100K-step one.
+
+Images (Sections 5.2-5.3, Appendix B.1/B.4/B.5): with the hyper-parameter ``net`` set to one of
+``baselines.cegan_image_networks.ARCHS`` the same loop trains the DCGAN-style networks instead. The
+options it then reads, each defaulting to the 2-D behaviour above, come from the image scripts
+(``knn_nist/egan_knn.py``, ``cifar10/conv_cifar10_energy_gan.py``): ``noise`` (normal | uniform on
+[-1, 1]), ``noise_dim``, ``energy_form`` (identity | softplus: c = softplus(−D(x))), ``smooth``
+(smooth_cst: + smooth·(mean D(x_fake)² + mean D(x_real)²) on the discriminator cost), ``l2`` (l2_cst on
+both networks' parameters), ``max_grad_norm`` (lasagne's total_norm_constraint), ``lr_decay: linear``
+(the CIFAR script's lr −= lr0/niter_decay per epoch), ``all_first_epoch`` (knn_nist updates both
+networks throughout epoch 0) and ``q_lr_multiplier`` (the inference net's lr relative to the
+discriminator's). ``batch_size`` and ``width`` may also come from the profile's budget (reduced CPU runs).
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.cegan_image_networks import ImageDiscriminator, arch, make_image_generator
 from benchmark.api import RunContext, TrainResult
 
 NOISE_DIM = 4  # egan_knn_state.py: noise_size = 4
@@ -52,8 +64,15 @@ CODE_STATE: dict[str, dict[str, Any]] = {
                           margin=10.0, knn_scale=5e-4),
 }
 
-# Keys every EGAN needs; the dataset's CODE_STATE overrides them (this is gaussian_mixture_state).
-EGAN_DEFAULTS: dict[str, Any] = {"optimizer": "adam", **CODE_STATE["cegan_gmm4"]}
+# The settings that differ between the datasets of egan_knn_state.py. They are kept out of the method
+# defaults: the engine hands a method its defaults merged with the suite's hyper-parameters, so a default
+# here would silently override the dataset's own state. They come from CODE_STATE, or from the suite.
+PER_DATASET_KEYS = ("lr_decay", "niter", "niter_decay", "init_d", "init_g", "lbound", "rbound", "margin",
+                    "knn_scale")
+
+# Keys every EGAN needs whatever the dataset (shared by all three states of egan_knn_state.py).
+EGAN_DEFAULTS: dict[str, Any] = {"optimizer": "adam", **{k: v for k, v in CODE_STATE["cegan_gmm4"].items()
+                                                         if k not in PER_DATASET_KEYS}}
 
 # binary_gan.py: one setting for every dataset; no learning-rate decay, no gap switching.
 GAN_DEFAULTS: dict[str, Any] = dict(optimizer="adagrad", lr=1e-3, lr_min=1e-8, lr_decay=None, niter=0,
@@ -91,6 +110,53 @@ def make_inference_net(init_std: float, noise_dim: int = NOISE_DIM, hidden: int 
         init_std)
 
 
+def is_image(hp: dict[str, Any]) -> bool:
+    return hp.get("net") is not None
+
+
+def noise_dim_of(hp: dict[str, Any]) -> int:
+    return int(hp.get("noise_dim", NOISE_DIM)) if is_image(hp) else NOISE_DIM
+
+
+def build_networks(hp: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator): the 2-D pair above, or the B.1 image pair named by ``net``."""
+    if not is_image(hp):
+        return make_generator(float(hp["init_g"])), make_discriminator(float(hp["init_d"]))
+    name, width = str(hp["net"]), float(hp.get("width", 1.0))
+    gen = make_image_generator(name, noise_dim_of(hp), int(hp.get("g_filters", 128)), width,
+                               float(hp["init_g"]), float(hp.get("init_conv_g", hp["init_g"])))
+    disc = ImageDiscriminator(name, 1, int(hp.get("d_filters", 64)), width, float(hp.get("d_leak", 0.2)),
+                              float(hp["init_d"]), float(hp.get("init_conv_d", hp["init_d"])))
+    return gen, disc
+
+
+def build_inference_net(hp: dict[str, Any], init_std: float) -> nn.Module:
+    """q(z | x)'s network: the FC net of eq. (26), or for images the discriminator's architecture with
+    2·noise outputs (B.1; a separate network as in the CIFAR script)."""
+    if not is_image(hp):
+        return make_inference_net(init_std, NOISE_DIM)
+    return ImageDiscriminator(str(hp["net"]), 2 * noise_dim_of(hp), int(hp.get("d_filters", 64)),
+                              float(hp.get("width", 1.0)), float(hp.get("d_leak", 0.2)), init_std,
+                              float(hp.get("init_conv_d", init_std)))
+
+
+def sample_noise(n: int, dim: int, kind: str, rng: torch.Generator) -> torch.Tensor:
+    if kind == "normal":
+        return torch.randn(n, dim, generator=rng)
+    if kind == "uniform":  # npuniform(-1, 1) of the CIFAR script
+        return torch.rand(n, dim, generator=rng) * 2.0 - 1.0
+    raise ValueError(f"noise must be 'normal' or 'uniform', not '{kind}'")
+
+
+def training_data(dataset: Any, hp: dict[str, Any]) -> torch.Tensor:
+    """The fixed training set: (n, 2) points, or (n, C, H, W) float32 images in the generator's range."""
+    if not is_image(hp):
+        return dataset.train_samples()
+    a = arch(str(hp["net"]))
+    x = dataset.train_samples() if hasattr(dataset, "train_samples") else dataset.split("train")
+    return x.float().reshape(len(x), a.channels, a.size, a.size)
+
+
 # ------------------------------------------------------------------------------ entropy term
 
 
@@ -121,19 +187,37 @@ class EnergyModel:
     batch_size: int
     entropy: EntropyTerm | None = None
     noise_dim: int = NOISE_DIM
+    image_shape: tuple[int, ...] | None = None  # (C, H, W) for the image networks
+    noise: str = "normal"
+    energy_form: str = "identity"
+    label: str = ""  # the paper's name of the method, for figure names
+
+    @property
+    def _chunk(self) -> int:
+        return 65_536 if self.image_shape is None else 500
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, torch.float32)
+        return x if self.image_shape is None else x.reshape(len(x), *self.image_shape)
 
     @torch.no_grad()
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         self.discriminator.eval()
-        out = [self.energy_sign * self.discriminator(chunk.to(self.device, torch.float32)).squeeze(-1)
-               for chunk in x.split(65_536)]
+        out = [energy_from_score(self.discriminator(self._inputs(chunk)).squeeze(-1), self.energy_sign,
+                                 self.energy_form) for chunk in x.split(self._chunk)]
         return torch.cat(out).cpu()
 
     @torch.no_grad()
-    def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The discriminator's last-layer activation (input of its final linear map), image networks only."""
+        self.discriminator.eval()
+        return torch.cat([self.discriminator.features(self._inputs(c)).cpu() for c in x.split(self._chunk)])
+
+    @torch.no_grad()
+    def sample(self, n: int, rng: torch.Generator, noise: str | None = None) -> torch.Tensor:
         self.generator.eval()  # BN running statistics, as the original's gen_sample in evaluate mode
-        z = torch.randn(n, self.noise_dim, generator=rng)
-        return torch.cat([self.generator(c.to(self.device)) for c in z.split(65_536)]).cpu()
+        z = sample_noise(n, self.noise_dim, noise or self.noise, rng)
+        return torch.cat([self.generator(c.to(self.device)) for c in z.split(self._chunk)]).cpu()
 
     def sample_gradients(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Per-sample gradients w.r.t. generated x of the generator's two cost terms, on one
@@ -154,6 +238,16 @@ class EnergyModel:
 
 
 # ----------------------------------------------------------------------------- training loop
+
+
+def energy_from_score(score: torch.Tensor, sign: float, form: str = "identity") -> torch.Tensor:
+    """c(x) from the discriminator's output: the identity (synthetic, knn_nist) or softplus(−D(x))
+    (the CIFAR script's energy_form)."""
+    if form == "identity":
+        return sign * score
+    if form == "softplus":
+        return F.softplus(-sign * score)
+    raise ValueError(f"energy_form must be 'identity' or 'softplus', not '{form}'")
 
 
 class Objective(Protocol):
@@ -177,10 +271,22 @@ class EnergyObjective:
         return cost_d, e_fake.mean()
 
 
-def hparams_for(ctx: RunContext, defaults: dict[str, Any], per_dataset: bool = True) -> dict[str, Any]:
-    """Method defaults < the original code's per-dataset state (EGAN only) < the suite's hparams."""
+def hparams_for(ctx: RunContext, defaults: dict[str, Any], per_dataset: bool = True,
+                needs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Method defaults < the original code's per-dataset state (EGAN only) < the suite's hparams.
+
+    ``needs``: per-dataset keys this method uses; a dataset the original code has no state for must
+    get them from the suite, and a missing one is an error rather than another dataset's value."""
     state = CODE_STATE.get(ctx.dataset.name, {}) if per_dataset else {}
-    return {**defaults, **state, **ctx.hparams}
+    hp = {**defaults, **state, **ctx.hparams}
+    missing = [key for key in needs if key not in hp]
+    if missing:
+        raise ValueError(f"dataset '{ctx.dataset.name}' has no per-dataset state in the original code; "
+                         f"set {', '.join(missing)} in the suite's hparams")
+    return hp
+
+
+EGAN_NEEDS = tuple(k for k in PER_DATASET_KEYS if k != "knn_scale")
 
 
 def learning_rate(hp: dict[str, Any], step: int, steps: int) -> float:
@@ -188,6 +294,9 @@ def learning_rate(hp: dict[str, Any], step: int, steps: int) -> float:
     epochs = int(hp["niter"]) + int(hp["niter_decay"])
     epoch = min(epochs - 1, step * epochs // max(steps, 1))
     decay = hp.get("lr_decay")
+    if decay == "linear":  # cifar10 script: after epoch e > niter, lr -= lr0 / niter_decay
+        done = max(0, epoch - 1 - int(hp["niter"]))
+        return float(hp["lr"]) * max(0.0, 1.0 - done / int(hp["niter_decay"]))
     decays = max(0, epoch - int(hp["niter"])) if decay else 0
     lr = float(hp["lr"]) * (float(decay) ** decays if decay else 1.0)
     return max(lr, float(hp["lr_min"])) if decay else lr
@@ -216,27 +325,36 @@ def _optimizer(kind: str, params: Any, lr: float, beta1: float) -> torch.optim.O
     raise ValueError(f"unknown optimizer '{kind}' (adam or adagrad)")
 
 
+BUDGET_HPARAMS = ("batch_size", "width")  # a profile's budget may reduce these (CPU runs of the image nets)
+
+
 def train_adversarial(ctx: RunContext, hp: dict[str, Any], objective: Objective, energy_sign: float,
                       entropy: EntropyTerm | None = None,
-                      entropy_factory: Any = None) -> TrainResult:
+                      entropy_factory: Any = None, label: str = "") -> TrainResult:
     """The shared loop. ``entropy_factory(hp, device, ctx)`` builds the entropy term after the
     networks, so that its parameters are drawn after theirs from the same seed."""
+    hp = {**hp, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
     ctx = replace(ctx, hparams=hp)
     torch.manual_seed(int(ctx.seed))  # parameter initialisation
     device = ctx.device
-    gen = make_generator(float(hp["init_g"])).to(device)
-    disc = make_discriminator(float(hp["init_d"])).to(device)
+    gen, disc = build_networks(hp)
+    gen, disc = gen.to(device), disc.to(device)
     if entropy_factory is not None:
         entropy = entropy_factory(hp, device, ctx)
     bs = int(hp["batch_size"])
-    data = BatchStream(ctx.dataset.train_samples(), bs, ctx.np_rng(1))  # type: ignore[attr-defined]
+    data = BatchStream(training_data(ctx.dataset, hp), bs, ctx.np_rng(1))
     z_rng = ctx.rng(2)
+    noise, noise_dim = str(hp.get("noise", "normal")), noise_dim_of(hp)
+    form = str(hp.get("energy_form", "identity"))
+    smooth, l2 = float(hp.get("smooth", 0.0)), float(hp.get("l2", 0.0))
+    max_norm = hp.get("max_grad_norm")
     kind = str(hp.get("optimizer", "adam"))
     opt_d = _optimizer(kind, disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
     opt_g = _optimizer(kind, gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]), float(hp["beta1"]))
     lbound, rbound = float(hp.get("lbound", -math.inf)), float(hp.get("rbound", math.inf))
-    gap, counts = 1.0, {"all": 0, "d": 0, "g": 0}  # the original starts with gap = 1
     steps = ctx.steps
+    first_epoch = steps // (int(hp["niter"]) + int(hp["niter_decay"])) if hp.get("all_first_epoch") else 0
+    gap, counts = 1.0, {"all": 0, "d": 0, "g": 0}  # the original starts with gap = 1
     for step in range(1, steps + 1):
         lr = learning_rate(hp, step - 1, steps)
         for group in opt_d.param_groups:
@@ -244,28 +362,35 @@ def train_adversarial(ctx: RunContext, hp: dict[str, Any], objective: Objective,
         for group in opt_g.param_groups:
             group["lr"] = lr * float(hp["multiplier"])
         if hasattr(entropy, "set_lr"):
-            entropy.set_lr(lr)  # the inference network follows the discriminator's schedule
-        mode = "all" if lbound < gap < rbound else ("d" if gap >= rbound else "g")
+            # the inference network follows the discriminator's schedule
+            entropy.set_lr(lr * float(hp.get("q_lr_multiplier", 1.0)))
+        mode = "all" if step <= first_epoch or lbound < gap < rbound else ("d" if gap >= rbound else "g")
         x_real = data.next().to(device)
-        z = torch.randn(bs, NOISE_DIM, generator=z_rng).to(device)
+        z = sample_noise(bs, noise_dim, noise, z_rng).to(device)
         gen.train()
         disc.train()
         x_fake = gen(z)
-        e_real = energy_sign * disc(x_real).squeeze(-1)
-        e_fake = energy_sign * disc(x_fake).squeeze(-1)
+        s_real, s_fake = disc(x_real).squeeze(-1), disc(x_fake).squeeze(-1)
+        e_real = energy_from_score(s_real, energy_sign, form)
+        e_fake = energy_from_score(s_fake, energy_sign, form)
         cost_d, cost_adv = objective.costs(e_real, e_fake)
         ent = entropy.generator_loss(x_fake, z) if entropy is not None else torch.zeros((), device=device)
         cost_g = cost_adv + ent
+        gap = float(cost_d.detach())  # the next step's switch reads E_T − E_F without the regularisers
+        if smooth:
+            cost_d = cost_d + smooth * ((s_fake ** 2).mean() + (s_real ** 2).mean())
+        if l2:
+            cost_d = cost_d + l2 * sum((p ** 2).sum() for p in disc.parameters())
+            cost_g = cost_g + l2 * sum((p ** 2).sum() for p in gen.parameters())
         # gradients of both costs from this one forward pass, applied together (theano updates)
         grads_d = torch.autograd.grad(cost_d, list(disc.parameters()), retain_graph=True)
         grads_g = torch.autograd.grad(cost_g, list(gen.parameters()), retain_graph=entropy is not None)
         if mode in ("all", "d"):
-            _apply(opt_d, disc, grads_d)
+            _apply(opt_d, disc, clip_total_norm(grads_d, max_norm))
         if mode in ("all", "g"):
-            _apply(opt_g, gen, grads_g)
+            _apply(opt_g, gen, clip_total_norm(grads_g, max_norm))
         extra = entropy.update(x_fake.detach(), z) if entropy is not None else {}
         counts[mode] += 1
-        gap = float(cost_d.detach())
         ctx.advance()
         if step % ctx.log_every == 0 or step == steps:
             ctx.log_losses(step, {"cost_d": gap, "E_T": float(e_real.detach().mean()),
@@ -274,9 +399,21 @@ def train_adversarial(ctx: RunContext, hp: dict[str, Any], objective: Objective,
                                   "frac_all": counts["all"] / step, "frac_d": counts["d"] / step, **extra})
     gen.eval()
     disc.eval()
-    model = EnergyModel(gen, disc, energy_sign, device, bs, entropy)
+    a = arch(str(hp["net"])) if is_image(hp) else None
+    model = EnergyModel(gen, disc, energy_sign, device, bs, entropy, noise_dim,
+                        image_shape=(a.channels, a.size, a.size) if a else None, noise=noise, energy_form=form,
+                        label=label)
     measurements = {"train.frac_all_updates": counts["all"] / max(steps, 1)}
     return TrainResult(model=model, measurements=measurements)
+
+
+def clip_total_norm(grads: tuple[torch.Tensor, ...], max_norm: float | None) -> tuple[torch.Tensor, ...]:
+    """lasagne.updates.total_norm_constraint: rescale all gradients together when their norm exceeds max_norm."""
+    if max_norm is None:
+        return grads
+    total = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads))
+    scale = torch.clamp(float(max_norm) / (total + 1e-7), max=1.0)
+    return tuple(g * scale for g in grads)
 
 
 def _apply(opt: torch.optim.Optimizer, net: nn.Module, grads: tuple[torch.Tensor, ...]) -> None:

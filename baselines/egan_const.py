@@ -7,7 +7,7 @@ original has no separate script for it).
 
 from __future__ import annotations
 
-from baselines.ebgan_common import EGAN_DEFAULTS, EnergyObjective, hparams_for, train_adversarial
+from baselines.ebgan_common import EGAN_DEFAULTS, EGAN_NEEDS, EnergyObjective, hparams_for, train_adversarial
 from benchmark.api import Method, RunContext, TrainResult, register_method
 
 
@@ -19,5 +19,5 @@ class EGANConst(Method):
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults)
-        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0)
+        hp = hparams_for(ctx, self.defaults, needs=EGAN_NEEDS)
+        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, label="EGAN-Const")

@@ -8,7 +8,9 @@ neighbours, which raises the entropy.
 ``knn_normalise``: ``unit`` is eq. (11) (and knn_nist/egan_knn.py); ``variance`` divides by the
 per-dimension variance of the neighbourhood instead, as synthetic/egan_knn.py does (its unit
 normalisation is commented out there). k = 20 neighbours and the sum over the batch come from
-both scripts; α (``knn_scale``) per dataset from synthetic/egan_knn_state.py.
+both scripts; α (``knn_scale``) per dataset from synthetic/egan_knn_state.py. On images (``net``
+set) the neighbours are found between flattened images and u_i is normalised per image, as
+knn_nist/egan_knn.py does (α = 2e-2 there, knn_nist/exp_state.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import torch
 
-from baselines.ebgan_common import EGAN_DEFAULTS, EnergyObjective, hparams_for, train_adversarial
+from baselines.ebgan_common import EGAN_DEFAULTS, EGAN_NEEDS, EnergyObjective, hparams_for, train_adversarial
 from benchmark.api import Method, RunContext, TrainResult, register_method
 
 
@@ -48,7 +50,10 @@ class KNNEntropy:
         return {}
 
     def sample_grad(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.scale * knn_entropy_direction(x, self.k, self.normalise)
+        # images: neighbours by Euclidean distance between flattened images (knn_nist/egan_knn.py)
+        flat = x.reshape(len(x), -1)
+        k = min(self.k, len(x) - 1)  # a batch smaller than k + 1 (smoke budgets) uses all other samples
+        return (self.scale * knn_entropy_direction(flat, k, self.normalise)).reshape(x.shape)
 
 
 @register_method
@@ -59,6 +64,7 @@ class EGANEntNN(Method):
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults)
+        hp = hparams_for(ctx, self.defaults, needs=EGAN_NEEDS + ("knn_scale",))
         term = KNNEntropy(int(hp["knn_k"]), float(hp["knn_scale"]), str(hp["knn_normalise"]))
-        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, entropy=term)
+        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, entropy=term,
+                                 label="EGAN-Ent-NN")

@@ -11,7 +11,9 @@ it is the separate FC network Appendix B.1 lists. The weight w (``vi_weight``) d
 reg_cst = 0.1 of synthetic/egan_knn_state.py's gaussian_state (a remnant of the synthetic VI
 runs) and of the cifar10 script; w = 1 (K = −H exactly) made the generator diverge in our
 4000-step runs. The negative log-density is the proper one of eq. (26) (the scripts'
-``diag_normal_nll`` halves Σ log σ).
+``diag_normal_nll`` halves Σ log σ). On images (``net`` set) q is the B.1 inference net, the
+discriminator's architecture with 2·noise outputs, trained at ``q_lr_multiplier`` × the
+discriminator's lr (10 in the CIFAR script, where q and G share lr and D has lr/10).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import torch
 
 from baselines.ebgan_common import (
     EGAN_DEFAULTS,
-    NOISE_DIM,
+    EGAN_NEEDS,
     EnergyObjective,
+    build_inference_net,
+    clip_total_norm,
     hparams_for,
-    make_inference_net,
     train_adversarial,
 )
 from benchmark.api import Method, RunContext, TrainResult, register_method
@@ -40,8 +43,9 @@ def diag_gaussian_nll(z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
 
 
 class VIEntropy:
-    def __init__(self, net: torch.nn.Module, weight: float, lr: float, beta1: float) -> None:
-        self.net, self.weight = net, weight
+    def __init__(self, net: torch.nn.Module, weight: float, lr: float, beta1: float,
+                 max_grad_norm: float | None = None) -> None:
+        self.net, self.weight, self.max_grad_norm = net, weight, max_grad_norm
         self.opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(beta1, 0.999))
 
     def bound(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -55,6 +59,11 @@ class VIEntropy:
         u = self.bound(x.detach(), z)
         self.opt.zero_grad(set_to_none=True)
         u.backward()
+        if self.max_grad_norm is not None:
+            params = [p for p in self.net.parameters() if p.grad is not None]
+            for p, g in zip(params, clip_total_norm(tuple(p.grad for p in params), self.max_grad_norm),
+                            strict=True):
+                p.grad = g
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         return {"vi_bound": float(u.detach())}
@@ -78,12 +87,13 @@ class EGANEntVI(Method):
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults)
+        hp = hparams_for(ctx, self.defaults, needs=EGAN_NEEDS)
 
         def factory(hp: dict[str, Any], device: torch.device, _ctx: RunContext) -> VIEntropy:
             init_q = hp["init_q"] if hp["init_q"] is not None else hp["init_d"]
-            net = make_inference_net(float(init_q), NOISE_DIM).to(device)
-            return VIEntropy(net, float(hp["vi_weight"]), float(hp["lr"]), float(hp["beta1"]))
+            net = build_inference_net(hp, float(init_q)).to(device)
+            return VIEntropy(net, float(hp["vi_weight"]), float(hp["lr"]), float(hp["beta1"]),
+                             hp.get("max_grad_norm"))
 
         return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0,
-                                 entropy_factory=factory)
+                                 entropy_factory=factory, label="EGAN-Ent-VI")

@@ -29,4 +29,7 @@ class GANCegan(Method):
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = hparams_for(ctx, self.defaults, per_dataset=False)
-        return train_adversarial(ctx, hp, _BCE(), energy_sign=1.0)
+        # binary_gan.py updates both networks every step; an experiment's EGAN switch bounds (shared
+        # hparams of the image experiments) do not apply to the BCE cost, which is never below 0
+        hp = {k: v for k, v in hp.items() if k not in ("lbound", "rbound", "all_first_epoch")}
+        return train_adversarial(ctx, hp, _BCE(), energy_sign=1.0, label="GAN")

@@ -1,0 +1,46 @@
+"""The "Random" column of Table 3 of Dai et al. (ICLR 2017), Appendix B.5: "a baseline where the input
+features are extracted from a discriminator network with random weights". Nothing is trained: the
+image networks of ``baselines/cegan_image_networks.py`` are drawn from the run's seed with the
+experiment's initialisation and handed to the metrics as they are (BN with its initial running
+statistics, mean 0 and variance 1). The released code has no script for Table 3; this reading is
+the plain one of the sentence above.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from baselines.cegan_image_networks import arch
+from baselines.ebgan_common import (
+    BUDGET_HPARAMS,
+    EGAN_DEFAULTS,
+    EnergyModel,
+    build_networks,
+    is_image,
+    noise_dim_of,
+)
+from benchmark.api import Method, RunContext, TrainResult, register_method
+
+
+@register_method
+class RandomDiscriminator(Method):
+    name = "random_discriminator"
+    description = "untrained discriminator (random weights): Table 3's 'Random' feature baseline"
+    defaults: dict[str, Any] = dict(EGAN_DEFAULTS)
+    produces = ()
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        hp = {**self.defaults, **ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+        if not is_image(hp):
+            raise ValueError("random_discriminator needs an image network (hparam 'net')")
+        torch.manual_seed(int(ctx.seed))  # the same draw as a trained method's initial networks
+        gen, disc = build_networks(hp)
+        gen, disc = gen.to(ctx.device).eval(), disc.to(ctx.device).eval()
+        ctx.advance(ctx.steps)  # nothing to train; the progress bar completes at once
+        a = arch(str(hp["net"]))
+        model = EnergyModel(gen, disc, 1.0, ctx.device, int(hp["batch_size"]), None, noise_dim_of(hp),
+                            image_shape=(a.channels, a.size, a.size), noise=str(hp.get("noise", "normal")),
+                            energy_form=str(hp.get("energy_form", "identity")), label="Random")
+        return TrainResult(model=model, measurements={})

@@ -1,0 +1,92 @@
+"""The linear probe of Dai et al. (ICLR 2017), Appendix B.5, Table 3: "we take the last-layer activation
+of the converged discriminator network as fixed pretrained feature, and build a linear classifier upon
+it ... a randomly initialized linear classifier is trained ... Based on 10 runs (with different
+initialization)"; reported: min, mean and std of the test error (%).
+
+The released code has no script for Table 3, so the classifier's training is ours: multinomial
+logistic regression on the standardised features (mean and std from the training split), weights
+drawn N(0, 0.01²) from the run's seed, Adam (lr ``probe_lr``, 1e-3) on minibatches of
+``probe_batch`` (100) for ``probe_epochs`` (20) passes in a freshly shuffled order, a small weight decay
+(``probe_weight_decay``, 1e-4). Each of the ``probe_runs`` (10) classifiers differs in its initial
+weights and batch order, as the paper's 10 runs differ in their initialisation.
+
+Features: ``model.features(x)`` (the discriminator's input to its final linear map). Labelled images:
+the dataset's ``labelled(split)`` when it has one; otherwise scikit-learn digits (its train/test
+split) and MNIST (the torchvision files) are read directly, every digit class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.api import RunContext, TrainResult, register_metric
+
+_RNG = 7_301
+
+
+def labelled_images(dataset: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flat images in [0, 1] float32, labels) of every class of the dataset's ``split``."""
+    if hasattr(dataset, "labelled"):
+        return dataset.labelled(split)
+    if hasattr(dataset, "train_index") and hasattr(dataset, "labels"):  # sklearn_digits
+        index = dataset.train_index if split == "train" else dataset.test_index
+        x = dataset.images[index].reshape(len(index), -1).float()
+        return x, dataset.labels[index]
+    if getattr(dataset, "name", "") == "mnist":
+        from benchmark.data.mnist import load_mnist_split
+
+        images, labels = load_mnist_split(dataset.data_dir, train=split == "train")
+        return images.reshape(len(images), -1).float() / 255.0, labels
+    raise ValueError(f"linear_probe: dataset '{getattr(dataset, 'name', dataset)}' has no labelled images")
+
+
+def probe_errors(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                 generators: list[torch.Generator], epochs: int = 20, batch: int = 100, lr: float = 1e-3,
+                 weight_decay: float = 1e-4, device: torch.device | None = None) -> list[float]:
+    """Test error (%) of linear classifiers on fixed features, one per generator (its initial
+    weights and batch order)."""
+    device = device or torch.device("cpu")
+    mu, sd = train_x.mean(0, keepdim=True), train_x.std(0, keepdim=True).clamp_min(1e-6)
+    xtr, xte = ((train_x - mu) / sd).to(device), ((test_x - mu) / sd).to(device)
+    ytr, yte = train_y.long().to(device), test_y.long().to(device)
+    classes = int(max(int(ytr.max()), int(yte.max())) + 1)
+    errors = []
+    for g in generators:
+        weight = (torch.randn(xtr.shape[1], classes, generator=g) * 0.01).to(device).requires_grad_(True)
+        bias = torch.zeros(classes, device=device, requires_grad=True)
+        opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
+        for _ in range(epochs):
+            for idx in torch.randperm(len(xtr), generator=g).split(batch):
+                idx = idx.to(device)
+                loss = F.cross_entropy(xtr[idx] @ weight + bias, ytr[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            wrong = ((xte @ weight + bias).argmax(1) != yte).double().mean()
+        errors.append(100.0 * float(wrong))
+    return errors
+
+
+def summarise(errors: list[float]) -> dict[str, float]:
+    e = np.asarray(errors)
+    return {"probe.err_min": float(e.min()), "probe.err_mean": float(e.mean()),
+            "probe.err_std": float(e.std(ddof=1)) if len(e) > 1 else 0.0}
+
+
+@register_metric("linear_probe", produces=["probe.err_min", "probe.err_mean", "probe.err_std"],
+                 description="Table 3: test error (%) of linear classifiers on last-layer discriminator features")
+def linear_probe(result: TrainResult, ctx: RunContext) -> dict[str, float]:
+    ds, model, budget = ctx.dataset, result.model, ctx.budget
+    train_x, train_y = labelled_images(ds, "train")
+    test_x, test_y = labelled_images(ds, "test")
+    f_train, f_test = model.features(train_x).float(), model.features(test_x).float()
+    generators = [ctx.rng(_RNG + run) for run in range(int(budget.get("probe_runs", 10)))]
+    errors = probe_errors(f_train, train_y, f_test, test_y, generators, epochs=int(budget.get("probe_epochs", 20)),
+                          batch=int(budget.get("probe_batch", 100)), lr=float(budget.get("probe_lr", 1e-3)),
+                          weight_decay=float(budget.get("probe_weight_decay", 1e-4)), device=ctx.device)
+    return summarise(errors)
