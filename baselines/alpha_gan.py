@@ -1,0 +1,127 @@
+"""α-GAN (Rosca et al. 2017, Algorithm 1): a variational auto-encoder whose likelihood is replaced by a
+synthetic likelihood (a data discriminator D) and whose KL term is replaced by a code discriminator C.
+
+With R_D(x) = −log D(x) + log(1 − D(x)) and R_C(z) = −log C(z) + log(1 − C(z)) (the non-saturating
+"reverse KL" losses of eq. 9; for a logit ℓ both equal −ℓ), each iteration minimises
+
+- encoder η, eq. (11):        λ_e·‖x − x̂‖₁ + R_C(ẑ),                        ẑ = E(x), x̂ = G(ẑ);
+- generator θ, eq. (13):      λ_g·‖x − x̂‖₁ + R_D(x̂) + R_D(G(z)),              z ~ N(0, I);
+- discriminator φ, eq. (15):  −log D(x) − log(1 − D(x̂)) − log(1 − D(G(z)))  (reconstructions *and*
+  samples are fake, §3 "Improved Techniques");
+- code discriminator ω, eq. (17): −log(1 − C(ẑ)) − log C(z).
+
+"We update the encoder and the generator twice for each discriminator and code discriminator update"
+(§6). Coefficients (H.1): λ_e, λ_g swept over {1, 5, 10, 50}; the adversarial terms weigh 1. Learning
+rates (Table 2): encoder and generator {1, 5}·10⁻⁴, discriminator and code discriminator 5·10⁻⁴.
+C is a 3-layer MLP of 750 units (H.4); D is the H.4 discriminator; the encoder is the generator
+transposed. ``baselines/alpha_gan_kl.py`` swaps R_C for the empirical KL of eq. (18) (App. D).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines import alpha_gan_networks as nets
+from benchmark.api import Method, RunContext, TrainResult, register_method
+
+
+def synthetic_ratio_loss(logits: torch.Tensor) -> torch.Tensor:
+    """E[−log D + log(1 − D)] with D = sigmoid(logits): Algorithm 1, lines 3–4 (R_D, R_C)."""
+    return (-F.logsigmoid(logits) + F.logsigmoid(-logits)).mean()
+
+
+def encoder_loss(x: torch.Tensor, x_rec: torch.Tensor, code_logits: torch.Tensor, recon: float) -> torch.Tensor:
+    """Eq. (11): λ‖x − x̂‖₁ + R_C(ẑ)."""
+    return recon * nets.l1(x, x_rec) + synthetic_ratio_loss(code_logits)
+
+
+def generator_loss(x: torch.Tensor, x_rec: torch.Tensor, logits_rec: torch.Tensor, logits_sample: torch.Tensor,
+                   recon: float) -> torch.Tensor:
+    """Eq. (13): λ‖x − x̂‖₁ + R_D(x̂) + R_D(G(z))."""
+    return recon * nets.l1(x, x_rec) + synthetic_ratio_loss(logits_rec) + synthetic_ratio_loss(logits_sample)
+
+
+def discriminator_loss(logits_real: torch.Tensor, logits_rec: torch.Tensor,
+                       logits_sample: torch.Tensor) -> torch.Tensor:
+    """Eq. (15): −log D(x) − log(1 − D(x̂)) − log(1 − D(G(z)))."""
+    return (-F.logsigmoid(logits_real).mean() - F.logsigmoid(-logits_rec).mean()
+            - F.logsigmoid(-logits_sample).mean())
+
+
+def code_discriminator_loss(logits_codes: torch.Tensor, logits_prior: torch.Tensor) -> torch.Tensor:
+    """Eq. (17): −log(1 − C(ẑ)) − log C(z); the prior is real, encoder codes are fake."""
+    return -F.logsigmoid(-logits_codes).mean() - F.logsigmoid(logits_prior).mean()
+
+
+@register_method
+class AlphaGAN(Method):
+    name = "alpha_gan"
+    description = "α-GAN (Algorithm 1): encoder, generator, data and code discriminators, L1 reconstruction"
+    defaults = {**nets.COMMON_DEFAULTS, "lr_g": 5e-4, "lr_d": 5e-4, "lr_c": 5e-4, "recon_e": 10.0,
+                "recon_g": 10.0, "ae_steps": 2, "code_hidden": 750, "code_depth": 3}
+    uses_code_discriminator = True
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        hp = {**self.defaults, **ctx.hparams}
+        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
+        with nets.cpu_threads(ctx):
+            return self._train(ctx, hp)
+
+    def encoder_objective(self, x: torch.Tensor, x_rec: torch.Tensor, codes: torch.Tensor, C: nn.Module | None,
+                          recon: float) -> torch.Tensor:
+        """Eq. (11); the code discriminator's R_C(ẑ) stands in for the KL term (eq. 6)."""
+        return encoder_loss(x, x_rec, C(codes), recon)
+
+    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
+        s = nets.Setup.from_ctx(ctx, hp)
+        G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
+        E = nets.encoder(s.shape, s.latent_dim, s.width).to(s.device)
+        D = nets.discriminator(s.shape, width=s.width).to(s.device)
+        opt_g = nets.adam(G.parameters(), hp["lr_g"], s.betas)  # Table 2: one rate for generator/encoder
+        opt_e = nets.adam(E.parameters(), hp["lr_g"], s.betas)
+        opt_d = nets.adam(D.parameters(), hp["lr_d"], s.betas)
+        C, opt_c = None, None
+        if self.uses_code_discriminator:
+            C = nets.code_discriminator(s.latent_dim, int(hp["code_hidden"]), int(hp["code_depth"])).to(s.device)
+            opt_c = nets.adam(C.parameters(), hp["lr_c"], s.betas)
+        rng_x, rng_z = ctx.rng(1), ctx.rng(2)
+        snap = nets.SnapshotRecorder(ctx.steps, s.snapshots)
+        bs, lam_e, lam_g = s.batch_size, float(hp["recon_e"]), float(hp["recon_g"])
+
+        def prior() -> torch.Tensor:
+            return nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
+
+        for step in range(1, ctx.steps + 1):
+            x = nets.draw_images(ctx.dataset, bs, rng_x, s.device)
+            for _ in range(int(hp["ae_steps"])):
+                codes = E(x)
+                e_loss = self.encoder_objective(x, G(codes), codes, C, lam_e)
+                opt_e.zero_grad(set_to_none=True)
+                e_loss.backward()
+                opt_e.step()
+                x_rec = G(E(x).detach())
+                g_loss = generator_loss(x, x_rec, D(x_rec), D(G(prior())), lam_g)
+                opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+                opt_g.step()
+            with torch.no_grad():
+                codes = E(x)
+                x_rec, x_gen = G(codes), G(prior())
+            d_loss = discriminator_loss(D(x), D(x_rec), D(x_gen))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            values = {"e_loss": e_loss, "g_loss": g_loss, "d_loss": d_loss, "l1": nets.l1(x, x_rec)}
+            if C is not None and opt_c is not None:
+                c_loss = code_discriminator_loss(C(codes), C(prior()))
+                opt_c.zero_grad(set_to_none=True)
+                c_loss.backward()
+                opt_c.step()
+                values["c_loss"] = c_loss
+            snap(step, G)
+            nets.log_step(ctx, step, values)
+        model = nets.GenerativeModel(G, s.latent_dim, "normal", s.device, s.shape, ctx.steps, encoder=E,
+                                     snapshots=snap.saved)
+        return TrainResult(model=model)

@@ -1,0 +1,368 @@
+"""Networks of Rosca et al. (2017), "Variational Approaches for Auto-Encoding GANs", Appendix H.4,
+shared by DCGAN, WGAN-GP, AGE and α-GAN (and by the independent Wasserstein critic metric), plus
+the trained-model container the metrics read.
+
+- 28×28 (ColorMNIST and its colour-digits analogue): the discriminator of Table 3 (5×5 convolutions
+  with strides 2,1,2,1,2 and 8,16,32,64,64 maps, then a linear layer) and the generator of Table 4
+  (linear to 3136 = 7·7·64, then 5×5 transposed convolutions with strides 2,1,2 and 64,32,3 maps).
+- 32×32 and 64×64 (CIFAR-10, CelebA): the DCGAN networks of Arjovsky et al.'s WGAN code
+  (models/dcgan.py, which H.4.2 cites): 4×4 stride-2 convolutions doubling the maps from 64 up to a
+  4×4 map, and the mirror-image generator.
+- α-GAN encoder: "formed by transposing the generator", no activation after its last layer (H.4).
+- AGE encoder: the discriminator body with a latent-size output (H.4: "very similar to the DCGAN
+  discriminator"), projected onto the unit sphere by the method (H.3).
+- code discriminator: "a 3 layer MLP, each layer containing 750 hidden units" (H.4).
+
+Discriminators and the AGE encoder use leaky ReLUs of slope 0.2, generators ReLUs (H.4); batch norm
+everywhere (H) except in Wasserstein critics, where a per-batch normalisation would break the
+per-sample gradient penalty (Gulrajani et al. 2017, §4: "no critic batch normalization").
+``width`` scales every feature-map count: 1.0 is the paper's; the cpu profile uses less, and says so.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+LEAK = 0.2  # H.4: "leaky units with a slope of 0.2"
+TABLE3_MAPS = (8, 16, 32, 64, 64)
+TABLE3_STRIDES = (2, 1, 2, 1, 2)
+TABLE4_MAPS = (64, 32)  # then the image channels
+TABLE4_STRIDES = (2, 1, 2)
+
+
+def _maps(n: int, width: float) -> int:
+    return max(1, int(round(n * width)))
+
+
+def _norm(channels: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+
+# ------------------------------------------------------------------------------ 28×28 (Tables 3–4)
+
+
+class Table3Discriminator(nn.Module):
+    """Table 3. ``out`` = 1 for a discriminator/critic, the latent size for the AGE encoder.
+    ``dropout``: DCGAN only, after the last convolution (Table 3 caption)."""
+
+    def __init__(self, channels: int = 3, out: int = 1, width: float = 1.0, batch_norm: bool = True,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in, size = channels, 28
+        for i, (maps, stride) in enumerate(zip(TABLE3_MAPS, TABLE3_STRIDES, strict=True)):
+            c_out = _maps(maps, width)
+            layers.append(nn.Conv2d(c_in, c_out, 5, stride, 2))
+            # no norm on the first layer, as in DCGAN (Radford et al. 2016, §3)
+            layers += [_norm(c_out, batch_norm and i > 0), nn.LeakyReLU(LEAK)]
+            c_in, size = c_out, (size + stride - 1) // stride
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(c_in * size * size, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class Table4Generator(nn.Module):
+    """Table 4: linear → 7×7×64, 5×5 transposed convolutions (stride 2, 1, 2) to 64, 32, 3 maps; tanh."""
+
+    def __init__(self, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
+        super().__init__()
+        self.c0 = _maps(64, width)
+        self.fc = nn.Sequential(nn.Linear(latent_dim, self.c0 * 49), nn.BatchNorm1d(self.c0 * 49), nn.ReLU())
+        maps = [_maps(m, width) for m in TABLE4_MAPS] + [channels]
+        layers: list[nn.Module] = []
+        c_in = self.c0
+        for i, (c_out, stride) in enumerate(zip(maps, TABLE4_STRIDES, strict=True)):
+            layers.append(nn.ConvTranspose2d(c_in, c_out, 5, stride, 2, output_padding=stride - 1))
+            layers += [nn.BatchNorm2d(c_out), nn.ReLU()] if i < len(maps) - 1 else [nn.Tanh()]
+            c_in = c_out
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.fc(z).view(len(z), self.c0, 7, 7))
+
+
+class Table4Encoder(nn.Module):
+    """Table 4 transposed (H.4): 5×5 convolutions (stride 2, 1, 2) to 32, 64, 64 maps, linear to the
+    latent size, no output activation. ReLUs, since it mirrors a generator."""
+
+    def __init__(self, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
+        super().__init__()
+        maps = [_maps(m, width) for m in (32, 64, 64)]
+        layers: list[nn.Module] = []
+        c_in = channels
+        for c_out, stride in zip(maps, reversed(TABLE4_STRIDES), strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 5, stride, 2), nn.BatchNorm2d(c_out), nn.ReLU()]
+            c_in = c_out
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(c_in * 49, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+# ------------------------------------------------------------------ 32×32 / 64×64 (WGAN code, H.4.2)
+
+
+def _pyramid_depth(size: int) -> int:
+    if size not in (32, 64):
+        raise ValueError(f"the DCGAN networks take 32×32 or 64×64 images, not {size}×{size}")
+    return {32: 2, 64: 3}[size]  # stride-2 layers after the first, down to 4×4
+
+
+class DCGANDiscriminator(nn.Module):
+    """models/dcgan.py DCGAN_D: conv4×4/2 to ndf maps, then conv4×4/2 doubling the maps to 4×4,
+    then a 4×4 convolution to ``out`` values."""
+
+    def __init__(self, size: int, channels: int = 3, out: int = 1, width: float = 1.0, batch_norm: bool = True,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        c = _maps(64, width)
+        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1), nn.LeakyReLU(LEAK)]
+        for _ in range(_pyramid_depth(size)):
+            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1), _norm(2 * c, batch_norm), nn.LeakyReLU(LEAK)]
+            c *= 2
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Conv2d(c, out, 4, 1, 0), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class DCGANGenerator(nn.Module):
+    """models/dcgan.py DCGAN_G: 4×4 transposed convolution from the code to a 4×4 map, then
+    transposed conv4×4/2 halving the maps, the last one to the image channels; tanh."""
+
+    def __init__(self, size: int, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
+        super().__init__()
+        depth = _pyramid_depth(size)
+        c = _maps(64, width) * 2 ** depth
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, c, 4, 1, 0), nn.BatchNorm2d(c), nn.ReLU()]
+        for _ in range(depth):
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU()]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z.view(len(z), -1, 1, 1))
+
+
+class DCGANEncoder(nn.Module):
+    """DCGAN_G transposed: conv4×4/2 doubling the maps down to 4×4, then a 4×4 convolution to the code."""
+
+    def __init__(self, size: int, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
+        super().__init__()
+        c = _maps(64, width)
+        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1), nn.BatchNorm2d(c), nn.ReLU()]
+        for _ in range(_pyramid_depth(size)):
+            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1), nn.BatchNorm2d(2 * c), nn.ReLU()]
+            c *= 2
+        self.body = nn.Sequential(*layers, nn.Conv2d(c, latent_dim, 4, 1, 0), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+# ------------------------------------------------------------------------------- by image shape
+
+
+def discriminator(shape: tuple[int, int, int], out: int = 1, width: float = 1.0, batch_norm: bool = True,
+                  dropout: float = 0.0) -> nn.Module:
+    channels, size, _ = shape
+    if size == 28:
+        return Table3Discriminator(channels, out, width, batch_norm, dropout)
+    return DCGANDiscriminator(size, channels, out, width, batch_norm, dropout)
+
+
+def generator(shape: tuple[int, int, int], latent_dim: int, width: float = 1.0) -> nn.Module:
+    channels, size, _ = shape
+    if size == 28:
+        return Table4Generator(latent_dim, channels, width)
+    return DCGANGenerator(size, latent_dim, channels, width)
+
+
+def encoder(shape: tuple[int, int, int], latent_dim: int, width: float = 1.0) -> nn.Module:
+    """The α-GAN encoder (the generator transposed)."""
+    channels, size, _ = shape
+    if size == 28:
+        return Table4Encoder(latent_dim, channels, width)
+    return DCGANEncoder(size, latent_dim, channels, width)
+
+
+def code_discriminator(latent_dim: int, hidden: int = 750, depth: int = 3) -> nn.Sequential:
+    """H.4: a 3-layer MLP of 750 units (leaky ReLU 0.2), one logit."""
+    layers: list[nn.Module] = []
+    width = latent_dim
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.LeakyReLU(LEAK)]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, 1))
+
+
+# --------------------------------------------------------------------------- priors and training
+
+
+def sample_prior(n: int, latent_dim: int, prior: str, rng: torch.Generator) -> torch.Tensor:
+    """N(0, I) for every model but AGE, whose prior is uniform on the unit sphere (H.3)."""
+    z = torch.randn(n, latent_dim, generator=rng)
+    return project_sphere(z) if prior == "sphere" else z
+
+
+def project_sphere(z: torch.Tensor) -> torch.Tensor:
+    return z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=float(lr), betas=betas)
+
+
+def draw_images(dataset: Any, n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
+    return dataset.sample(n, rng).to(device)
+
+
+def snapshot_steps(steps: int, count: int) -> list[int]:
+    """Steps at which the generator is saved for the independent critic: half way, then evenly to the end
+    (§5: "we only start training it half way through the training of our model")."""
+    if steps <= 0 or count <= 0:
+        return []
+    half = max(1, steps // 2)
+    if count == 1:
+        return [steps]
+    return sorted({half + round(i * (steps - half) / (count - 1)) for i in range(count)})
+
+
+@dataclass
+class GenerativeModel:
+    """What every method of this family hands to the metrics.
+
+    ``snapshots``: (step, generator state) from half way to the end, for the independent critic;
+    ``encoder``: codes for the latent statistics (α-GAN, AGE), None for DCGAN and WGAN-GP.
+    """
+
+    generator: nn.Module
+    latent_dim: int
+    prior: str
+    device: torch.device
+    image_shape: tuple[int, int, int]
+    steps: int
+    encoder: nn.Module | None = None
+    snapshots: list[tuple[int, dict[str, torch.Tensor]]] = field(default_factory=list)
+
+    @torch.no_grad()
+    def sample(self, n: int, rng: torch.Generator, state: dict[str, torch.Tensor] | None = None,
+               batch: int = 500) -> torch.Tensor:
+        """n images in [-1, 1] (on CPU) from the final generator, or from a saved ``state``."""
+        net = self.generator
+        if state is not None:
+            net = copy.deepcopy(self.generator)
+            net.load_state_dict(state)
+        net.eval()
+        out = []
+        for start in range(0, n, batch):
+            z = sample_prior(min(batch, n - start), self.latent_dim, self.prior, rng).to(self.device)
+            out.append(net(z).cpu())
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+        if self.encoder is None:
+            raise ValueError("this model has no encoder")
+        self.encoder.eval()
+        codes = [self.encoder(x[i:i + batch].to(self.device)).cpu() for i in range(0, len(x), batch)]
+        out = torch.cat(codes)
+        return project_sphere(out) if self.prior == "sphere" else out
+
+
+class SnapshotRecorder:
+    """Saves generator states at ``snapshot_steps`` during training."""
+
+    def __init__(self, steps: int, count: int) -> None:
+        self.at = set(snapshot_steps(steps, count))
+        self.saved: list[tuple[int, dict[str, torch.Tensor]]] = []
+
+    def __call__(self, step: int, net: nn.Module) -> None:
+        if step in self.at:
+            self.saved.append((step, {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}))
+
+
+def image_shape(dataset: Any) -> tuple[int, int, int]:
+    shape = tuple(int(s) for s in dataset.image_shape)
+    if len(shape) != 3:
+        raise ValueError(f"{dataset.name}: expected a (channels, height, width) image_shape, got {shape}")
+    return shape  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------- shared training
+
+
+@contextmanager
+def cpu_threads(ctx: Any) -> Iterator[None]:
+    """Run with ``budget.threads`` torch threads on CPU (small convnets gain nothing from more, and on a
+    shared machine extra threads mostly wait), restoring the previous setting afterwards."""
+    wanted = ctx.budget.get("threads") if ctx.device.type == "cpu" else None
+    before = torch.get_num_threads()
+    if wanted:
+        torch.set_num_threads(int(wanted))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class Setup:
+    """The settings every method of the family reads from its hyper-parameters (H: Adam β = (0.5, 0.9),
+    batch 64, fixed learning rates)."""
+
+    shape: tuple[int, int, int]
+    latent_dim: int
+    width: float
+    batch_size: int
+    betas: tuple[float, float]
+    device: torch.device
+    snapshots: int
+
+    @classmethod
+    def from_ctx(cls, ctx: Any, hp: dict[str, Any]) -> Setup:
+        # a profile may scale the networks (budget.width), e.g. cpu; the paper's width is 1.0
+        width = float(ctx.budget.get("width", hp["width"]))
+        return cls(shape=image_shape(ctx.dataset), latent_dim=int(hp["latent_dim"]), width=width,
+                   batch_size=int(hp["batch_size"]), betas=(float(hp["beta1"]), float(hp["beta2"])),
+                   device=ctx.device, snapshots=int(ctx.budget.get("critic_snapshots", 4)))
+
+
+COMMON_DEFAULTS: dict[str, Any] = {"latent_dim": 10, "width": 1.0, "batch_size": 64, "beta1": 0.5, "beta2": 0.9}
+
+
+def log_step(ctx: Any, step: int, values: dict[str, torch.Tensor | float]) -> None:
+    ctx.advance()
+    if step % ctx.log_every == 0 or step == ctx.steps:
+        ctx.log_losses(step, {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+                              for k, v in values.items()})
+
+
+def l1(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """‖x − x̂‖₁ as the mean absolute difference per pixel (the scale at which H.1's coefficients 1–50 and
+    100–2000 are meaningful; a per-image sum would multiply them by C·H·W)."""
+    return (x - x_rec).abs().mean()
+
+
+def empirical_kl(codes: torch.Tensor) -> torch.Tensor:
+    """Eq. 18 divided by the latent size n (Appendix D): with per-dimension minibatch mean m_i and
+    standard deviation s_i, (1/n)·[−n/2 + Σ_i ((s_i² + m_i²)/2 − log s_i)]."""
+    m = codes.mean(dim=0)
+    s = codes.std(dim=0).clamp_min(1e-6)
+    return ((s**2 + m**2) / 2.0 - torch.log(s)).mean() - 0.5

@@ -1,0 +1,86 @@
+"""WGAN-GP (Gulrajani et al. 2017, Alg. 1) as the full generative model of Rosca et al. (2017) §6.
+
+Per iteration: five critic updates on E f(G(z)) − E f(x) + λ·E(‖∇f(x̂)‖ − 1)² with λ = 10 (H.1), then
+one generator update on −E f(G(z)) ("for WGAN-GP, we update the discriminator 5 times for each generator
+update following [1, 13]", §6). The gradient penalty is ``baselines.wgan.gradient_penalty`` applied to
+flattened images. Networks of H.4 without batch norm in the critic (a batch-normalised critic breaks the
+per-sample penalty; Gulrajani et al. §4), Adam(β = 0.5, 0.9), batch 64, Table 2's learning rates.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from baselines import alpha_gan_networks as nets
+from baselines.wgan import gradient_penalty
+from benchmark.api import Method, RunContext, TrainResult, register_method
+
+
+class FlatCritic(nn.Module):
+    """Lets the flat-vector gradient penalty of baselines/wgan.py act on images: ε is drawn per example
+    and ‖∇f‖ is the norm over all of an image's pixels, as in Gulrajani et al."""
+
+    def __init__(self, critic: nn.Module, shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.critic, self.shape = critic, shape
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        return self.critic(flat.view(len(flat), *self.shape))
+
+
+def image_gradient_penalty(critic: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor,
+                           rng: torch.Generator) -> torch.Tensor:
+    shape = tuple(x_real.shape[1:])
+    return gradient_penalty(FlatCritic(critic, shape), x_real.flatten(1), x_fake.flatten(1), rng)
+
+
+def critic_loss(f_real: torch.Tensor, f_fake: torch.Tensor, penalty: torch.Tensor, lam: float) -> torch.Tensor:
+    """Gulrajani et al. Alg. 1: E f(x̃) − E f(x) + λ·penalty (the critic minimises it)."""
+    return f_fake.mean() - f_real.mean() + lam * penalty
+
+
+def generator_loss(f_fake: torch.Tensor) -> torch.Tensor:
+    return -f_fake.mean()
+
+
+@register_method
+class WGANGP(Method):
+    name = "wgan_gp"
+    description = "WGAN-GP generative model: 5 critic updates per generator update, λ = 10"
+    defaults = {**nets.COMMON_DEFAULTS, "lr_g": 1e-4, "lr_d": 1e-4, "n_critic": 5, "penalty": 10.0}
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        hp = {**self.defaults, **ctx.hparams}
+        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
+        with nets.cpu_threads(ctx):
+            return self._train(ctx, hp)
+
+    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
+        s = nets.Setup.from_ctx(ctx, hp)
+        G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
+        D = nets.discriminator(s.shape, width=s.width, batch_norm=False).to(s.device)
+        opt_g = nets.adam(G.parameters(), hp["lr_g"], s.betas)
+        opt_d = nets.adam(D.parameters(), hp["lr_d"], s.betas)
+        rng_x, rng_z, rng_eps = ctx.rng(1), ctx.rng(2), ctx.rng(3)
+        snap = nets.SnapshotRecorder(ctx.steps, s.snapshots)
+        bs, lam = s.batch_size, float(hp["penalty"])
+        for step in range(1, ctx.steps + 1):
+            for _ in range(int(hp["n_critic"])):
+                x = nets.draw_images(ctx.dataset, bs, rng_x, s.device)
+                z = nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
+                fake = G(z).detach()
+                penalty = image_gradient_penalty(D, x, fake, rng_eps)
+                d_loss = critic_loss(D(x), D(fake), penalty, lam)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+            z = nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
+            g_loss = generator_loss(D(G(z)))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            snap(step, G)
+            nets.log_step(ctx, step, {"critic_loss": d_loss, "penalty": penalty, "g_loss": g_loss})
+        model = nets.GenerativeModel(G, s.latent_dim, "normal", s.device, s.shape, ctx.steps, snapshots=snap.saved)
+        return TrainResult(model=model)

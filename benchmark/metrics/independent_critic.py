@@ -1,0 +1,125 @@
+"""The independent Wasserstein critic of Rosca et al. (2017) §5 (after Danihelka et al. 2017, with
+WGAN-GP in place of the original WGAN, footnote 3): a critic trained, independently of the model, to
+tell held-out *validation* data from model samples; reported as the negative Wasserstein distance it
+estimates between the *test* set and the generator (higher is better).
+
+"Half way": "we only start training it half way through the training of our model" (§5). The critic
+trains alongside the second half of the model's training, so it faces the generator as it was at each
+point of that half. Metrics run after training, so each method saves its generator at
+``critic_snapshots`` points from the middle to the end (``alpha_gan_networks.snapshot_steps``) and the
+critic replays that half: its ``critic_steps`` updates are spread evenly over it, each drawing samples
+from the snapshot in force at that point; the final estimate uses the final generator.
+
+Critic: the dataset's discriminator architecture (H.4) without batch norm, gradient penalty λ = 10,
+Adam(1e-4, β = (0.5, 0.9)), batch 64 (Gulrajani et al. 2017, Alg. 1). Its learning curve — the loss on a
+validation minibatch and the estimate on the whole test set — is logged as a figure (Figure 13).
+Measurements: ``critic.neg_w`` = −(E_test f − E_G f); ``critic.neg_w_valid`` the same on the validation
+data it trained on (the train/test gap of Appendix E).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from baselines import alpha_gan_networks as nets  # noqa: E402
+from baselines.wgan_gp import critic_loss, image_gradient_penalty  # noqa: E402
+from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
+
+PENALTY, LR, BETAS, BATCH = 10.0, 1e-4, (0.5, 0.9), 64
+_VALID, _SAMPLES, _EPS, _EVAL = 7_001, 7_002, 7_003, 7_004  # rng offsets, apart from the methods' (1–3)
+
+
+def _generators(model: nets.GenerativeModel) -> list[tuple[int, nn.Module]]:
+    """(step, generator in eval mode) from half way to the end; the final generator if none was saved."""
+    out = []
+    for step, state in model.snapshots:
+        net = copy.deepcopy(model.generator)
+        net.load_state_dict(state)
+        out.append((step, net.eval()))
+    return out or [(model.steps, model.generator.eval())]
+
+
+def _schedule(critic_steps: int, generators: list[tuple[int, nn.Module]], total: int) -> list[int]:
+    """For critic update k, the index of the snapshot in force at model step half + k·(total − half)/K."""
+    half = generators[0][0]
+    steps = [g[0] for g in generators]
+    out = []
+    for k in range(critic_steps):
+        t = half + (total - half) * k / max(1, critic_steps)
+        out.append(max(i for i, s in enumerate(steps) if s <= max(t, half)))
+    return out
+
+
+@torch.no_grad()
+def _draw(net: nn.Module, n: int, model: nets.GenerativeModel, rng: torch.Generator) -> torch.Tensor:
+    return net(nets.sample_prior(n, model.latent_dim, model.prior, rng).to(model.device))
+
+
+@torch.no_grad()
+def _estimate(critic: nn.Module, data: torch.Tensor, net: nn.Module, model: nets.GenerativeModel,
+              rng: torch.Generator, batch: int = 500) -> float:
+    """E_data f − E_G f with as many samples as data points."""
+    f_data = torch.cat([critic(data[i:i + batch].to(model.device)) for i in range(0, len(data), batch)])
+    f_gen = torch.cat([critic(_draw(net, min(batch, len(data) - i), model, rng))
+                       for i in range(0, len(data), batch)])
+    return float(f_data.double().mean() - f_gen.double().mean())
+
+
+def train_independent_critic(model: nets.GenerativeModel, dataset, ctx: RunContext,
+                             critic_steps: int, width: float = 1.0) -> dict[str, object]:
+    generators = _generators(model)
+    schedule = _schedule(critic_steps, generators, model.steps)
+    critic = nets.discriminator(model.image_shape, width=width, batch_norm=False).to(model.device)
+    opt = nets.adam(critic.parameters(), LR, BETAS)
+    rng_v, rng_g, rng_e, rng_eval = ctx.rng(_VALID), ctx.rng(_SAMPLES), ctx.rng(_EPS), ctx.rng(_EVAL)
+    test = dataset.split("test")
+    curve: dict[str, list[float]] = {"step": [], "valid_loss": [], "test_w": []}
+    every = max(1, critic_steps // 10)
+    for k, index in enumerate(schedule, start=1):
+        x = dataset.sample_split("valid", BATCH, rng_v).to(model.device)
+        fake = _draw(generators[index][1], BATCH, model, rng_g)
+        loss = critic_loss(critic(x), critic(fake), image_gradient_penalty(critic, x, fake, rng_e), PENALTY)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if k % every == 0 or k == critic_steps:
+            curve["step"].append(k)
+            curve["valid_loss"].append(float(loss.detach()))
+            curve["test_w"].append(_estimate(critic, test, generators[-1][1], model, ctx.rng(_EVAL + k)))
+    final = model.generator.eval()
+    w_test = _estimate(critic, test, final, model, rng_eval)
+    w_valid = _estimate(critic, dataset.split("valid"), final, model, rng_eval)
+    return {"neg_w": -w_test, "neg_w_valid": -w_valid, "curve": curve, "critic": critic}
+
+
+def _figure(curve: dict[str, list[float]], title: str):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    a.plot(curve["step"], curve["valid_loss"])
+    a.set(xlabel="critic step", ylabel="loss", title="validation minibatch")
+    b.plot(curve["step"], [-w for w in curve["test_w"]])
+    b.set(xlabel="critic step", ylabel="−W estimate", title="whole test set")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@register_metric(
+    "independent_critic",
+    produces=["critic.neg_w", "critic.neg_w_valid"],
+    description="negative Wasserstein distance of an independent WGAN-GP critic started half way (§5)",
+)
+def independent_critic(result: TrainResult, ctx: RunContext) -> dict[str, float]:
+    model = result.model
+    steps = int(ctx.budget.get("critic_steps", max(1, model.steps // 2)))
+    width = float(ctx.budget.get("critic_width", 1.0))
+    with nets.cpu_threads(ctx):
+        out = train_independent_critic(model, ctx.dataset, ctx, steps, width)
+    ctx.log_figure(_figure(out["curve"], f"independent critic ({ctx.dataset.name})"), "independent_critic_curve")
+    return {"critic.neg_w": float(out["neg_w"]), "critic.neg_w_valid": float(out["neg_w_valid"])}
