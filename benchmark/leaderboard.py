@@ -145,6 +145,12 @@ def _html(results: list[SuiteResults], figures: dict[str, list[tuple[str, str]]]
     return "\n".join(parts)
 
 
+def published_caption(captions: dict[str, str], figure_name: str) -> str | None:
+    """The caption of the paper's figure this one reproduces: the longest matching name prefix wins."""
+    matches = [prefix for prefix in captions if figure_name.startswith(prefix)]
+    return captions[max(matches, key=len)] if matches else None
+
+
 def _collect_figures(results: list[SuiteResults], out: Path, tracker: Tracker) -> dict[str, list[tuple[str, str]]]:
     found: dict[str, list[tuple[str, str]]] = {}
     for r in results:
@@ -161,7 +167,10 @@ def _collect_figures(results: list[SuiteResults], out: Path, tracker: Tracker) -
                     dest = root / exp / method / dataset / png.name
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(png, dest)
-                    entries.append((f"{exp} · {method} · {dataset} · {png.stem} (seed {run.seed}, "
-                                    f"{run.tags.get('profile')})", str(dest.relative_to(out))))
+                    ours = (f"{exp} · {method} · {dataset} · {png.stem} (seed {run.seed}, "
+                            f"{run.tags.get('profile')})")
+                    published = published_caption(r.suite.figures, png.stem)
+                    caption = f"{published} — reproduced by: {ours}" if published else ours
+                    entries.append((caption, str(dest.relative_to(out))))
         found[r.suite.suite] = entries
     return found

@@ -28,7 +28,10 @@ from benchmark import api, yaml_lines
 PROFILES = ("smoke", "cpu", "paper")
 Profile = Literal["smoke", "cpu", "paper"]
 Scalar = Union[bool, int, float, str]
-Name = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.+\-]+$")]
+# at least one character that is not a dot: names become file and directory names, and "." or ".." would
+# point elsewhere
+NAME_PATTERN = r"^[A-Za-z0-9_.+\-]*[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=120, pattern=NAME_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -281,6 +284,8 @@ class Suite(Strict):
     experiments: dict[Name, Experiment] = Field(min_length=1)
     targets: list[TargetSpec] = []
     tables: list[TableSpec] = []
+    # figure-name prefix -> the published caption the figure reproduces, shown beside it on the leaderboard
+    figures: dict[str, str] = {}
     # filled by load_suite, never by the YAML
     _path: str = PrivateAttr(default="")
     _targets: list[Target] = PrivateAttr(default_factory=list)
