@@ -13,6 +13,11 @@ Contract, in one place:
   ``ctx.log_losses(step, {...})`` every ``ctx.log_every`` steps and ``ctx.advance()`` once per
   step (drives the progress bar), may call ``ctx.log_figure(fig, name)``.
 - metric functions ``fn(result: TrainResult, ctx: RunContext) -> dict[str, float]``.
+- optional, for long runs: ``ctx.restore()`` at the start returns ``(steps_done, state)`` saved by an
+  earlier, killed attempt at the same run (or None), and ``ctx.checkpoint(steps_done, state_fn)`` after
+  each step saves ``state_fn()`` every ``ctx.checkpoint_every`` steps. A method that saves its RNG
+  state with its weights resumes to the same numbers as an uninterrupted run. Methods that use
+  neither are unaffected.
 
 Every random draw takes its randomness from ``ctx.seed`` (``ctx.rng()`` for torch,
 ``ctx.np_rng()`` for numpy) so that on CPU the same seed gives the same numbers.
@@ -69,6 +74,14 @@ class TrainResult:
     measurements: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CheckpointStore:
+    """Where the runner keeps one run's checkpoint; methods see it only through RunContext."""
+
+    save: Callable[[int, dict[str, Any]], None]
+    load: Callable[[], tuple[int, dict[str, Any]] | None]
+
+
 @dataclass
 class RunContext:
     """Everything one run needs, and the hooks through which it reports."""
@@ -83,6 +96,8 @@ class RunContext:
     loss_sink: Callable[[int, dict[str, float]], None] | None = None
     figure_sink: Callable[[Any, str], None] | None = None
     step_sink: Callable[[int], None] | None = None
+    checkpoint_every: int = 0
+    checkpoint_store: CheckpointStore | None = None
 
     @property
     def steps(self) -> int:
@@ -115,6 +130,21 @@ class RunContext:
     def advance(self, n: int = 1) -> None:
         if self.step_sink is not None:
             self.step_sink(n)
+
+    def restore(self) -> tuple[int, dict[str, Any]] | None:
+        """``(steps_done, state)`` from the last checkpoint of this same run, or None to start at step 0."""
+        if self.checkpoint_store is None:
+            return None
+        return self.checkpoint_store.load()
+
+    def checkpoint(self, steps_done: int, state: Callable[[], dict[str, Any]]) -> bool:
+        """Save ``state()`` when ``steps_done`` is a multiple of ``checkpoint_every`` (and the run is not
+        over); ``state`` is only called then, so calling this every step is cheap. True when saved."""
+        every = self.checkpoint_every
+        if self.checkpoint_store is None or every <= 0 or steps_done % every or steps_done >= self.steps:
+            return False
+        self.checkpoint_store.save(steps_done, state())
+        return True
 
 
 class Method:

@@ -1,4 +1,4 @@
-"""The `bench` command: validate, targets, run, compare, leaderboard, ui."""
+"""The `bench` command: validate, targets, run, worker, compare, leaderboard, ui."""
 
 from __future__ import annotations
 
@@ -17,6 +17,26 @@ def _common_store_args(p: argparse.ArgumentParser) -> None:
                    help="MLflow tracking URI (default: sqlite file under $BENCH_HOME, ./.bench)")
 
 
+def _training_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("suites", nargs="+")
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
+    p.add_argument("--only", action="append", metavar="TARGET_GLOB",
+                   help="only the jobs these targets need (glob on target ids; repeatable)")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (default: sqlite file under $BENCH_HOME); postgresql://... to share")
+    _common_store_args(p)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--data-dir", default=None, help="real datasets and metric weights (default: $BENCH_DATA)")
+    p.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
+                   help="shared storage: seconds between a trial's heartbeats; a worker silent 5x as long is "
+                        "taken for dead and its trial retried")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="where long runs keep checkpoints (default: $BENCH_HOME/checkpoints; shared with workers)")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                   help="steps between checkpoints of methods that keep them (default: a tenth of the run)")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench",
                                      description="Reproduce the tables, figures and claims of GAN papers.")
@@ -30,18 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
 
     p = sub.add_parser("run", help="train what the targets need and judge them")
-    p.add_argument("suites", nargs="+")
-    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
-    p.add_argument("--only", action="append", metavar="TARGET_GLOB",
-                   help="only the jobs these targets need (glob on target ids; repeatable)")
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file under $BENCH_HOME)")
-    _common_store_args(p)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--workers", type=int, default=1, help="jobs trained in parallel processes")
-    p.add_argument("--data-dir", default=None, help="real datasets and metric weights (default: $BENCH_DATA)")
+    _training_args(p)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes here (with a shared --storage they share every job; else one job each)")
     p.add_argument("--leaderboard", default="leaderboard", help="where to write the leaderboard")
     p.add_argument("--no-leaderboard", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("worker", help="join a shared run: take units of work from the studies until all are done")
+    _training_args(p)
 
     p = sub.add_parser("compare", help="published versus reproduced, target by target, from MLflow")
     p.add_argument("suites", nargs="*")
@@ -132,36 +148,70 @@ def _data_dir(value: str | None) -> str | None:
     return str(Path(value).resolve()) if value else None
 
 
-def cmd_run(args) -> int:
-    from benchmark import leaderboard, planner, results, runner, tracking
+def _prepare_training(args):
+    """Everything a training command checks before it trains: suites, device, data, both stores.
+    Each problem is one line and exit code 2, and nothing has been trained yet."""
+    from benchmark import planner, runner, tracking
 
-    if args.workers < 1:
+    if getattr(args, "workers", 1) < 1:
         raise UserError("must be at least 1", field="--workers")
+    if args.checkpoint_every < 0:
+        raise UserError("must be 0 (automatic) or more", field="--checkpoint-every")
+    if args.heartbeat < 1:
+        raise UserError("must be at least 1 second", field="--heartbeat")
     suites = _load(args.suites)
     device = runner.resolve_device(args.device)
     data_dir = _data_dir(args.data_dir)
     tracker = _tracker(args.tracking_uri)
     tracker.experiment_id(suites[0].suite)  # fail here, before any training, when the store is unreachable
     storage = args.storage or tracking.default_storage_url()
-    started = time.monotonic()
+    if args.checkpoint_dir is not None:
+        _writable_dir(args.checkpoint_dir, "--checkpoint-dir")
     plans = [(s, planner.plan(s, args.profile, args.only)) for s in suites]
     if args.only and not any(jobs for _, jobs in plans):
         raise UserError(f"no target matches {args.only}", field="--only")
+    shared = runner.is_shared_storage(storage) or args.command == "worker"
     settings = runner.RunSettings(tracking_uri=tracker.uri, storage_url=storage, device=device, data_dir=data_dir,
                                   artifact_root=str(tracker.artifact_root) if tracker.artifact_root else None,
-                                  show_progress=not args.no_progress)
+                                  show_progress=not args.no_progress, shared=shared, heartbeat=args.heartbeat,
+                                  checkpoint_dir=str(Path(args.checkpoint_dir).resolve()) if args.checkpoint_dir
+                                  else None, checkpoint_every=args.checkpoint_every)
+    runner.open_storage(settings)  # a locked, refused or unwritable storage fails here
+    for suite, _ in plans:
+        tracker.experiment_id(suite.suite)  # created once here, not raced by workers
+    return tracker, settings, plans
+
+
+def _writable_dir(path: str, flag: str) -> None:
+    import tempfile
+
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-").close()
+    except OSError as exc:
+        raise UserError(f"not writable ({exc.strerror})", file=path, field=flag) from None
+
+
+def _report(outcomes) -> str:
+    trained = sum(o.trained for o in outcomes)
+    reused = sum(o.reused for o in outcomes)
+    not_run = [o for o in outcomes if o.status != "done"]
+    return (f"trained {trained} runs, reused {reused} finished runs; "
+            f"{len(not_run)} jobs not run" + "".join(f"\n  {o.key}: {o.reason}" for o in not_run))
+
+
+def cmd_run(args) -> int:
+    from benchmark import leaderboard, planner, results, runner
+
+    tracker, settings, plans = _prepare_training(args)
+    started = time.monotonic()
     all_results = []
     for suite, jobs in plans:
-        print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {device}", file=sys.stderr)
-        for suite_name in {suite.suite}:
-            tracker.experiment_id(suite_name)  # created once here, not raced by workers
-        outcomes = runner.run_jobs(jobs, settings, workers=args.workers)
-        trained = sum(o.trained for o in outcomes)
-        reused = sum(o.reused for o in outcomes)
-        not_run = [o for o in outcomes if o.status != "done"]
-        print(f"trained {trained} runs, reused {reused} finished runs; "
-              f"{len(not_run)} jobs not run" + "".join(f"\n  {o.key}: {o.reason}" for o in not_run),
+        mode = f", {args.workers} workers sharing {runner._redact(settings.storage_url)}" if settings.shared else ""
+        print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
+        outcomes = runner.run_jobs(jobs, settings, workers=args.workers)
+        print(_report(outcomes), file=sys.stderr)
         res = results.collect(suite, tracker, profile=args.profile)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
@@ -171,6 +221,19 @@ def cmd_run(args) -> int:
     if not args.no_leaderboard:
         out = leaderboard.write(all_results, Path(args.leaderboard), tracker)
         print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    """One worker of a shared run: works on every planned job until all are complete, then exits."""
+    from benchmark import runner
+
+    _tracker_, settings, plans = _prepare_training(args)
+    jobs = [job for _, suite_jobs in plans for job in suite_jobs]
+    print(f"worker {os.uname().nodename}:{os.getpid()}: {len(jobs)} jobs at profile '{args.profile}' on "
+          f"{settings.device}, storage {runner._redact(settings.storage_url)}", file=sys.stderr)
+    outcomes = runner.work(jobs, settings)
+    print(_report(outcomes), file=sys.stderr)
     return 0
 
 
@@ -228,7 +291,8 @@ def cmd_ui(args) -> int:
     return 0  # pragma: no cover
 
 
-COMMANDS = {"validate": cmd_validate, "targets": cmd_targets, "run": cmd_run, "compare": cmd_compare,
+COMMANDS = {"validate": cmd_validate, "targets": cmd_targets, "run": cmd_run, "worker": cmd_worker,
+            "compare": cmd_compare,
             "leaderboard": cmd_leaderboard, "ui": cmd_ui}
 
 if __name__ == "__main__":

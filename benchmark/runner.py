@@ -1,24 +1,39 @@
-"""Runs planned jobs: one Optuna study per job, every run tracked in MLflow, resumable at any point.
+"""Runs planned jobs: Optuna decides what to train, MLflow records it, and any number of workers share the work.
 
-Per job:
-1. search: the study proposes settings (grid sampler for the paper's grid, TPE for ranges, one
-   fixed trial otherwise); each trial trains once, with the first seed;
-2. seeds: the best setting is re-run over the profile's seeds (the first one is the search run).
+Per job (experiment x method x dataset):
+1. search: an Optuna study named after the job holds one trial per unit of work: a grid point
+   (or the single fixed setting), or for a range sweep an empty slot whose setting TPE proposes when
+   a worker takes it. Each trial trains once, with the first seed.
+2. seeds: once the search is complete, a second study ``<job key>/seeds`` holds one trial per seed of
+   the best setting; the first seed's run is the search run, read back, not retrained.
+
+Units of work are claimed atomically through the Optuna storage: a study is set up by the process
+whose ``create_study`` succeeded (it creates the parent MLflow run, enqueues every unit and marks the
+study ``enqueued``), and a worker takes a WAITING trial by switching it to RUNNING under a row lock.
+So several processes, here or on other machines (``bench worker``), can work on the same studies.
 
 A run's identity is a hash of everything that determines its training (``Job.run_key``). Before
-training, the job's MLflow runs are read back: a FINISHED run with the same key is reused, a
-RUNNING one left by a killed process is closed as KILLED and trained again. Trials left RUNNING
-by a killed process are failed and their grid points re-queued. So a second ``bench run``
-trains nothing that finished, and an interrupted one continues from its last finished trial.
+training, the MLflow runs with that key are read back: a FINISHED one is reused. A RUNNING one is
+closed as KILLED when it is stale: with the default sqlite storage one process owns a job, so every
+RUNNING run and trial it finds was left by a killed process; with a shared storage (PostgreSQL)
+trials send heartbeats, a trial whose worker stopped beating is failed and retried
+(``RetryHeartbeatStaleTrialCallback``), and an MLflow run is stale only once the trial it is tagged with is
+no longer RUNNING. A trial whose setting another trial already covers (a retry racing a repair) is
+pruned as a duplicate, never trained twice. Long runs resume from their last checkpoint
+(``RunContext.checkpoint``/``restore``), kept under ``$BENCH_HOME/checkpoints/<run_key>.pt``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import multiprocessing
 import os
+import queue
 import tempfile
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +46,19 @@ from benchmark import api
 from benchmark.errors import DatasetMissing, UserError
 from benchmark.planner import Job
 from benchmark.suite import GridSpec, RangeSpec
-from benchmark.tracking import CHILD, LOSS_PREFIX, PARENT, RunRecord, Tracker, runtime_tags
+from benchmark.tracking import (
+    CHILD,
+    LOSS_PREFIX,
+    PARENT,
+    RunRecord,
+    Tracker,
+    database_url,
+    runtime_tags,
+    safe_child,
+)
+
+SEEDS_SUFFIX = "/seeds"
+TRIAL_TAG = "optuna.trial_id"  # ties an MLflow run to the trial that claimed it (staleness check)
 
 
 class RunFailed(Exception):
@@ -41,10 +68,14 @@ class RunFailed(Exception):
         super().__init__(reason if step is None else f"{reason} at step {step}")
 
 
+class _LostClaim(Exception):
+    """Our trial was failed as stale while we trained (a stall longer than the grace period)."""
+
+
 @dataclass
 class JobOutcome:
     key: str
-    status: str  # done | not_run | failed
+    status: str  # done | not_run | failed | pending (another worker still holds part of it)
     trained: int = 0
     reused: int = 0
     reason: str = ""
@@ -61,6 +92,22 @@ class RunSettings:
     show_progress: bool = True
     log_every: int = 50
     tags: dict[str, str] = field(default_factory=dict)
+    # shared: other processes may work on the same studies (heartbeats decide what is stale);
+    # otherwise one process owns each job and whatever it finds RUNNING was left by a killed one.
+    shared: bool = False
+    heartbeat: int = 10  # seconds between a trial's heartbeats; a trial silent 5x this long is retried
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 0  # steps between checkpoints; 0: a tenth of the run's steps
+    poll: float = 0.5  # seconds between looks at the studies while other workers hold the rest
+
+    @property
+    def grace(self) -> int:
+        return 5 * self.heartbeat
+
+
+def is_shared_storage(url: str) -> bool:
+    """sqlite is one machine's file and one process's job; anything else is a server many workers share."""
+    return not url.startswith("sqlite:")
 
 
 def resolve_device(requested: str | None) -> str:
@@ -73,87 +120,507 @@ def resolve_device(requested: str | None) -> str:
     return requested
 
 
-def run_jobs(jobs: list[Job], settings: RunSettings, workers: int = 1) -> list[JobOutcome]:
-    outcomes: list[JobOutcome] = []
-    bar = tqdm(total=len(jobs), desc="jobs", unit="job", disable=not settings.show_progress, position=0)
-    if workers <= 1:
-        for job in jobs:
-            bar.set_postfix_str(f"{job.experiment}/{job.method}/{job.dataset}")
-            outcomes.append(run_job(job, settings))
-            bar.update(1)
-    else:
-        import multiprocessing
-
-        quiet = RunSettings(**{**settings.__dict__, "show_progress": False})
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_worker_init, initargs=(workers,)) as pool:
-            futures = {pool.submit(run_job, job, quiet): job for job in jobs}
-            for future in as_completed(futures):
-                outcomes.append(future.result())
-                bar.update(1)
-        order = {job.key: i for i, job in enumerate(jobs)}
-        outcomes.sort(key=lambda o: order[o.key])
-    bar.close()
-    return outcomes
+# ----------------------------------------------------------------------------- storage
 
 
-def _worker_init(workers: int) -> None:
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+def open_storage(settings: RunSettings):
+    """The Optuna storage, with heartbeats and retries of dead workers' trials when it is shared."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-
-def run_job(job: Job, settings: RunSettings) -> JobOutcome:
-    api.load_plugins()
-    started = time.monotonic()
-    tracker = Tracker(settings.tracking_uri, Path(settings.artifact_root) if settings.artifact_root else None)
-    existing = tracker.runs(job.suite, f"tags.job_key = '{_quote(job.key)}'")
-    parent = _parent_run(tracker, job, existing, settings)
-
-    reason = _not_run_reason(job, settings)
-    dataset = None
-    if reason is None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message=".*Heartbeat of storage.*")
+    kwargs: dict[str, Any] = {}
+    if settings.shared:
+        kwargs = {"heartbeat_interval": settings.heartbeat, "grace_period": settings.grace,
+                  "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=20)}
+    engine: dict[str, Any] = {"pool_pre_ping": True} if is_shared_storage(settings.storage_url) else {}
+    for attempt in range(5):
         try:
-            dataset = api.DATASETS[job.loader](data_dir=Path(settings.data_dir) if settings.data_dir else None,
-                                               **job.dataset_params)
-        except DatasetMissing as missing:
-            reason = str(missing)
-    if reason is not None:
-        tracker.set_tags(parent, {"not_run_reason": reason, "job_status": "not_run"})
-        return JobOutcome(job.key, "not_run", reason=reason, seconds=time.monotonic() - started)
+            storage = RDBStorage(database_url(settings.storage_url), engine_kwargs=engine, **kwargs)
+            storage.get_all_studies()  # reads a table: fails now on a locked file or a refused connection
+            return storage
+        except Exception as exc:  # an unreachable, locked or unwritable storage is a setting the user gave
+            # workers starting together on an empty database race to create Optuna's tables: the losers retry
+            if attempt < 4 and any(word in str(exc) for word in ("duplicate key", "already exists")):
+                time.sleep(0.5 + attempt)
+                continue
+            raise UserError(f"cannot open the Optuna storage: {_first_line(exc)}", field="--storage",
+                            file=_redact(settings.storage_url)) from None
+    raise AssertionError("unreachable")
 
-    finished = {r.tags.get("run_key"): r for r in existing
-                if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"}
-    for stale in (r for r in existing if r.status == "RUNNING" and r.tags.get("bench.kind") == CHILD):
-        tracker.finish(stale.run_id, "KILLED")
-    runs_bar = tqdm(total=job.n_trials + len(job.seeds) - 1, desc=f" runs of {job.method}/{job.dataset}",
-                    unit="run", leave=False, position=1, disable=not settings.show_progress)
-    executor = _RunExecutor(job, settings, tracker, parent, dataset, finished, runs_bar)
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # SQLAlchemy wraps the driver's message as "(driver.Error) message"; keep the message
+    line = text.splitlines()[0] if text else exc.__class__.__name__
+    if line.startswith("(") and ") " in line:
+        line = line.split(") ", 1)[1]
+    return line[:200]
+
+
+def _redact(url: str) -> str:
+    """A storage URL as printed: without a password."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+# ------------------------------------------------------------------------------ workers
+
+
+def run_jobs(jobs: list[Job], settings: RunSettings, workers: int = 1) -> list[JobOutcome]:
+    """Train what the jobs need with ``workers`` processes; returns one outcome per job, in job order."""
+    if workers <= 1:
+        return work(jobs, settings)
+    quiet = RunSettings(**{**settings.__dict__, "show_progress": False})
+    if settings.shared:
+        # every process works on every job: units are claimed through the storage
+        results = _in_processes([(jobs, quiet)] * workers, workers)
+    else:
+        # one process per job at a time: a sqlite file is not for concurrent writers to one study
+        results = _in_processes([([job], quiet) for job in jobs], workers)
+    return merge_outcomes(jobs, results)
+
+
+def merge_outcomes(jobs: list[Job], results: list[list[JobOutcome]]) -> list[JobOutcome]:
+    merged: dict[str, JobOutcome] = {}
+    for outcomes in results:
+        for o in outcomes:
+            m = merged.setdefault(o.key, JobOutcome(o.key, "pending"))
+            m.trained += o.trained
+            m.reused += o.reused
+            m.seconds = max(m.seconds, o.seconds)
+            if m.status == "pending" and o.status != "pending":
+                m.status, m.reason = o.status, o.reason
+    return [merged.get(job.key, JobOutcome(job.key, "pending", reason="its worker died")) for job in jobs]
+
+
+def _in_processes(tasks: list[tuple[list[Job], RunSettings]], workers: int) -> list[list[JobOutcome]]:
+    """Run ``work`` over tasks in at most ``workers`` processes. A process that dies (killed) loses only
+    its own report: what it trained is in MLflow and what it held is retried by the others."""
+    ctx = multiprocessing.get_context("spawn")
+    results: queue.Queue = ctx.Queue()
+    todo = list(enumerate(tasks))
+    running: dict[int, Any] = {}
+    collected: list[list[JobOutcome]] = []
+    errors: list[str] = []
+    crashes: list[str] = []
+    while todo or running:
+        while todo and len(running) < workers:
+            index, (jobs, settings) = todo.pop(0)
+            proc = ctx.Process(target=_process_main, args=(jobs, settings, workers, results), daemon=False)
+            proc.start()
+            running[index] = proc
+        try:
+            kind, payload = results.get(timeout=1.0)
+            {"ok": collected, "error": errors, "crash": crashes}[kind].append(payload)
+        except queue.Empty:
+            pass
+        for index, proc in list(running.items()):
+            if not proc.is_alive():
+                proc.join(timeout=5)
+                del running[index]
+    while True:  # reports that arrived as their process exited
+        try:
+            kind, payload = results.get(timeout=0.2)
+        except queue.Empty:
+            break
+        {"ok": collected, "error": errors, "crash": crashes}[kind].append(payload)
+    if errors:
+        raise UserError(errors[0])
+    if crashes:
+        raise RuntimeError(crashes[0])
+    return collected
+
+
+def _process_main(jobs: list[Job], settings: RunSettings, workers: int, results) -> None:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     try:
-        best = _search(job, settings, executor)
-        for seed in job.seeds:
+        results.put(("ok", work(jobs, settings)))
+    except UserError as err:
+        results.put(("error", str(err)))
+    except Exception as exc:  # a bug, not a user's mistake: say so in the parent instead of a silent gap
+        results.put(("crash", f"a worker process failed: {exc.__class__.__name__}: {str(exc)[:300]}"))
+        raise
+
+
+def work(jobs: list[Job], settings: RunSettings) -> list[JobOutcome]:
+    """Take units of work from the jobs' studies until every job is complete; this is `bench worker`."""
+    api.load_plugins()
+    worker = _Worker(jobs, settings)
+    try:
+        return worker.loop()
+    finally:
+        worker.close()
+
+
+@dataclass
+class _JobState:
+    job: Job
+    started: float
+    outcome: JobOutcome
+    parent: str = ""
+    search: Any = None
+    seeds: Any = None
+    best: dict[str, Any] | None = None
+    dataset: api.Dataset | None = None
+    waiting_since: dict[str, float] = field(default_factory=dict)
+    cleaned: bool = False
+
+
+class _Worker:
+    def __init__(self, jobs: list[Job], settings: RunSettings) -> None:
+        self.settings = settings
+        self.tracker = Tracker(settings.tracking_uri, Path(settings.artifact_root) if settings.artifact_root else None)
+        self.storage = open_storage(settings)
+        self.states = [_JobState(j, time.monotonic(), JobOutcome(j.key, "pending")) for j in jobs]
+        show = settings.show_progress
+        self.jobs_bar = tqdm(total=len(jobs), desc="jobs", unit="job", disable=not show, position=0)
+        self.runs_bar = tqdm(total=sum(j.n_trials + len(j.seeds) - 1 for j in jobs), desc=" runs", unit="run",
+                             leave=False, position=1, disable=not show)
+
+    def close(self) -> None:
+        self.runs_bar.close()
+        self.jobs_bar.close()
+
+    def loop(self) -> list[JobOutcome]:
+        pending = list(self.states)
+        while pending:
+            worked = False
+            for state in list(pending):
+                self.jobs_bar.set_postfix_str(f"{state.job.experiment}/{state.job.method}/{state.job.dataset}")
+                step = self._advance(state)
+                if step == "done":
+                    pending.remove(state)
+                    state.outcome.seconds = time.monotonic() - state.started
+                    self.jobs_bar.update(1)
+                elif step == "worked":
+                    worked = True
+                    break  # earlier jobs first: finish what is begun before starting more
+            if pending and not worked:
+                time.sleep(self.settings.poll)  # the rest is held by other workers: wait for them, or for staleness
+        return [s.outcome for s in self.states]
+
+    # ----------------------------------------------------------------------- one job
+    def _advance(self, state: _JobState) -> str:
+        """Do one unit of the job if one is free: 'worked', 'wait' (others hold the rest) or 'done'."""
+        job = state.job
+        if state.search is None:
+            state.search = self._study(state, job.key, self._setup_search)
+            if state.search is None:
+                return "wait"
+            reason = self._not_run_reason(state)
+            if reason is not None:
+                self.tracker.set_tags(state.parent, {"not_run_reason": reason, "job_status": "not_run"})
+                state.outcome.status, state.outcome.reason = "not_run", reason
+                return "done"
+        if state.best is None:
+            step = self._phase(state, state.search, "search")
+            if step != "complete":
+                return step
+            complete = _complete(state.search)
+            if not complete:
+                return self._finish_failed(state)
+            state.best = _best_params(job, state.search, complete)
+        if state.seeds is None:
+            state.seeds = self._study(state, job.key + SEEDS_SUFFIX, self._setup_seeds)
+            if state.seeds is None:
+                return "wait"
+        step = self._phase(state, state.seeds, "final")
+        if step != "complete":
+            return step
+        if not _complete(state.seeds):
+            return self._finish_failed(state)
+        self._close_stale_runs(state)
+        self.tracker.set_tags(state.parent, {"job_status": "done", "not_run_reason": "",
+                                             "best_params": repr(state.best), "seeds": str(len(job.seeds))})
+        self.tracker.finish(state.parent, "FINISHED")
+        state.outcome.status = "done"
+        return "done"
+
+    def _finish_failed(self, state: _JobState) -> str:
+        failures = [t for study in (state.search, state.seeds) if study is not None
+                    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if t.user_attrs.get("failure")]
+        first = failures[0].user_attrs["failure"] if failures else "no run finished"
+        reason = f"all {len(failures)} runs diverged ({first})"
+        self._close_stale_runs(state)
+        self.tracker.set_tags(state.parent, {"job_status": "failed", "not_run_reason": reason})
+        self.tracker.finish(state.parent, "FAILED")
+        state.outcome.status, state.outcome.reason = "failed", reason
+        return "done"
+
+    def _not_run_reason(self, state: _JobState) -> str | None:
+        job = state.job
+        if job.requires_gpu and self.settings.device != "cuda":
+            return "needs GPU"
+        try:
+            state.dataset = api.DATASETS[job.loader](
+                data_dir=Path(self.settings.data_dir) if self.settings.data_dir else None, **job.dataset_params)
+        except DatasetMissing as missing:
+            return str(missing)
+        return None
+
+    # ------------------------------------------------------------------ studies
+    def _study(self, state: _JobState, name: str, setup) -> Any:
+        """The study ``name``, set up exactly once: by its creator, or by anyone once the creator has been
+        silent for the grace period (it died between creating and enqueueing). None: not ready yet."""
+        import optuna
+
+        job = state.job
+        direction = job.objective[1] if job.objective else "minimize"
+        sampler = (optuna.samplers.TPESampler(seed=0) if any(isinstance(s, RangeSpec) for s in job.sweep.values())
+                   else optuna.samplers.RandomSampler(seed=0))
+        created = False
+        try:
+            study = optuna.create_study(study_name=name, storage=self.storage, sampler=sampler, direction=direction)
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=self.storage, sampler=sampler)
+        if not self.settings.shared:
+            _fail_running(study)  # one process per job: anything RUNNING was left by a killed process
+        if not created and not study.user_attrs.get("enqueued"):
+            first_seen = state.waiting_since.setdefault(name, time.monotonic())
+            if self.settings.shared and time.monotonic() - first_seen < self.settings.grace:
+                return None  # its creator is setting it up right now
+        if created or not study.user_attrs.get("enqueued"):
+            setup(state, study)
+            study.set_user_attr("enqueued", True)
+        state.parent = state.parent or study.user_attrs.get("parent_run_id", "")
+        if name == job.key and not state.parent:  # a study from before parents were recorded in it
+            state.parent = self._parent_run(state)
+            study.set_user_attr("parent_run_id", state.parent)
+        if name.endswith(SEEDS_SUFFIX):
+            state.best = study.user_attrs.get("params", state.best)
+        return study
+
+    def _setup_search(self, state: _JobState, study) -> None:
+        state.parent = self._parent_run(state)
+        study.set_user_attr("parent_run_id", state.parent)
+        _enqueue_missing(study, state.job, "search")
+
+    def _setup_seeds(self, state: _JobState, study) -> None:
+        assert state.best is not None
+        # stored, so every worker re-runs the very setting the creator chose
+        study.set_user_attr("params", json.loads(json.dumps(state.best)))
+        _enqueue_missing(study, state.job, "final")
+
+    def _parent_run(self, state: _JobState) -> str:
+        job = state.job
+        for record in self.tracker.runs(job.suite, f"tags.job_key = '{_quote(job.key)}'"):
+            if record.tags.get("bench.kind") == PARENT:
+                return record.run_id
+        tags = {**_job_tags(job, self.settings), **runtime_tags(), "bench.kind": PARENT}
+        params = {"method_name": job.method_name, "loader": job.loader,
+                  **{f"data.{k}": v for k, v in job.dataset_params.items()},
+                  **{f"budget.{k}": v for k, v in job.budget.items()},
+                  "seeds": len(job.seeds), "n_trials": job.n_trials}
+        return self.tracker.start(job.suite, tags, params, name=f"{job.experiment}/{job.method}/{job.dataset}")
+
+    def _phase(self, state: _JobState, study, phase: str) -> str:
+        """Claim and run one unit of this phase: 'worked'; 'wait' while others hold units; 'complete'."""
+        if self.settings.shared:
+            _fail_stale(study)
+        trial_id = self._claim(study)
+        if trial_id is not None:
+            self._run_unit(state, study, trial_id, phase)
+            return "worked"
+        if study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)):
+            return "wait"
+        # nothing queued or running: anything still missing lost its trial for good (retries used up,
+        # or failed by a process that owned the job); queue it again
+        if _enqueue_missing(study, state.job, phase):
+            return "worked"
+        return "complete"
+
+    def _claim(self, study) -> int | None:
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if self.settings.shared:
+                # beat first: a trial claimed by a worker that dies right after is then never without a heartbeat
+                study._storage.record_heartbeat(trial._trial_id)
             try:
-                executor.run(best, seed, phase="final")
-            except RunFailed:
-                continue  # recorded as a FAILED run; the other seeds still count
-        if executor.final_done == 0:
-            raise RunFailed("no seed of the chosen setting finished")
-    except RunFailed:
-        runs_bar.close()
-        reason = f"all {executor.failed} runs diverged ({executor.first_failure})"
-        tracker.set_tags(parent, {"job_status": "failed", "not_run_reason": reason})
-        tracker.finish(parent, "FAILED")
-        return JobOutcome(job.key, "failed", executor.trained, executor.reused, reason, time.monotonic() - started)
-    runs_bar.close()
-    tracker.set_tags(parent, {"job_status": "done", "not_run_reason": "",
-                              "best_params": repr(best), "seeds": str(len(job.seeds))})
-    tracker.finish(parent, "FINISHED")
-    return JobOutcome(job.key, "done", executor.trained, executor.reused, seconds=time.monotonic() - started)
+                if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                    return trial._trial_id
+            except Exception:  # finished meanwhile by another worker
+                continue
+        return None
+
+    # -------------------------------------------------------------------- units
+    def _run_unit(self, state: _JobState, study, trial_id: int, phase: str) -> None:
+        import optuna
+
+        job = state.job
+        with _Heartbeat(study._storage, trial_id, self.settings.heartbeat if self.settings.shared else 0):
+            trial = optuna.trial.Trial(study, trial_id)
+            if phase == "search":
+                params, seed = _suggest(trial, job), job.seeds[0]
+            else:
+                params, seed = dict(state.best or {}), trial.suggest_categorical("seed", list(job.seeds))
+            duplicate = _duplicate_of(study, trial, job, phase)
+            if duplicate is not None:
+                study._storage.set_trial_user_attr(trial_id, "duplicate_of", duplicate)
+                study.tell(trial, state=TrialState.PRUNED)
+                return
+            executor = _RunExecutor(self, state, study, trial)
+            try:
+                record = executor.run(params, seed, phase)
+            except RunFailed as failure:
+                study._storage.set_trial_user_attr(trial_id, "failure", str(failure))
+                _tell(study, trial, state=TrialState.FAIL)
+                return
+            except _LostClaim:
+                return
+            value = float(record.measurements[job.objective[0]]) if job.objective and phase == "search" else 0.0
+            _tell(study, trial, values=value)
+
+    def _close_stale_runs(self, state: _JobState) -> None:
+        """No MLflow run of a finished job stays RUNNING: close those whose trial no longer runs."""
+        if state.cleaned:
+            return
+        state.cleaned = True
+        for record in self.tracker.runs(state.job.suite, f"tags.job_key = '{_quote(state.job.key)}'"):
+            if record.tags.get("bench.kind") == CHILD and record.status == "RUNNING" and self._is_stale(record):
+                self.tracker.finish(record.run_id, "KILLED")
+
+    def _is_stale(self, record: RunRecord) -> bool:
+        if not self.settings.shared or TRIAL_TAG not in record.tags:
+            return True
+        try:
+            return self.storage.get_trial(int(record.tags[TRIAL_TAG])).state != TrialState.RUNNING
+        except (KeyError, ValueError):
+            return True
 
 
-def _not_run_reason(job: Job, settings: RunSettings) -> str | None:
-    if job.requires_gpu and settings.device != "cuda":
-        return "needs GPU"
+def _tell(study, trial, **kwargs) -> None:
+    import optuna
+
+    try:
+        study.tell(trial, **kwargs)
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
+        pass  # failed as stale meanwhile; its retry finds this run FINISHED in MLflow and reuses it
+
+
+class _Heartbeat:
+    """Keeps a claimed trial's heartbeat fresh while this process works on it."""
+
+    def __init__(self, storage, trial_id: int, interval: int) -> None:
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if self.interval > 0:
+            self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{self.trial_id}")
+            self.thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # a dropped connection: the next beat retries; a long gap means retry elsewhere
+                continue
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+
+
+# ----------------------------------------------------------------------------- study helpers
+
+
+def _fail_running(study) -> None:
+    """A trial still RUNNING when its job starts belongs to a process that died (one process runs a job)."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "killed", True)
+        try:
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except Exception:  # finished meanwhile
+            continue
+
+
+def _fail_stale(study) -> None:
+    """Fail (and so retry) the trials whose worker stopped sending heartbeats."""
+    from optuna.storages import fail_stale_trials
+
+    fail_stale_trials(study)
+
+
+def _counts_as_visited(trial) -> bool:
+    """A setting is covered once it finished or diverged; trials failed because a worker died are not."""
+    if trial.state == TrialState.COMPLETE:
+        return True
+    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get("failure"))
+
+
+def _identity(trial) -> dict[str, Any]:
+    return {**trial.system_attrs.get("fixed_params", {}), **trial.params}
+
+
+def _frozen(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _units(job: Job, phase: str) -> list[dict[str, Any]] | int:
+    """What a phase must cover: its points, or (TPE) how many trials."""
+    if phase == "final":
+        return [{"seed": s} for s in job.seeds]
+    if any(isinstance(s, RangeSpec) for s in job.sweep.values()):
+        return job.n_trials
+    return job.grid_points()  # [{}] for a job without a sweep
+
+
+def _enqueue_missing(study, job: Job, phase: str) -> int:
+    """Queue every unit neither covered nor queued nor running; returns how many were queued."""
+    trials = study.get_trials(deepcopy=False)
+    live = [t for t in trials if _counts_as_visited(t) or t.state in (TrialState.WAITING, TrialState.RUNNING)]
+    units = _units(job, phase)
+    if isinstance(units, int):
+        missing = units - len(live)
+        for _ in range(max(0, missing)):
+            study.enqueue_trial({})
+        return max(0, missing)
+    have = {_frozen(_identity(t)) for t in live}
+    added = 0
+    for point in units:
+        if _frozen(point) not in have:
+            study.enqueue_trial(point)
+            added += 1
+    return added
+
+
+def _duplicate_of(study, trial, job: Job, phase: str) -> int | None:
+    """The number of an earlier trial that already covers this one's unit, if any.
+
+    Two trials can hold the same unit when a repair races a retry; the one with the lowest number
+    among those running or done keeps it, so exactly one of them trains."""
+    me = study._storage.get_trial(trial._trial_id)
+    others = [t for t in study.get_trials(deepcopy=False) if t.number != me.number and (
+        _counts_as_visited(t) or (t.state == TrialState.RUNNING and t.number < me.number))]
+    if isinstance(_units(job, phase), int):
+        # TPE slots have no identity but their count: a slot beyond n_trials is surplus
+        return others[0].number if len(others) >= job.n_trials else None
+    mine = _frozen(_identity(me))
+    for t in others:
+        if _frozen(_identity(t)) == mine:
+            return t.number
     return None
+
+
+def _complete(study) -> list:
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+
+
+def _best_params(job: Job, study, complete: list) -> dict[str, Any]:
+    if job.objective is None:
+        return dict(complete[0].params)
+    sign = 1.0 if job.objective[1] == "minimize" else -1.0
+    # ties go to the lowest trial number, so every worker picks the same setting
+    return dict(min(complete, key=lambda t: (sign * t.value, t.number)).params)
 
 
 def _quote(text: str) -> str:
@@ -163,89 +630,6 @@ def _quote(text: str) -> str:
 def _job_tags(job: Job, settings: RunSettings) -> dict[str, str]:
     return {"suite": job.suite, "experiment": job.experiment, "method": job.method, "dataset": job.dataset,
             "profile": job.profile, "device": settings.device, "job_key": job.key, **settings.tags}
-
-
-def _parent_run(tracker: Tracker, job: Job, existing: list[RunRecord], settings: RunSettings) -> str:
-    for record in existing:
-        if record.tags.get("bench.kind") == PARENT:
-            return record.run_id
-    tags = {**_job_tags(job, settings), **runtime_tags(), "bench.kind": PARENT}
-    params = {"method_name": job.method_name, "loader": job.loader, **{f"data.{k}": v for k, v in
-              job.dataset_params.items()}, **{f"budget.{k}": v for k, v in job.budget.items()},
-              "seeds": len(job.seeds), "n_trials": job.n_trials}
-    return tracker.start(job.suite, tags, params, name=f"{job.experiment}/{job.method}/{job.dataset}")
-
-
-# ------------------------------------------------------------------------------ search
-
-
-def _search(job: Job, settings: RunSettings, executor: _RunExecutor) -> dict[str, Any]:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction = job.objective[1] if job.objective else "minimize"
-    if job.is_grid:
-        sampler = optuna.samplers.GridSampler({k: list(v.grid) for k, v in job.sweep.items()}, seed=0)
-    elif job.sweep:
-        sampler = optuna.samplers.TPESampler(seed=0)
-    else:
-        sampler = optuna.samplers.RandomSampler(seed=0)
-    try:
-        study = optuna.create_study(study_name=job.key, storage=settings.storage_url, sampler=sampler,
-                                    direction=direction, load_if_exists=True)
-    except Exception as exc:  # an unreachable or unwritable storage is a setting the user gave
-        raise UserError(f"cannot open the Optuna storage: {str(exc).splitlines()[0][:200]}",
-                        field="--storage", file=settings.storage_url) from None
-    _fail_stale_trials(study)
-
-    def objective(trial: optuna.Trial) -> float:
-        params = _suggest(trial, job)
-        record = executor.run(params, job.seeds[0], phase="search", trial=trial.number)
-        if job.objective is None:
-            return 0.0
-        return float(record.measurements[job.objective[0]])
-
-    if job.is_grid:
-        if not study.trials:
-            study.optimize(objective, n_trials=job.n_trials, catch=(RunFailed,))
-        # points whose trial was killed (or never started) are queued again; a diverged one is a result
-        for _ in range(3):
-            visited = {_frozen(t.params) for t in study.trials if _counts_as_visited(t)}
-            waiting = {_frozen(t.system_attrs.get("fixed_params", {})) for t in study.trials
-                       if t.state == TrialState.WAITING}
-            missing = [p for p in job.grid_points() if _frozen(p) not in visited]
-            if not missing:
-                break
-            for point in missing:
-                if _frozen(point) not in waiting:
-                    study.enqueue_trial(point, skip_if_exists=False)
-            study.optimize(objective, n_trials=len(missing), catch=(RunFailed,))
-    else:
-        pending = job.n_trials - sum(_counts_as_visited(t) for t in study.trials)
-        if pending > 0:
-            study.optimize(objective, n_trials=pending, catch=(RunFailed,))
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        raise RunFailed("every search trial failed")
-    return dict(study.best_trial.params) if job.objective else dict(complete[0].params)
-
-
-def _fail_stale_trials(study) -> None:
-    """A trial still RUNNING when its job starts belongs to a process that died (one process runs a job)."""
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, "killed", True)
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-
-
-def _counts_as_visited(trial) -> bool:
-    """Finished trials count, except those failed because their process was killed."""
-    if trial.state == TrialState.COMPLETE:
-        return True
-    return trial.state == TrialState.FAIL and not trial.user_attrs.get("killed", False)
-
-
-def _frozen(params: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
 def _suggest(trial, job: Job) -> dict[str, Any]:
@@ -264,62 +648,67 @@ def _suggest(trial, job: Job) -> dict[str, Any]:
 
 
 class _RunExecutor:
-    def __init__(self, job: Job, settings: RunSettings, tracker: Tracker, parent: str, dataset: api.Dataset,
-                 finished: dict[str, RunRecord], runs_bar: tqdm) -> None:
-        self.job, self.settings, self.tracker = job, settings, tracker
-        self.parent, self.dataset, self.finished = parent, dataset, finished
-        self.runs_bar = runs_bar
-        self.trained = 0
-        self.reused = 0
-        self.failed = 0
-        self.final_done = 0
-        self.first_failure = ""
+    """Trains one run of one claimed trial, or reads it back when a run with its key already finished."""
 
-    def run(self, params: dict[str, Any], seed: int, phase: str, trial: int | None = None) -> RunRecord:
+    def __init__(self, worker: _Worker, state: _JobState, study, trial) -> None:
+        self.worker, self.state, self.study, self.trial = worker, state, study, trial
+        self.job, self.settings, self.tracker = state.job, worker.settings, worker.tracker
+
+    def run(self, params: dict[str, Any], seed: int, phase: str) -> RunRecord:
         job = self.job
         key = job.run_key(params, seed)
-        if key in self.finished:
-            record = self.finished[key]
+        found = self.tracker.runs(job.suite, f"tags.run_key = '{key}'")
+        done = [r for r in found if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"]
+        if done:
+            record = done[0]
             if phase == "final" and record.tags.get("final") != "1":
                 self.tracker.set_tags(record.run_id, {"final": "1"})
                 record.tags["final"] = "1"
-            else:
-                self.runs_bar.update(1)
-            self.reused += 1
-            self.final_done += phase == "final"
+            self.state.outcome.reused += 1
+            self.worker.runs_bar.update(1)
             return record
+        for stale in (r for r in found if r.status == "RUNNING" and r.tags.get("bench.kind") == CHILD):
+            if self.worker._is_stale(stale):
+                self.tracker.finish(stale.run_id, "KILLED")
         hparams = {**job.hparams, **params}
         tags = {**_job_tags(job, self.settings), **runtime_tags(), "bench.kind": CHILD, "seed": str(seed),
-                "phase": phase, "run_key": key, "final": "1" if phase == "final" else "0"}
-        if trial is not None:
-            tags["trial"] = str(trial)
+                "phase": phase, "run_key": key, "final": "1" if phase == "final" else "0",
+                "trial": str(self.trial.number), TRIAL_TAG: str(self.trial._trial_id),
+                "worker": f"{os.uname().nodename}:{os.getpid()}"}
         run_id = self.tracker.start(job.suite, tags, {**hparams, **{f"budget.{k}": v for k, v in
                                                                     job.budget.items()}, "seed": seed},
-                                    parent_id=self.parent, name=f"{job.method}/{job.dataset}/s{seed}/{phase}")
+                                    parent_id=self.state.parent, name=f"{job.method}/{job.dataset}/s{seed}/{phase}")
+        checkpoints = _Checkpoints(self.settings, key)
         losses: list[tuple[str, float, int]] = []
         with tempfile.TemporaryDirectory(prefix="bench-fig-") as tmp:
             figures = Path(tmp)
             try:
-                measurements = self._train(hparams, seed, losses, figures)
+                measurements = self._train(hparams, seed, losses, figures, checkpoints, run_id)
             except RunFailed as failure:
                 self._record_failure(run_id, losses, failure)
+                checkpoints.clear()
                 raise
             except (FloatingPointError, ValueError, RuntimeError) as exc:
                 failure = RunFailed(f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
                 self._record_failure(run_id, losses, failure)
+                checkpoints.clear()
                 raise failure from exc
             self.tracker.log_metrics(run_id, losses + [(k, v, 0) for k, v in sorted(measurements.items())])
             for png in sorted(figures.glob("*.png")):
                 self.tracker.log_artifact(run_id, png, "figures")
+        if self.settings.shared and self.study._storage.get_trial(self.trial._trial_id).state != TrialState.RUNNING:
+            # we stalled past the grace period and our unit was handed to another worker: leave it to them
+            self.tracker.set_tags(run_id, {"failure": "claim lost: the trial was retried by another worker"})
+            self.tracker.finish(run_id, "KILLED")
+            raise _LostClaim()
         self.tracker.finish(run_id, "FINISHED")
-        self.trained += 1
-        self.final_done += phase == "final"
-        self.runs_bar.update(1)
-        record = RunRecord(run_id, "FINISHED", tags, {}, measurements)
-        self.finished[key] = record
-        return record
+        checkpoints.clear()
+        self.state.outcome.trained += 1
+        self.worker.runs_bar.update(1)
+        return RunRecord(run_id, "FINISHED", tags, {}, measurements)
 
-    def _train(self, hparams: dict[str, Any], seed: int, losses: list, figures: Path) -> dict[str, float]:
+    def _train(self, hparams: dict[str, Any], seed: int, losses: list, figures: Path, checkpoints: _Checkpoints,
+               run_id: str) -> dict[str, float]:
         job = self.job
         steps_bar = tqdm(total=int(job.budget.get("steps", 0)) or None, leave=False, position=2, unit="step",
                          desc=f"  {job.method}/{job.dataset} seed {seed}",
@@ -334,14 +723,21 @@ class _RunExecutor:
         def figure_sink(fig: Any, name: str) -> None:
             import matplotlib.pyplot as plt
 
-            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120] or "figure"
-            fig.savefig(figures / f"{safe}.png", dpi=110, bbox_inches="tight")
+            fig.savefig(safe_child(figures, name, ".png"), dpi=110, bbox_inches="tight")
             plt.close(fig)
 
-        ctx = api.RunContext(dataset=self.dataset, hparams=hparams, seed=seed,
+        def restored(step: int, saved_losses: list) -> None:
+            losses[:] = [tuple(row) for row in saved_losses]  # the history before the restart stays whole
+            steps_bar.update(step)
+            self.tracker.set_tags(run_id, {"resumed_from_step": str(step)})
+
+        # how often is not part of the run's identity: it changes no number the run produces
+        every = self.settings.checkpoint_every or max(1, int(job.budget.get("steps", 1000)) // 10)
+        ctx = api.RunContext(dataset=self.state.dataset, hparams=hparams, seed=seed,
                              device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
                              log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
-                             step_sink=steps_bar.update)
+                             step_sink=steps_bar.update, checkpoint_every=every,
+                             checkpoint_store=checkpoints.bind(losses, restored))
         try:
             ctx.seed_everything()
             result = api.METHODS[job.method_name]().train(ctx)
@@ -356,9 +752,40 @@ class _RunExecutor:
         return {k: float(v) for k, v in measurements.items()}
 
     def _record_failure(self, run_id: str, losses: list, failure: RunFailed) -> None:
-        self.failed += 1
-        self.first_failure = self.first_failure or str(failure)
-        self.runs_bar.update(1)
+        self.worker.runs_bar.update(1)
         self.tracker.log_metrics(run_id, losses)
         self.tracker.set_tags(run_id, {"failure": str(failure), "failure_step": str(failure.step or "")})
         self.tracker.finish(run_id, "FAILED")
+
+
+class _Checkpoints:
+    """Where one run's checkpoint lives: ``<checkpoint dir>/<run_key>.pt``, written atomically."""
+
+    def __init__(self, settings: RunSettings, run_key: str) -> None:
+        from benchmark.tracking import bench_home
+
+        root = Path(settings.checkpoint_dir) if settings.checkpoint_dir else bench_home() / "checkpoints"
+        self.path = safe_child(root, run_key, ".pt")
+
+    def bind(self, losses: list, on_restore) -> api.CheckpointStore:
+        return api.CheckpointStore(save=lambda step, state: self._save(step, state, losses),
+                                   load=lambda: self._load(on_restore))
+
+    def _save(self, step: int, state: dict[str, Any], losses: list) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save({"step": step, "state": state, "losses": list(losses)}, tmp)
+        os.replace(tmp, self.path)  # a kill mid-write leaves the previous checkpoint, never half of one
+
+    def _load(self, on_restore) -> tuple[int, dict[str, Any]] | None:
+        if not self.path.exists():
+            return None
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception:  # unreadable: start over rather than fail the run
+            return None
+        on_restore(int(saved["step"]), saved.get("losses", []))
+        return int(saved["step"]), saved["state"]
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -45,6 +45,41 @@ def prepare_home() -> Path:
     return home
 
 
+def database_url(url: str) -> str:
+    """SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; bench ships psycopg2, so say so explicitly."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg2://" + url[len(plain):]
+    return url
+
+
+def safe_child(root: Path, name: str, suffix: str = "") -> Path:
+    """``root/<name><suffix>`` with ``name`` reduced to a plain file name, never a path out of ``root``.
+
+    Names come from suite fields (suite, method, figure names), which a suite author controls."""
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)[:120].lstrip(".")
+    path = (root / f"{safe or '_'}{suffix}").resolve()
+    if path.parent != root.resolve():  # cannot happen with the characters above; checked all the same
+        raise UserError(f"'{name}' does not name a file inside {root}", field="name")
+    return path
+
+
+def probe_http(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast with one line when a tracking server is down (MLflow itself retries for minutes)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # it answered: a server is there, whatever it thinks of /health
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(f"cannot reach the MLflow tracking server: {str(reason)[:200]}", field="--tracking-uri",
+                        file=uri) from None
+
+
 def quiet_mlflow() -> None:
     """MLflow prints hints and emoji links on every run; a benchmark's output should be its results."""
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
@@ -100,8 +135,10 @@ class Tracker:
             quiet_mlflow()
             from mlflow.tracking import MlflowClient
 
+            if self.uri.startswith(("http://", "https://")):
+                probe_http(self.uri)
             try:
-                self._client = MlflowClient(tracking_uri=self.uri)
+                self._client = MlflowClient(tracking_uri=database_url(self.uri))
                 self._client.search_experiments(max_results=1)
             except Exception as exc:  # any failure to reach the store is the user's setting
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
@@ -117,8 +154,15 @@ class Tracker:
         if found is None:
             if not create:
                 return None
-            location = (self.artifact_root / suite).as_uri() if self.artifact_root else None
-            exp_id = self.client.create_experiment(name, artifact_location=location, tags={"suite": suite})
+            location = safe_child(self.artifact_root, suite).as_uri() if self.artifact_root else None
+            try:
+                exp_id = self.client.create_experiment(name, artifact_location=location, tags={"suite": suite})
+            except Exception:
+                # another worker created it between our look and our create
+                found = self.client.get_experiment_by_name(name)
+                if found is None:
+                    raise
+                exp_id = found.experiment_id
         else:
             exp_id = found.experiment_id
         self._experiments[suite] = exp_id

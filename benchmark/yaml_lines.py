@@ -64,13 +64,31 @@ def load(path: Path | str, display_name: str | None = None) -> LocatedYaml:
         raise UserError("YAML nesting is too deep", file=name, field="yaml") from None
     lines: dict[Path_, int] = {}
     if root is not None:
-        _walk(root, (), lines, name)
+        _walk(root, (), lines, name, set(), [0])
     return LocatedYaml(data, lines, name)
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str) -> None:
+# Anchors and aliases are welcome (suites share budgets with them), but an alias may not contain itself,
+# and aliases of aliases may not expand a small file into millions of values ("billion laughs"): the
+# schema check would walk every one of them.
+MAX_VALUES = 200_000
+MAX_DEPTH = 60
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str, active: set[int],
+          count: list[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise UserError(f"the document expands to more than {MAX_VALUES} values (aliases of aliases?)",
+                        file=name, line=node.start_mark.line + 1, field=dotted(path))
+    if len(path) > MAX_DEPTH:
+        raise UserError("YAML nesting is too deep", file=name, line=node.start_mark.line + 1, field="yaml")
+    if id(node) in active:
+        raise UserError("an alias refers to a value that contains it (a cycle)", file=name,
+                        line=node.start_mark.line + 1, field=dotted(path))
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        active.add(id(node))
         seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
@@ -79,7 +97,10 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str) -> N
                                 field=dotted(path + (key,)))
             seen.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, path + (key,), lines, name)
+            _walk(value_node, path + (key,), lines, name, active, count)
+        active.discard(id(node))
     elif isinstance(node, yaml.SequenceNode):
+        active.add(id(node))
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines, name)
+            _walk(item, path + (index,), lines, name, active, count)
+        active.discard(id(node))

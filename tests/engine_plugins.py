@@ -50,7 +50,17 @@ class FixtureGaussianFit(api.Method):
         opt = torch.optim.SGD([mu, log_sigma], lr=float(ctx.hp("lr")))
         rng = ctx.rng()
         nll = torch.tensor(0.0)
-        for step in range(ctx.steps):
+        start = 0
+        saved = ctx.restore()  # a killed attempt at this same run left a checkpoint: go on from there
+        if saved is not None:
+            start, state = saved
+            with torch.no_grad():
+                mu.copy_(state["mu"])
+                log_sigma.copy_(state["log_sigma"])
+            opt.load_state_dict(state["opt"])
+            rng.set_state(state["rng"])
+            nll = state["nll"]
+        for step in range(start, ctx.steps):
             x = ctx.dataset.sample(int(ctx.hp("batch_size")), rng)
             nll = (log_sigma + 0.5 * ((x - mu) / log_sigma.exp()) ** 2).mean() + 0.5 * math.log(2 * math.pi)
             opt.zero_grad()
@@ -64,6 +74,9 @@ class FixtureGaussianFit(api.Method):
             if ctx.hp("step_delay"):
                 time.sleep(float(ctx.hp("step_delay")))  # lets the kill test land mid-run
             ctx.advance()
+            ctx.checkpoint(step + 1, lambda: {"mu": mu.detach().clone(), "log_sigma": log_sigma.detach().clone(),
+                                              "opt": opt.state_dict(), "rng": rng.get_state(),
+                                              "nll": nll.detach().clone()})  # noqa: B023 (called at once)
         return api.TrainResult(model=(mu.item(), log_sigma.exp().item()),
                                measurements={"fit.final_nll": nll.item()})
 

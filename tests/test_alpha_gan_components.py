@@ -167,8 +167,9 @@ def test_independent_critic_ranks_collapsed_generator_below_good_one(digits) -> 
         model = nets.GenerativeModel(BankGenerator(bank, collapsed), 4, "normal", torch.device("cpu"),
                                      (3, 28, 28), steps=10)
         ctx = make_ctx(digits)
+        torch.manual_seed(0)  # the critic's initialisation must not depend on which tests ran before
         with nets.cpu_threads(ctx):
-            scores[collapsed] = train_independent_critic(model, digits, ctx, critic_steps=30, width=0.25)["neg_w"]
+            scores[collapsed] = train_independent_critic(model, digits, ctx, critic_steps=100, width=0.25)["neg_w"]
     assert scores[False] > scores[True]
 
 
