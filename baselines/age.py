@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from baselines import alpha_gan_networks as nets
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.api import RunContext, TrainResult, register_method
 
 
 def encoder_loss(codes_real: torch.Tensor, codes_fake: torch.Tensor, x: torch.Tensor, x_rec: torch.Tensor,
@@ -33,16 +33,10 @@ def generator_loss(codes_fake: torch.Tensor, z: torch.Tensor, recon_z: float) ->
 
 
 @register_method
-class AGE(Method):
+class AGE(nets.SuiteMethod):
     name = "age"
     description = "AGE: encoder/generator game on the unit sphere, L1 data and cosine code reconstruction"
     defaults = {**nets.COMMON_DEFAULTS, "lr": 2e-4, "recon_x": 1000.0, "recon_z": 10.0, "g_steps": 2}
-
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
-        with nets.cpu_threads(ctx):
-            return self._train(ctx, hp)
 
     def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
         s = nets.Setup.from_ctx(ctx, hp)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines import alpha_gan_networks as nets
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.api import RunContext, TrainResult, register_method
 
 
 def synthetic_ratio_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -56,18 +56,12 @@ def code_discriminator_loss(logits_codes: torch.Tensor, logits_prior: torch.Tens
 
 
 @register_method
-class AlphaGAN(Method):
+class AlphaGAN(nets.SuiteMethod):
     name = "alpha_gan"
     description = "α-GAN (Algorithm 1): encoder, generator, data and code discriminators, L1 reconstruction"
     defaults = {**nets.COMMON_DEFAULTS, "lr_g": 5e-4, "lr_d": 5e-4, "lr_c": 5e-4, "recon_e": 10.0,
                 "recon_g": 10.0, "ae_steps": 2, "code_hidden": 750, "code_depth": 3}
     uses_code_discriminator = True
-
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
-        with nets.cpu_threads(ctx):
-            return self._train(ctx, hp)
 
     def encoder_objective(self, x: torch.Tensor, x_rec: torch.Tensor, codes: torch.Tensor, C: nn.Module | None,
                           recon: float) -> torch.Tensor:

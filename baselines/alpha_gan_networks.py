@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmark.api import Method, RunContext, TrainResult
+
 LEAK = 0.2  # H.4: "leaky units with a slope of 0.2"
 TABLE3_MAPS = (8, 16, 32, 64, 64)
 TABLE3_STRIDES = (2, 1, 2, 1, 2)
@@ -366,3 +368,17 @@ def empirical_kl(codes: torch.Tensor) -> torch.Tensor:
     m = codes.mean(dim=0)
     s = codes.std(dim=0).clamp_min(1e-6)
     return ((s**2 + m**2) / 2.0 - torch.log(s)).mean() - 0.5
+
+
+class SuiteMethod(Method):
+    """The entry point every method of this suite shares: defaults under the suite's hyper-parameters,
+    seeded initialisation, the budget's CPU threads. Subclasses implement ``_train(ctx, hp)``."""
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        hp = {**self.defaults, **ctx.hparams}
+        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
+        with cpu_threads(ctx):
+            return self._train(ctx, hp)
+
+    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:  # pragma: no cover - interface
+        raise NotImplementedError

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from baselines import alpha_gan_networks as nets
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.api import RunContext, TrainResult, register_method
 
 
 def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
@@ -27,18 +27,12 @@ def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 
 
 @register_method
-class DCGAN(Method):
+class DCGAN(nets.SuiteMethod):
     name = "dcgan"
     description = "DCGAN, two generator updates per discriminator update (Rosca et al. 2017 §6)"
     # Table 3 caption: "dropout of 0.8 after the last convolutional layer" — read as TensorFlow's keep
     # probability 0.8, i.e. a drop rate of 0.2.
     defaults = {**nets.COMMON_DEFAULTS, "lr_g": 2e-4, "lr_d": 2e-4, "g_steps": 2, "dropout": 0.2}
-
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
-        with nets.cpu_threads(ctx):
-            return self._train(ctx, hp)
 
     def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
         s = nets.Setup.from_ctx(ctx, hp)

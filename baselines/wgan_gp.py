@@ -14,7 +14,7 @@ from torch import nn
 
 from baselines import alpha_gan_networks as nets
 from baselines.wgan import gradient_penalty
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.api import RunContext, TrainResult, register_method
 
 
 class FlatCritic(nn.Module):
@@ -45,16 +45,10 @@ def generator_loss(f_fake: torch.Tensor) -> torch.Tensor:
 
 
 @register_method
-class WGANGP(Method):
+class WGANGP(nets.SuiteMethod):
     name = "wgan_gp"
     description = "WGAN-GP generative model: 5 critic updates per generator update, λ = 10"
     defaults = {**nets.COMMON_DEFAULTS, "lr_g": 1e-4, "lr_d": 1e-4, "n_critic": 5, "penalty": 10.0}
-
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
-        with nets.cpu_threads(ctx):
-            return self._train(ctx, hp)
 
     def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
         s = nets.Setup.from_ctx(ctx, hp)
