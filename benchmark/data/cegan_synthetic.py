@@ -139,13 +139,31 @@ class CeganSynthetic(Dataset):
         return Canvas.around(self._train)
 
     def grid_pdata(self) -> np.ndarray:
-        """p_data discretised on the canvas: density at cell centres, renormalised (Table 2)."""
+        """p_data discretised on the canvas: density at cell centres, renormalised (Table 2). Read-only."""
+        return self._grid_pdata
+
+    def grid_pemp(self) -> np.ndarray:
+        """p_emp: the 100K training samples histogrammed on the canvas (Table 2). Read-only."""
+        return self._grid_pemp
+
+    # Both depend on the dataset alone, yet every metric of every run needs them: computed once per dataset.
+    @cached_property
+    def _grid_pdata(self) -> np.ndarray:
         logp = self.log_density(self.canvas.points()).numpy()
         p = np.exp(logp - logp.max())
-        return p / p.sum()
+        return _read_only(p / p.sum())
+
+    @cached_property
+    def _grid_pemp(self) -> np.ndarray:
+        return _read_only(self.canvas.histogram(self.train_samples()))
 
     def nearest_component(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cdist(x.to(torch.float64), self.means).argmin(dim=1)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # shared by every run of the job: nobody may change it in place
+    return array
 
 
 @register_dataset

@@ -52,7 +52,7 @@ def grid_distributions(result: TrainResult, ctx: RunContext, n: int | None = Non
     energy = model.energy(canvas.points().float()).double().numpy()
     return {
         "pdata": ds.grid_pdata(),  # type: ignore[attr-defined]
-        "pemp": canvas.histogram(ds.train_samples()),  # type: ignore[attr-defined]
+        "pemp": ds.grid_pemp(),  # type: ignore[attr-defined]
         "pgen": canvas.histogram(model.sample(n, ctx.rng(_GEN_RNG))),
         "pdisc": softmax_neg(energy),
         "energy": energy,
@@ -74,5 +74,5 @@ def kl_grid(result: TrainResult, ctx: RunContext) -> dict[str, float]:
                  description="the dataset's own KL(p_data‖p_emp), KL(p_emp‖p_data) printed above Table 2")
 def dataset_kl(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     ds = ctx.dataset
-    pdata, pemp = ds.grid_pdata(), ds.canvas.histogram(ds.train_samples())  # type: ignore[attr-defined]
+    pdata, pemp = ds.grid_pdata(), ds.grid_pemp()  # type: ignore[attr-defined]
     return {"kl.pdata_pemp": kl(pdata, pemp), "kl.pemp_pdata": kl(pemp, pdata)}
