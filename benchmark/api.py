@@ -12,7 +12,11 @@ Contract, in one place:
 - ``Method.train(ctx) -> TrainResult``: trains for ``ctx.steps`` steps, calls
   ``ctx.log_losses(step, {...})`` every ``ctx.log_every`` steps and ``ctx.advance()`` once per
   step (drives the progress bar), may call ``ctx.log_figure(fig, name)``.
-- metric functions ``fn(result: TrainResult, ctx: RunContext) -> dict[str, float]``.
+- metric functions ``fn(result: TrainResult, ctx: RunContext) -> dict[str, float]``; a metric that needs
+  files from the data directory (network weights) names a ``requires(data_dir)`` check that raises
+  ``DatasetMissing``. The runner calls it before training: a job whose targets need only what such a
+  metric would measure is not run; otherwise the job runs without that metric, and its measurements
+  say why they are missing. A ``DatasetMissing`` raised while a metric runs is treated the same way.
 - optional, for long runs: ``ctx.restore()`` at the start returns ``(steps_done, state)`` saved by an
   earlier, killed attempt at the same run (or None), and ``ctx.checkpoint(steps_done, state_fn)`` after
   each step saves ``state_fn()`` every ``ctx.checkpoint_every`` steps. A method that saves its RNG
@@ -182,16 +186,19 @@ class Metric:
     produces: tuple[str, ...]
     fn: MetricFn
     description: str = ""
+    requires: Callable[[Path | None], Any] | None = None  # raises DatasetMissing when a file is absent
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = ""):
+def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = "",
+                    requires: Callable[[Path | None], Any] | None = None):
     """Decorator: ``@register_metric("kl_grid", produces=["kl.pgen_pdata", ...])``."""
 
     def wrap(fn: MetricFn) -> MetricFn:
-        METRICS[name] = Metric(name=name, produces=tuple(produces), fn=fn, description=description)
+        METRICS[name] = Metric(name=name, produces=tuple(produces), fn=fn, description=description,
+                               requires=requires)
         return fn
 
     return wrap

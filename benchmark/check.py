@@ -38,6 +38,8 @@ class Values:
 
     values: list[float]
     profile: str
+    # what each value is: the seed ("seed 0") or, over a sweep, the setting ("lr_g=0.0001 lr_d=0.0003")
+    labels: list[str] | None = None
 
     @property
     def n(self) -> int:
@@ -80,18 +82,29 @@ class Verdict:
 Lookup = dict[Ref, Values]
 
 
-def judge(target: Target, lookup: Lookup, reasons: dict[tuple[str, str, str], str]) -> Verdict:
+def judge(target: Target, lookup: Lookup, reasons: dict[Any, str]) -> Verdict:
     missing = [ref for ref in target.refs if ref not in lookup or lookup[ref].n == 0]
     base = dict(target=target.id, paper_ref=target.paper_ref, kind=target.kind, measurement=target.measurement,
                 published=target.published, published_std=target.published_std, source=target.source,
                 rule=target.rule_text(), statement=target.statement)
     if missing:
-        reason = next((reasons[ref.job] for ref in missing if reasons.get(ref.job)), None)
+        # a measurement that could not be taken says why; otherwise why its job did not run
+        reason = next((reasons.get(ref) or reasons.get(ref.job) for ref in missing
+                       if reasons.get(ref) or reasons.get(ref.job)), None)
         reason = reason or "no finished runs (run `bench run` for this target)"
         return Verdict(**base, reproduced=None, reproduced_std=None, n=0, difference=None,
                        verdict=f"not run: {reason}", detail="", profile=None)
     profiles = sorted({lookup[ref].profile for ref in target.refs})
     values = {str(ref): lookup[ref].values for ref in target.refs}
+    if target.kind == "value" and target.statistic is not None:
+        stat, detail, test = STATISTICS[target.statistic.type](target, lookup)
+        if stat is None:
+            return Verdict(**base, reproduced=None, reproduced_std=None, n=0, difference=None,
+                           verdict=f"not run: {detail}", detail="", profile=",".join(profiles), values=values)
+        verdict = _judge_value(target, Values([stat], ",".join(profiles)))
+        verdict["detail"] = f"{detail}; {verdict['detail']}"
+        verdict["test"] = {**test, **verdict["test"]}
+        return Verdict(**base, **verdict, profile=",".join(profiles), values=values)
     if target.kind == "value":
         verdict = _judge_value(target, lookup[target.refs[0]])
         return Verdict(**base, **verdict, profile=",".join(profiles), values=values)
@@ -203,7 +216,9 @@ def _claim_bound(target: Target, lookup: Lookup):
     if isinstance(claim.rhs, str):
         rhs = target.refs[1]
         b = np.asarray(lookup[rhs].values)
-        paired = lhs.job == rhs.job and len(a) == len(b)
+        paired = lhs.job == rhs.job
+        if paired:
+            a, b = paired_values(lookup[lhs], lookup[rhs])
         rhs_text = str(rhs.measurement)
     else:
         b, paired, rhs_text = np.full_like(a, float(claim.rhs)), True, f"{claim.rhs:g}"
@@ -222,7 +237,8 @@ def _claim_ratio(target: Target, lookup: Lookup):
     claim = target.claim
     lhs, rhs = target.refs
     a, b = np.asarray(lookup[lhs].values), np.asarray(lookup[rhs].values)
-    if lhs.job == rhs.job and len(a) == len(b):
+    if lhs.job == rhs.job:
+        a, b = paired_values(lookup[lhs], lookup[rhs])
         ratios = a / np.maximum(np.abs(b), 1e-300)
     else:
         ratios = np.array([a.min() / max(abs(b.max()), 1e-300)])
@@ -269,6 +285,46 @@ def _claim_cv(target: Target, lookup: Lookup):
     return (HOLDS if holds else FAILS), f"coefficient of variation {cv:.4g} (needs <= {claim.limit:g})", {"cv": cv}
 
 
+def paired_values(a: Values, b: Values) -> tuple[np.ndarray, np.ndarray]:
+    """The values of two measurements of the same runs, matched by label (seed or setting)."""
+    if a.labels is None or b.labels is None:
+        n = min(a.n, b.n)
+        return np.asarray(a.values[:n], dtype=float), np.asarray(b.values[:n], dtype=float)
+    right = dict(zip(b.labels, b.values, strict=True))
+    common = [(x, right[label]) for label, x in zip(a.labels, a.values, strict=True) if label in right]
+    return np.asarray([c[0] for c in common], dtype=float), np.asarray([c[1] for c in common], dtype=float)
+
+
+def _claim_fraction_beats_best(target: Target, lookup: Lookup):
+    claim = target.claim
+    lhs, rhs = target.refs
+    a, b = np.asarray(lookup[lhs].values, dtype=float), np.asarray(lookup[rhs].values, dtype=float)
+    best = b.max() if claim.relation == ">" else b.min()
+    beats = int(np.sum(a > best) if claim.relation == ">" else np.sum(a < best))
+    fraction = beats / len(a)
+    holds = fraction > claim.more_than
+    word = "best" if claim.relation == ">" else "lowest"
+    detail = (f"{beats} of {len(a)} {lhs.method} values {claim.relation} the {word} of {len(b)} {rhs.method} "
+              f"values ({best:.4g}): fraction {fraction:.3g} (needs > {claim.more_than:g})")
+    return (HOLDS if holds else FAILS), detail, {"test": "count", "fraction": fraction, "n": len(a)}
+
+
+def _claim_paired_correlation(target: Target, lookup: Lookup):
+    claim = target.claim
+    lhs, rhs = target.refs
+    x, y = paired_values(lookup[lhs], lookup[rhs])
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        detail = f"Pearson r undefined over {len(x)} paired runs (needs 3 or more, each side varying)"
+        return FAILS, detail, {"test": "pearson", "r": None, "n": len(x)}
+    res = stats.pearsonr(x, y)
+    r, p = float(res.statistic), float(res.pvalue)
+    rho = float(stats.spearmanr(x, y).statistic)
+    detail = (f"{lhs.measurement} vs {rhs.measurement}: Pearson r = {r:.3f} (needs >= {claim.min_r:g}), "
+              f"Spearman {rho:.3f}, over {len(x)} paired runs; p = {p:.3g}")
+    return (HOLDS if r >= claim.min_r else FAILS), detail, {"test": "pearson", "r": r, "p_value": p,
+                                                            "spearman": rho, "n": len(x)}
+
+
 CLAIMS = {
     "ordering": _claim_ordering,
     "lowest": _claim_lowest,
@@ -277,4 +333,41 @@ CLAIMS = {
     "approx_equal": _claim_approx,
     "correlation": _claim_correlation,
     "cv_at_most": _claim_cv,
+    "fraction_beats_best": _claim_fraction_beats_best,
+    "paired_correlation": _claim_paired_correlation,
+}
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def top_bottom_fraction(top: np.ndarray, bottom: np.ndarray) -> tuple[int, int]:
+    """How many of n runs rank in the top half by ``top`` and in the bottom half by ``bottom`` (higher is
+    better for both; ties share the average rank). Top half: ranks 1..floor(n/2); bottom half: ranks
+    ceil(n/2)+1..n, so with an odd n the median run counts in neither."""
+    n = len(top)
+    rank_top = stats.rankdata(-top)  # 1 = best
+    rank_bottom = stats.rankdata(-bottom)
+    in_top = rank_top <= n // 2
+    in_bottom = rank_bottom > (n + 1) // 2
+    return int(np.sum(in_top & in_bottom)), n
+
+
+def _stat_rank_disagreement(target: Target, lookup: Lookup):
+    half = len(target.refs) // 2
+    pairs = [paired_values(lookup[a], lookup[b]) for a, b in zip(target.refs[:half], target.refs[half:], strict=True)]
+    top = np.concatenate([p[0] for p in pairs])
+    bottom = np.concatenate([p[1] for p in pairs])
+    if len(top) < 2:
+        return None, f"a rank disagreement needs 2 or more runs with both measurements, got {len(top)}", {}
+    k, n = top_bottom_fraction(top, bottom)
+    rho = float(stats.spearmanr(top, bottom).statistic) if np.std(top) > 0 and np.std(bottom) > 0 else None
+    a, b = target.refs[0].measurement, target.refs[half].measurement
+    rho_text = "n/a" if rho is None else f"{rho:.3f}"
+    detail = (f"{k} of {n} runs in the top half by {a} and the bottom half by {b}; Spearman {rho_text}")
+    return k / n, detail, {"runs": n, "disagreeing": k, "spearman": rho}
+
+
+STATISTICS = {
+    "rank_disagreement": _stat_rank_disagreement,
 }

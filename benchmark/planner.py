@@ -34,10 +34,15 @@ class Job:
     objective: tuple[str, str] | None
     requires_gpu: bool
     targets: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)  # the measurements the targets read from this job
+    # metrics left out because a file they need is missing: the job's runs are not the complete job,
+    # so they live under their own key and a later run with the file trains the complete job
+    skipped_metrics: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return f"{self.suite}/{self.experiment}/{self.method}/{self.dataset}/{self.profile}"
+        base = f"{self.suite}/{self.experiment}/{self.method}/{self.dataset}/{self.profile}"
+        return base + (f"/without-{'+'.join(self.skipped_metrics)}" if self.skipped_metrics else "")
 
     @property
     def is_grid(self) -> bool:
@@ -69,9 +74,13 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None) -> list[Job]
     measurements nobody targets yet are still worth recording); with it, only what targets need."""
     selected = select_targets(suite, only)
     wanted: dict[tuple[str, str, str], list[str]] = {}
+    needs: dict[tuple[str, str, str], list[str]] = {}
     for target in selected:
         for job in target.jobs:
             wanted.setdefault(job, []).append(target.id)
+        for ref in target.refs:
+            if ref.measurement not in needs.setdefault(ref.job, []):
+                needs[ref.job].append(ref.measurement)
     jobs: list[Job] = []
     for ename, exp in suite.experiments.items():
         for mname in exp.methods:
@@ -99,6 +108,6 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None) -> list[Job]
                     dataset_params=dict(dataset_spec.params), hparams=hparams, metrics=list(exp.metrics),
                     budget=dict(getattr(exp.budget, profile)), seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
-                    targets=wanted.get(triple, []),
+                    targets=wanted.get(triple, []), needs=needs.get(triple, []),
                 ))
     return jobs

@@ -25,6 +25,7 @@ pruned as a duplicate, never trained twice. Long runs resume from their last che
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -49,6 +50,7 @@ from benchmark.suite import GridSpec, RangeSpec
 from benchmark.tracking import (
     CHILD,
     LOSS_PREFIX,
+    MISSING_TAG,
     PARENT,
     RunRecord,
     Tracker,
@@ -66,6 +68,11 @@ class RunFailed(Exception):
         self.reason = reason
         self.step = step
         super().__init__(reason if step is None else f"{reason} at step {step}")
+
+
+class RunNotPossible(RunFailed):
+    """A file the run needs is missing (raised as DatasetMissing by the method or by the objective's metric):
+    the job is `not run` with this reason, not diverged."""
 
 
 class _LostClaim(Exception):
@@ -270,6 +277,9 @@ class _JobState:
     dataset: api.Dataset | None = None
     waiting_since: dict[str, float] = field(default_factory=dict)
     cleaned: bool = False
+    prepared: bool = False
+    missing: dict[str, str] = field(default_factory=dict)  # measurement -> why its metric cannot run
+    impossible: bool = False  # a run found a file missing that the job cannot do without
 
 
 class _Worker:
@@ -308,6 +318,9 @@ class _Worker:
     # ----------------------------------------------------------------------- one job
     def _advance(self, state: _JobState) -> str:
         """Do one unit of the job if one is free: 'worked', 'wait' (others hold the rest) or 'done'."""
+        if not state.prepared:
+            state.prepared = True
+            state.job = self._without_unavailable_metrics(state)
         job = state.job
         if state.search is None:
             state.search = self._study(state, job.key, self._setup_search)
@@ -320,6 +333,8 @@ class _Worker:
                 return "done"
         if state.best is None:
             step = self._phase(state, state.search, "search")
+            if state.impossible:
+                return self._finish_failed(state)
             if step != "complete":
                 return step
             complete = _complete(state.search)
@@ -331,6 +346,8 @@ class _Worker:
             if state.seeds is None:
                 return "wait"
         step = self._phase(state, state.seeds, "final")
+        if state.impossible:
+            return self._finish_failed(state)
         if step != "complete":
             return step
         if not _complete(state.seeds):
@@ -345,21 +362,53 @@ class _Worker:
     def _finish_failed(self, state: _JobState) -> str:
         failures = [t for study in (state.search, state.seeds) if study is not None
                     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if t.user_attrs.get("failure")]
+        impossible = [t.user_attrs["not_run"] for t in failures if t.user_attrs.get("not_run")]
         first = failures[0].user_attrs["failure"] if failures else "no run finished"
-        reason = f"all {len(failures)} runs diverged ({first})"
+        status, reason = ("not_run", impossible[0]) if impossible else (
+            "failed", f"all {len(failures)} runs diverged ({first})")
         self._close_stale_runs(state)
-        self.tracker.set_tags(state.parent, {"job_status": "failed", "not_run_reason": reason})
+        self.tracker.set_tags(state.parent, {"job_status": status, "not_run_reason": reason})
         self.tracker.finish(state.parent, "FAILED")
-        state.outcome.status, state.outcome.reason = "failed", reason
+        state.outcome.status, state.outcome.reason = status, reason
         return "done"
+
+    def _data_dir(self) -> Path | None:
+        return Path(self.settings.data_dir) if self.settings.data_dir else None
+
+    def _without_unavailable_metrics(self, state: _JobState) -> Job:
+        """The job without the metrics whose files are missing (``Metric.requires``); their measurements
+        are remembered with the reason, for the runs' tags and for `_not_run_reason`."""
+        skipped = []
+        for name in state.job.metrics:
+            metric = api.METRICS[name]
+            if metric.requires is None:
+                continue
+            try:
+                metric.requires(self._data_dir())
+            except DatasetMissing as missing:
+                skipped.append(name)
+                for measurement in metric.produces:
+                    state.missing.setdefault(measurement, str(missing))
+        if not skipped:
+            return state.job
+        return dataclasses.replace(state.job, metrics=[m for m in state.job.metrics if m not in skipped],
+                                   skipped_metrics=tuple(skipped))
 
     def _not_run_reason(self, state: _JobState) -> str | None:
         job = state.job
         if job.requires_gpu and self.settings.device != "cuda":
             return "needs GPU"
+        # not worth training when the objective, or everything the targets read, cannot be measured
+        needed = list(job.needs) + ([job.objective[0]] if job.objective else [])
+        if job.objective and job.objective[0] in state.missing:
+            return state.missing[job.objective[0]]
+        if job.skipped_metrics:
+            if needed and all(m in state.missing for m in needed):
+                return state.missing[needed[0]]
+            if not needed and not job.metrics and not api.METHODS[job.method_name].produces:
+                return next(iter(state.missing.values()))
         try:
-            state.dataset = api.DATASETS[job.loader](
-                data_dir=Path(self.settings.data_dir) if self.settings.data_dir else None, **job.dataset_params)
+            state.dataset = api.DATASETS[job.loader](data_dir=self._data_dir(), **job.dataset_params)
         except DatasetMissing as missing:
             return str(missing)
         return None
@@ -469,6 +518,9 @@ class _Worker:
                 record = executor.run(params, seed, phase)
             except RunFailed as failure:
                 study._storage.set_trial_user_attr(trial_id, "failure", str(failure))
+                if isinstance(failure, RunNotPossible):
+                    study._storage.set_trial_user_attr(trial_id, "not_run", failure.reason)
+                    state.impossible = True
                 _tell(study, trial, state=TrialState.FAIL)
                 return
             except _LostClaim:
@@ -551,10 +603,12 @@ def _fail_stale(study) -> None:
 
 
 def _counts_as_visited(trial) -> bool:
-    """A setting is covered once it finished or diverged; trials failed because a worker died are not."""
+    """A setting is covered once it finished or diverged; trials failed because a worker died are not, nor
+    those that lacked a file (the next `bench run`, perhaps with the file, tries them again)."""
     if trial.state == TrialState.COMPLETE:
         return True
-    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get("failure"))
+    return (trial.state == TrialState.FAIL and bool(trial.user_attrs.get("failure"))
+            and not trial.user_attrs.get("not_run"))
 
 
 def _identity(trial) -> dict[str, Any]:
@@ -693,6 +747,9 @@ class _RunExecutor:
                 self._record_failure(run_id, losses, failure)
                 checkpoints.clear()
                 raise failure from exc
+            missing = {k: v for k, v in self.state.missing.items() if k not in measurements}
+            if missing:
+                self.tracker.set_tags(run_id, {MISSING_TAG: json.dumps(missing, sort_keys=True)})
             self.tracker.log_metrics(run_id, losses + [(k, v, 0) for k, v in sorted(measurements.items())])
             for png in sorted(figures.glob("*.png")):
                 self.tracker.log_artifact(run_id, png, "figures")
@@ -740,12 +797,21 @@ class _RunExecutor:
                              checkpoint_store=checkpoints.bind(losses, restored))
         try:
             ctx.seed_everything()
-            result = api.METHODS[job.method_name]().train(ctx)
+            try:
+                result = api.METHODS[job.method_name]().train(ctx)
+            except DatasetMissing as missing:
+                raise RunNotPossible(str(missing)) from None
             measurements = dict(result.measurements)
             for metric in job.metrics:
-                measurements.update(api.METRICS[metric].fn(result, ctx))
+                try:
+                    measurements.update(api.METRICS[metric].fn(result, ctx))
+                except DatasetMissing as missing:  # found out only now: the other metrics still count
+                    for name in api.METRICS[metric].produces:
+                        self.state.missing.setdefault(name, str(missing))
         finally:
             steps_bar.close()
+        if job.objective and job.objective[0] in self.state.missing and job.objective[0] not in measurements:
+            raise RunNotPossible(self.state.missing[job.objective[0]])
         for name, value in measurements.items():
             if value is None or not math.isfinite(float(value)):
                 raise RunFailed(f"measurement '{name}' is {value}")

@@ -157,13 +157,19 @@ class Check(Strict):
         return self
 
 
-class OrderingClaim(Strict):
+class ClaimBase(Strict):
+    # seeds: each reference's values are the seeds of the job's chosen setting (the default);
+    # sweep: they are the search runs, one per hyper-parameter setting the sweep tried (first seed)
+    over: Literal["seeds", "sweep"] = "seeds"
+
+
+class OrderingClaim(ClaimBase):
     type: Literal["ordering"]
     refs: list[str] = Field(min_length=2)
     relation: Literal["<", ">"] = "<"
 
 
-class LowestClaim(Strict):
+class LowestClaim(ClaimBase):
     type: Literal["lowest"]
     refs: list[str] = Field(min_length=2)
     expected: str
@@ -176,7 +182,7 @@ class LowestClaim(Strict):
         return self
 
 
-class BoundClaim(Strict):
+class BoundClaim(ClaimBase):
     type: Literal["bound"]
     lhs: str
     rhs: str | float
@@ -184,14 +190,14 @@ class BoundClaim(Strict):
     slack: float = Field(default=0.0, ge=0)
 
 
-class RatioClaim(Strict):
+class RatioClaim(ClaimBase):
     type: Literal["ratio_at_least"]
     lhs: str
     rhs: str
     factor: float = Field(gt=0)
 
 
-class ApproxEqualClaim(Strict):
+class ApproxEqualClaim(ClaimBase):
     type: Literal["approx_equal"]
     lhs: str
     rhs: str
@@ -205,7 +211,7 @@ class ApproxEqualClaim(Strict):
         return self
 
 
-class CorrelationClaim(Strict):
+class CorrelationClaim(ClaimBase):
     type: Literal["correlation"]
     refs: list[str] = Field(min_length=3)
     x: list[float] = Field(min_length=3)
@@ -218,19 +224,60 @@ class CorrelationClaim(Strict):
         return self
 
 
-class CvClaim(Strict):
+class CvClaim(ClaimBase):
     type: Literal["cv_at_most"]
     ref: str
     limit: float = Field(gt=0)
 
 
+class FractionBeatsBestClaim(ClaimBase):
+    """More than ``more_than`` of lhs's values beat the best of rhs's ("most settings beat the best X")."""
+
+    type: Literal["fraction_beats_best"]
+    lhs: str
+    rhs: str
+    relation: Literal[">", "<"] = ">"
+    more_than: float = Field(ge=0, lt=1)
+
+
+class PairedCorrelationClaim(ClaimBase):
+    """Pearson r between two measurements of the same runs (paired by seed, or by setting over a sweep)."""
+
+    type: Literal["paired_correlation"]
+    lhs: str
+    rhs: str
+    min_r: float = Field(ge=-1, le=1)
+
+
 Claim = Annotated[
-    OrderingClaim | LowestClaim | BoundClaim | RatioClaim | ApproxEqualClaim | CorrelationClaim | CvClaim,
+    OrderingClaim | LowestClaim | BoundClaim | RatioClaim | ApproxEqualClaim | CorrelationClaim | CvClaim
+    | FractionBeatsBestClaim | PairedCorrelationClaim,
     Field(discriminator="type"),
 ]
 
 
-CLAIM_TYPES = ("ordering", "lowest", "bound", "ratio_at_least", "approx_equal", "correlation", "cv_at_most")
+CLAIM_TYPES = ("ordering", "lowest", "bound", "ratio_at_least", "approx_equal", "correlation", "cv_at_most",
+               "fraction_beats_best", "paired_correlation")
+
+
+class RankDisagreement(Strict):
+    """The fraction of sweep runs (pooled over the jobs) ranked in the top half by one measurement and in
+    the bottom half by another; higher is better for both. ``top_by[i]`` and ``bottom_by[i]`` name the same
+    job. With n runs, the top half is ranks 1..floor(n/2) and the bottom half ranks ceil(n/2)+1..n."""
+
+    type: Literal["rank_disagreement"]
+    top_by: list[str] = Field(min_length=1)
+    bottom_by: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> RankDisagreement:
+        if len(self.top_by) != len(self.bottom_by):
+            raise ValueError(f"top_by has {len(self.top_by)} entries but bottom_by has {len(self.bottom_by)}")
+        return self
+
+
+Statistic = Annotated[RankDisagreement, Field(discriminator="type")]
+STATISTIC_TYPES = ("rank_disagreement",)
 
 
 class TargetSpec(Strict):
@@ -247,6 +294,8 @@ class TargetSpec(Strict):
     published_n: int = Field(default=1, ge=1)
     check: Check | None = None
     claim: Claim | None = None
+    # a value target computed from many runs' measurements (e.g. a rank disagreement over a sweep)
+    statistic: Statistic | None = None
     statement: str | None = None
 
     @model_validator(mode="after")
@@ -254,9 +303,13 @@ class TargetSpec(Strict):
         _finite(self.published)
         _finite(self.published_std)
         if self.kind == "value":
-            for name in ("method", "dataset", "measurement", "published", "check"):
+            needed = ("published", "check") if self.statistic else ("method", "dataset", "measurement",
+                                                                       "published", "check")
+            for name in needed:
                 if getattr(self, name) is None:
                     raise ValueError(f"a value target needs '{name}'")
+            if self.statistic is not None and self.measurement is not None:
+                raise ValueError("a value target has either 'measurement' or 'statistic', not both")
             if self.claim is not None:
                 raise ValueError("a value target has no 'claim'")
         else:
@@ -264,6 +317,8 @@ class TargetSpec(Strict):
                 raise ValueError("a claim target needs 'claim'")
             if self.published is not None:
                 raise ValueError("a claim target has no single 'published' number")
+            if self.statistic is not None:
+                raise ValueError("a claim target has no 'statistic' (use kind: value)")
         return self
 
 
@@ -276,6 +331,34 @@ class TableSpec(Strict):
     values: dict[Name, dict[Name, dict[str, float]]] = Field(min_length=1)
 
 
+class SweepFigure(Strict):
+    """A figure of the paper drawn from whole sweeps (e.g. Figure 2's box plots) on the leaderboard.
+
+    box: one box per job of ``measurement`` over its sweep, each run a dot, the best ``best_n`` runs of
+    each job as black circles (best: highest, lowest, or closest to ``reference``, a measurement of the same
+    runs that the figure also draws as a line). scatter: ``measurement`` (x) against ``y``, one dot per run."""
+
+    name: Name
+    paper_ref: str = Field(min_length=1)
+    caption: str = Field(min_length=1)
+    kind: Literal["box", "scatter"] = "box"
+    jobs: list[str] = Field(min_length=1)  # experiment/method/dataset
+    measurement: str = Field(min_length=1)
+    y: str | None = None
+    best: Literal["highest", "lowest", "closest"] = "highest"
+    reference: list[str] = []
+    best_n: int = Field(default=10, ge=1, le=1000)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SweepFigure:
+        if self.kind == "scatter" and self.y is None:
+            raise ValueError("a scatter figure needs 'y'")
+        if self.best == "closest" and not self.reference:
+            raise ValueError("best: closest needs a 'reference' measurement")
+        return self
+
+
 class Suite(Strict):
     suite: Name
     paper: Paper
@@ -286,9 +369,11 @@ class Suite(Strict):
     tables: list[TableSpec] = []
     # figure-name prefix -> the published caption the figure reproduces, shown beside it on the leaderboard
     figures: dict[str, str] = {}
+    sweep_figures: list[SweepFigure] = []
     # filled by load_suite, never by the YAML
     _path: str = PrivateAttr(default="")
     _targets: list[Target] = PrivateAttr(default_factory=list)
+    _figures: list[Any] = PrivateAttr(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -298,6 +383,11 @@ class Suite(Strict):
     def all_targets(self) -> list[Target]:
         """Every target, the table blocks expanded, in file order."""
         return self._targets
+
+    @property
+    def resolved_figures(self) -> list[ResolvedFigure]:
+        """The sweep figures, their jobs' measurements resolved to references."""
+        return self._figures
 
 
 # ------------------------------------------------------------------------ resolved targets
@@ -335,6 +425,14 @@ class Target:
     claim: Any
     refs: list[Ref]
     statement: str | None = None
+    statistic: Any = None
+
+    @property
+    def scope(self) -> str:
+        """'sweep' when the target reads every setting a sweep tried, 'seeds' when the chosen setting's seeds."""
+        if self.statistic is not None:
+            return "sweep"
+        return getattr(self.claim, "over", "seeds") if self.claim is not None else "seeds"
 
     @property
     def jobs(self) -> list[tuple[str, str, str]]:
@@ -345,6 +443,11 @@ class Target:
             fields = self.claim.model_dump(exclude={"type"})
             return f"{self.claim.type}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
         c = self.check
+        prefix = f"{self.statistic.type} over the sweeps; " if self.statistic is not None else ""
+        return prefix + self._value_rule(c)
+
+    @staticmethod
+    def _value_rule(c: Check) -> str:
         if c.rule == "tolerance":
             return (f"|reproduced - published| <= max({c.abs:g}, {c.rel:g}*|published|); "
                     f"close within {c.close_factor:g}x or Welch p >= {c.alpha:g}")
@@ -366,7 +469,7 @@ def parse_ref(text: str, experiment: str, method: str | None, dataset: str | Non
 def _claim_refs(claim: Any) -> list[tuple[str, str]]:
     """(field, reference string) for every measurement reference in a claim."""
     out: list[tuple[str, str]] = []
-    for name in ("refs",):
+    for name in ("refs", "top_by", "bottom_by"):
         for i, value in enumerate(getattr(claim, name, []) or []):
             out.append((f"{name}[{i}]", value))
     for name in ("lhs", "rhs", "ref", "expected"):
@@ -389,15 +492,17 @@ def load_suite(path: Path | str) -> Suite:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        if "claim" in loc and loc.index("claim") + 1 < len(loc) and loc[loc.index("claim") + 1] in CLAIM_TYPES:
-            cut = loc.index("claim") + 1
-            loc = loc[:cut] + loc[cut + 1:]
+        for field_name, tags in (("claim", CLAIM_TYPES), ("statistic", STATISTIC_TYPES)):
+            if field_name in loc and loc.index(field_name) + 1 < len(loc) and loc[loc.index(field_name) + 1] in tags:
+                cut = loc.index(field_name) + 1
+                loc = loc[:cut] + loc[cut + 1:]
         # pydantic puts union-member names into locations; the user never wrote those
         loc = tuple(p for p in loc if p not in ("grid", "range", "str", "float") or p == loc[-1])
         raise located.error(loc, _pydantic_message(err)) from None
     suite._path = located.file
     _check_names(suite, located)
     _expand_targets(suite, located)
+    suite._figures = _resolve_figures(suite, located)
     return suite
 
 
@@ -484,25 +589,28 @@ def _expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                 raise located.error(path + (field_name,),
                                     f"{field_name} '{value}' is not part of experiment '{spec.experiment}'")
         refs: list[Ref] = []
-        if spec.kind == "value":
+        if spec.kind == "value" and spec.statistic is None:
             refs.append(Ref(spec.experiment, spec.method, spec.dataset, spec.measurement))
             ref_paths = [path + ("measurement",)]
         else:
+            holder = "claim" if spec.kind == "claim" else "statistic"
             ref_paths = []
-            for field_name, text in _claim_refs(spec.claim):
+            for field_name, text in _claim_refs(getattr(spec, holder)):
                 base = field_name.split("[")[0]
                 sub = (base, int(field_name.split("[")[1][:-1])) if "[" in field_name else (base,)
                 try:
                     refs.append(parse_ref(text, spec.experiment, spec.method, spec.dataset))
                 except ValueError as exc:
-                    raise located.error(path + ("claim",) + sub, str(exc)) from None
-                ref_paths.append(path + ("claim",) + sub)
+                    raise located.error(path + (holder,) + sub, str(exc)) from None
+                ref_paths.append(path + (holder,) + sub)
         for ref, ref_path in zip(refs, ref_paths, strict=True):
             _check_ref(suite, located, ref, ref_path)
+        _check_pairs(spec, refs, ref_paths, located)
+        measurement = spec.statistic.type if spec.statistic is not None else spec.measurement
         add(Target(id=spec.id, paper_ref=spec.paper_ref, kind=spec.kind, source=spec.source,
-                   experiment=spec.experiment, measurement=spec.measurement, published=spec.published,
+                   experiment=spec.experiment, measurement=measurement, published=spec.published,
                    published_std=spec.published_std, published_n=spec.published_n, check=spec.check,
-                   claim=spec.claim, refs=refs, statement=spec.statement), path)
+                   claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic), path)
 
     for t, table in enumerate(suite.tables):
         base = ("tables", t)
@@ -521,6 +629,57 @@ def _expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                                measurement=measurement, published=published, published_std=None,
                                published_n=1, check=table.check, claim=None, refs=[ref]), path)
     suite._targets = targets
+
+
+def _check_pairs(spec: TargetSpec, refs: list[Ref], paths: list[tuple], located: yaml_lines.LocatedYaml) -> None:
+    """Measurements that are compared run by run must come from the same job's runs."""
+    pairs: list[tuple[int, int]] = []
+    if spec.claim is not None and spec.claim.type == "paired_correlation":
+        pairs = [(0, 1)]
+    elif spec.statistic is not None:
+        n = len(spec.statistic.top_by)
+        pairs = [(i, n + i) for i in range(n)]
+    for a, b in pairs:
+        if refs[a].job != refs[b].job:
+            raise located.error(paths[b], f"'{refs[b]}' is not a measurement of the same job as '{refs[a]}' "
+                                          "(they are compared run by run)")
+
+
+@dataclass(frozen=True)
+class ResolvedFigure:
+    """A sweep figure with its references resolved: ``refs[i]`` is ``measurement`` of job i, ``ys[i]`` its y."""
+
+    spec: SweepFigure
+    refs: list[Ref]
+    ys: list[Ref]
+    references: list[list[Ref]]
+
+
+def _resolve_figures(suite: Suite, located: yaml_lines.LocatedYaml) -> list[ResolvedFigure]:
+    out: list[ResolvedFigure] = []
+    names: set[str] = set()
+    for i, fig in enumerate(suite.sweep_figures):
+        base = ("sweep_figures", i)
+        if fig.name in names:
+            raise located.error(base + ("name",), f"duplicate sweep figure name '{fig.name}'")
+        names.add(fig.name)
+        refs, ys, references = [], [], []
+        for j, job in enumerate(fig.jobs):
+            if len(job.split("/")) != 3:
+                raise located.error(base + ("jobs", j), f"job '{job}' is not experiment/method/dataset")
+            for measurement, bucket in [(fig.measurement, refs), (fig.y, ys)] + [(m, None) for m in fig.reference]:
+                if measurement is None:
+                    continue
+                try:
+                    ref = parse_ref(f"{job}/{measurement}", "", None, None)
+                except ValueError as exc:
+                    raise located.error(base + ("jobs", j), str(exc)) from None
+                _check_ref(suite, located, ref, base + ("jobs", j))
+                if bucket is not None:
+                    bucket.append(ref)
+            references.append([parse_ref(f"{job}/{m}", "", None, None) for m in fig.reference])
+        out.append(ResolvedFigure(fig, refs, ys, references))
+    return out
 
 
 def _check_ref(suite: Suite, located: yaml_lines.LocatedYaml, ref: Ref, path: tuple) -> None:

@@ -20,6 +20,7 @@ from benchmark.errors import UserError
 LOSS_PREFIX = "loss."
 PARENT = "job"
 CHILD = "run"
+MISSING_TAG = "missing_measurements"  # JSON {measurement: reason} on a run whose metric could not run
 
 
 def bench_home() -> Path:

@@ -36,8 +36,14 @@ class LocatedYaml:
 def dotted(path: Path_) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_shown(part)}" if out else _shown(part))
     return out or "(document)"
+
+
+def _shown(name: object) -> str:
+    """A key as the one-line error shows it: quoted when it is empty, padded, or holds a line break."""
+    text = str(name)
+    return text if text and text.isprintable() and text.strip() == text else repr(text)
 
 
 def load(path: Path | str, display_name: str | None = None) -> LocatedYaml:

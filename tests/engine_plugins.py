@@ -85,3 +85,27 @@ class FixtureGaussianFit(api.Method):
 def fit_error(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
     mu, sigma = result.model
     return {"fit.mean": mu, "fit.std": sigma, "fit.mean_error": abs(mu - ctx.dataset.mean)}
+
+
+def _needs_fixture_weights(data_dir: Path | None) -> Path:
+    path = Path(data_dir) / "fixture" / "weights.txt" if data_dir else None
+    if path is None or not path.is_file():
+        raise DatasetMissing("fixture weights", "fixture/weights.txt under the data directory")
+    return path
+
+
+@api.register_metric("test_weighted_mean", produces=["fit.weighted_mean"], requires=_needs_fixture_weights)
+def weighted_mean(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
+    """The fitted mean times a number read from a file, as a metric that loads network weights would."""
+    mu, _ = result.model
+    weight = float(_needs_fixture_weights(ctx.dataset.data_dir).read_text())
+    return {"fit.weighted_mean": weight * mu}
+
+
+@api.register_metric("test_late_file", produces=["fit.late"])
+def late_file(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
+    """A metric that finds out only while it runs that a file is missing."""
+    path = Path(ctx.dataset.data_dir or ".") / "fixture" / "late.txt"
+    if not path.is_file():
+        raise DatasetMissing("late file", "fixture/late.txt under the data directory")
+    return {"fit.late": float(path.read_text())}

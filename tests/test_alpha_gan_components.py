@@ -220,8 +220,9 @@ def test_color_digits_are_stacked_digits_in_range(digits) -> None:
 
 
 def test_missing_files_name_what_to_provide(tmp_path: Path) -> None:
-    with pytest.raises(DatasetMissing, match="pt_inception-2015-12-05-6726825d.pth"):
-        DATASETS["color_digits"](data_dir=tmp_path, require_inception_weights=True)
+    for metric in ("inception_score", "fid"):
+        with pytest.raises(DatasetMissing, match="weights/pt_inception-2015-12-05-6726825d.pth"):
+            METRICS[metric].requires(tmp_path)
     with pytest.raises(DatasetMissing, match="cifar-10-batches-py"):
         DATASETS["cifar10"](data_dir=tmp_path)
     with pytest.raises(DatasetMissing, match="celeba"):

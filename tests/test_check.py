@@ -6,14 +6,29 @@ import math
 
 import pytest
 
-from benchmark.check import CLOSE, FAILS, HOLDS, NOT_REPRODUCED, REPRODUCED, Values, judge, welch_p
+import numpy as np
+
+from benchmark.check import (
+    CLOSE,
+    FAILS,
+    HOLDS,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Values,
+    judge,
+    top_bottom_fraction,
+    welch_p,
+)
 from benchmark.suite import (
     BoundClaim,
     Check,
     CorrelationClaim,
     CvClaim,
+    FractionBeatsBestClaim,
     LowestClaim,
     OrderingClaim,
+    PairedCorrelationClaim,
+    RankDisagreement,
     RatioClaim,
     Ref,
     Target,
@@ -150,3 +165,90 @@ def test_cv_claim():
     target = claim_target(CvClaim(type="cv_at_most", ref="x", limit=0.1), [ref])
     assert judge(target, {ref: Values([1.0, 1.05, 0.95], "cpu")}, {}).verdict == HOLDS
     assert judge(target, {ref: Values([1.0, 2.0, 0.5], "cpu")}, {}).verdict == FAILS
+
+
+# ------------------------------------------------------------------- claims over whole sweeps
+
+
+def sweep(values, labels=None):
+    return Values(list(values), "cpu", labels or [f"lr={i}" for i in range(len(values))])
+
+
+def test_fraction_beats_best_counts_settings_above_the_others_best():
+    lhs, rhs = Ref("e", "alpha", "d", "critic"), Ref("e", "DCGAN", "d", "critic")
+    claim = FractionBeatsBestClaim(type="fraction_beats_best", over="sweep", lhs="alpha/d/critic",
+                                   rhs="DCGAN/d/critic", relation=">", more_than=0.5)
+    target = claim_target(claim, [lhs, rhs])
+    dcgan = sweep([-0.9, -0.5, -0.3])  # best DCGAN: -0.3
+    most = judge(target, {lhs: sweep([-0.2, -0.1, -0.4, 0.0]), rhs: dcgan}, {})
+    assert most.verdict == HOLDS and most.test["fraction"] == 0.75
+    assert "3 of 4" in most.detail
+    # exactly half is not "most"
+    half = judge(target, {lhs: sweep([-0.2, -0.1, -0.4, -0.35]), rhs: dcgan}, {})
+    assert half.verdict == FAILS and half.test["fraction"] == 0.5
+    lower = FractionBeatsBestClaim(type="fraction_beats_best", lhs="alpha/d/critic", rhs="DCGAN/d/critic",
+                                   relation="<", more_than=0.5)
+    assert judge(claim_target(lower, [lhs, rhs]), {lhs: sweep([-1.0, -2.0, 0.0]), rhs: dcgan}, {}).verdict == HOLDS
+
+
+def test_paired_correlation_pairs_runs_by_setting_not_by_position():
+    x, y = Ref("e", "alpha", "d", "critic"), Ref("e", "alpha", "d", "diversity")
+    claim = PairedCorrelationClaim(type="paired_correlation", over="sweep", lhs="critic", rhs="diversity", min_r=0.5)
+    target = claim_target(claim, [x, y])
+    labels = ["a", "b", "c", "d", "e"]
+    critic = Values([0.1, 0.2, 0.3, 0.4, 0.5], "cpu", labels)
+    aligned = Values([1.0, 2.1, 2.9, 4.2, 5.0], "cpu", labels)
+    result = judge(target, {x: critic, y: aligned}, {})
+    assert result.verdict == HOLDS and result.test["r"] > 0.99 and result.test["n"] == 5
+    # the same numbers listed in another order pair up the same way
+    shuffled = Values([5.0, 1.0, 4.2, 2.1, 2.9], "cpu", ["e", "a", "d", "b", "c"])
+    assert judge(target, {x: critic, y: shuffled}, {}).test["r"] == pytest.approx(result.test["r"])
+    anti = Values([5.0, 4.1, 3.0, 2.2, 1.0], "cpu", labels)
+    assert judge(target, {x: critic, y: anti}, {}).verdict == FAILS
+    # fewer than three pairs: no correlation to speak of
+    assert judge(target, {x: Values([0.1, 0.2], "cpu", ["a", "b"]), y: Values([1, 2], "cpu", ["a", "b"])},
+                 {}).verdict == FAILS
+
+
+def test_top_bottom_fraction_by_hand():
+    # 4 runs; top half by a = runs 0, 1; bottom half by b = runs 0, 3: only run 0 disagrees
+    assert top_bottom_fraction(np.array([4.0, 3.0, 2.0, 1.0]), np.array([1.0, 4.0, 3.0, 2.0])) == (1, 4)
+    # the same ranking never disagrees; the reversed one always does for the top half
+    a = np.arange(10.0)
+    assert top_bottom_fraction(a, a) == (0, 10)
+    assert top_bottom_fraction(a, -a) == (5, 10)
+    # odd n: the median run belongs to neither half
+    assert top_bottom_fraction(np.arange(5.0), -np.arange(5.0)) == (2, 5)
+
+
+def test_rank_disagreement_is_a_value_judged_against_the_published_fraction():
+    jobs = [("DCGAN", 6), ("alpha", 6)]
+    top = [Ref("e", m, "cifar", "is.imagenet") for m, _ in jobs]
+    bottom = [Ref("e", m, "cifar", "is.classifier") for m, _ in jobs]
+    stat = RankDisagreement(type="rank_disagreement", top_by=[str(r) for r in top], bottom_by=[str(r) for r in bottom])
+    target = Target(id="t", paper_ref="Section 6", kind="value", source="s", experiment="e",
+                    measurement="rank_disagreement", published=0.15, published_std=None, published_n=1,
+                    check=Check(rule="tolerance", abs=0.05), claim=None, refs=top + bottom, statistic=stat)
+    assert target.scope == "sweep"
+    imagenet = np.random.default_rng(0).normal(size=12)
+    order = np.argsort(-imagenet)  # best first
+
+    def verdict_when_swapped(pairs: int):
+        """The classifier ranks like ImageNet, except that the best `pairs` jobs trade places with the worst."""
+        classifier = imagenet.copy()
+        for k in range(pairs):
+            classifier[order[k]], classifier[order[-1 - k]] = imagenet[order[-1 - k]], imagenet[order[k]]
+        lookup = {}
+        for k, (t, b) in enumerate(zip(top, bottom, strict=True)):
+            labels = [f"s{i}" for i in range(6)]
+            lookup[t] = Values(list(imagenet[6 * k:6 * k + 6]), "cpu", labels)
+            lookup[b] = Values(list(classifier[6 * k:6 * k + 6]), "cpu", labels)
+        return judge(target, lookup, {})
+
+    assert verdict_when_swapped(0).reproduced == 0 and verdict_when_swapped(0).verdict == NOT_REPRODUCED
+    one = verdict_when_swapped(1)
+    assert one.reproduced == pytest.approx(1 / 12) and one.verdict == CLOSE  # |1/12 - 0.15| in (0.05, 0.10]
+    assert "1 of 12 runs" in one.detail
+    two = verdict_when_swapped(2)
+    assert two.reproduced == pytest.approx(2 / 12) and two.verdict == REPRODUCED
+    assert verdict_when_swapped(4).verdict == NOT_REPRODUCED  # 4/12 = 0.33

@@ -54,3 +54,28 @@ def test_gan_divergences_cpu_profile_reproduces(tmp_path):
                                cwd=tmp_path).stdout)["suites"][0]["targets"]
     misses = {t["target"] for t in targets if t["verdict"] not in ("reproduced", "claim holds")}
     assert misses <= {"section3.3.1/lines_1/WGAN-GP/w.estimate", "section3.3.1/lines_2/WGAN-GP/w.estimate"}
+
+
+def test_alpha_gan_analogue_smoke_judges_sweeps_and_draws_the_box_plots(tmp_path):
+    """The α-GAN analogue end to end at smoke: every method's grid is swept, the sweep claims read every
+    setting, the ImageNet-Inception targets name the missing weights file, and the box plots are drawn."""
+    suite = str(REPO / "suites" / "alpha_gan.yaml")
+    proc = bench("run", suite, "--profile", "smoke", "--only", "analogue/*", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = bench("compare", suite, "--format", "json", cwd=tmp_path)
+    by_id = {t["target"]: t for t in json.loads(proc.stdout)["suites"][0]["targets"]}
+    analogue = {k: v for k, v in by_id.items() if k.startswith("analogue/")}
+    assert len(analogue) == 9
+    weights = "not run: needs dataset inception weights: <data dir>/weights/pt_inception-2015-12-05-6726825d.pth"
+    needs_weights = {k for k, v in analogue.items() if v["verdict"] == weights}
+    assert needs_weights == {"analogue/figure5b/color_digits/imagenet-inception/alpha-GAN-best",
+                             "analogue/section6/color_digits/inception-scores-rank-disagreement"}
+    judged = {k: v for k, v in analogue.items() if k not in needs_weights}
+    assert all(v["verdict"] in ("claim holds", "claim fails") for v in judged.values()), judged
+    most = judged["analogue/figure2a/color_digits/critic/alpha-GAN-beats-best-DCGAN"]
+    assert [len(v) for v in most["values"].values()] == [9, 9]  # the whole 3x3 grids, not the chosen settings
+    assert judged["analogue/figure15/color_digits/alpha-GAN/critic-diversity-correlation"]["test"]["n"] == 9
+    sweeps = tmp_path / "leaderboard" / "figures" / "alpha_gan" / "sweeps"
+    assert sorted(p.name for p in sweeps.glob("*.png")) == [
+        "analogue_figure15_critic_diversity.png", "analogue_figure2a_critic.png", "analogue_figure5a_diversity.png",
+        "analogue_figure5c_classifier_inception.png"]

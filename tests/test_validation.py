@@ -56,6 +56,23 @@ CASES = [
     ("duplicate key", "    source: chosen for the test\nexperiments:",
      "    source: chosen for the test\n    method: test_gaussian_fit\nexperiments:", None, "duplicate key"),
     ("profile missing in budget", "      paper: {steps: 2000}\n", "", "budget:", "required field is missing"),
+    ("paired correlation across two jobs", 'claim: {type: ordering, refs: [narrow/fit.std, wide/fit.std], relation: "<"}',
+     "claim: {type: paired_correlation, over: sweep, lhs: narrow/fit.std, rhs: wide/fit.std, min_r: 0.5}",
+     "paired_correlation", "not a measurement of the same job"),
+    ("claim over an unknown scope", 'relation: "<"}', 'relation: "<", over: settings}', "over: settings",
+     "Input should be"),
+    ("value target with a measurement and a statistic", "    measurement: fit.mean\n    published: 1.5",
+     "    measurement: fit.mean\n    statistic: {type: rank_disagreement, top_by: [narrow/fit.std], "
+     "bottom_by: [narrow/fit.mean]}\n    published: 1.5", "- id: mle/narrow/SGD/fit.mean", "not both"),
+    ("statistic with unequal lists", "    measurement: fit.mean\n    published: 1.5",
+     "    statistic: {type: rank_disagreement, top_by: [narrow/fit.std, wide/fit.std], "
+     "bottom_by: [narrow/fit.mean]}\n    published: 1.5", "statistic:", "top_by has 2 entries"),
+    ("sweep figure of a job outside the suite", "tables:",
+     "sweep_figures:\n  - name: f\n    paper_ref: X\n    caption: c\n    jobs: [fit/SGD/huge]\n"
+     "    measurement: fit.std\ntables:", "jobs: [fit/SGD/huge]", "not part of experiment"),
+    ("scatter figure without y", "tables:",
+     "sweep_figures:\n  - name: f\n    paper_ref: X\n    caption: c\n    kind: scatter\n"
+     "    jobs: [fit/SGD/narrow]\n    measurement: fit.std\ntables:", "- name: f", "needs 'y'"),
 ]
 
 

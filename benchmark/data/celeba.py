@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from benchmark.api import Dataset, register_dataset
-from benchmark.data.color_mnist import ImageSplits, require_inception
+from benchmark.data.color_mnist import ImageSplits
 from benchmark.errors import DatasetMissing
 
 CELEBA_FILES = ("img_align_celeba/", "list_eval_partition.txt", "identity_CelebA.txt", "list_attr_celeba.txt",
@@ -54,7 +54,6 @@ class CelebA64(ImageSplits, Dataset):
         self._eval_index = {name: torch.randperm(len(self._sets[name]), generator=g)[: int(n_eval)]
                             for name in ("valid", "test")}
         self._cache: dict[str, torch.Tensor] = {}
-        require_inception(data_dir, params)
 
     def _load(self, name: str, index: torch.Tensor) -> torch.Tensor:
         return torch.stack([self._sets[name][int(i)][0] for i in index])

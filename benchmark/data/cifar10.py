@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from benchmark.api import Dataset, register_dataset
-from benchmark.data.color_mnist import ImageSplits, require_inception
+from benchmark.data.color_mnist import ImageSplits
 from benchmark.errors import DatasetMissing
 
 CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
@@ -57,7 +57,6 @@ class CIFAR10Images(ImageSplits, Dataset):
         cut = len(train_x) - int(n_valid)
         self._splits = {"train": train_x[:cut], "valid": train_x[cut:], "test": test_x}
         self._labels = {"train": train_y[:cut], "valid": train_y[cut:], "test": test_y}
-        require_inception(data_dir, params)
 
     def classifier_data(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.split("train"), self._labels["train"]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from benchmark.api import Dataset, register_dataset
-from benchmark.data.color_mnist import StackedDigits, require_inception
+from benchmark.data.color_mnist import StackedDigits
 from benchmark.data.digits import resize_images, stratified_split
 
 
@@ -26,14 +26,11 @@ class ColorDigits(StackedDigits, Dataset):
     description = "analogue of ColorMNIST: sklearn 8×8 digits upsampled to 28×28, three stacked as RGB"
 
     def __init__(self, data_dir: Path | None = None, valid_fraction: float = 0.2, test_fraction: float = 0.2,
-                 split_seed: int = 0, n_eval: int = 1000, eval_seed: int = 0,
-                 require_inception_weights: bool = False) -> None:
+                 split_seed: int = 0, n_eval: int = 1000, eval_seed: int = 0) -> None:
         from sklearn.datasets import load_digits  # bundled with scikit-learn, no download
 
         super().__init__(data_dir, valid_fraction=valid_fraction, test_fraction=test_fraction,
-                         split_seed=split_seed, n_eval=n_eval, eval_seed=eval_seed,
-                         require_inception_weights=require_inception_weights)
-        require_inception(data_dir, {"require_inception_weights": require_inception_weights})
+                         split_seed=split_seed, n_eval=n_eval, eval_seed=eval_seed)
         bunch = load_digits()
         images = resize_images(torch.from_numpy(bunch.images / 16.0), 28).float()
         labels = torch.from_numpy(bunch.target.astype(np.int64))

@@ -5,6 +5,11 @@ Adversarial Networks" (ICLR), whose colour MNIST stacks three independently draw
 the three channels of one 28×28 image (1000 digit triples = 1000 modes; the "stacked MNIST" of Che et
 al. 2017 and later mode-counting work). Table 4's generator ends in 3 maps at 28×28, which fits.
 
+How [28] was identified: the text in ../shared/papers has no bibliography, but its numbered references
+are in alphabetical order ([23] Krizhevsky: CIFAR-10, [24] Larsen: VAE-GAN, [25] Liu: CelebA, [26]
+Makhzani, [27] Mescheder, [29] Mohamed & Lakshminarayanan), so [28]'s first author sorts between
+Mescheder and Mohamed, where Metz does. That is strong evidence, not a check of the paper's reference list.
+
 Splits, used by the independent Wasserstein critic (§5: trained on "held out validation data",
 reported on the test set): the model trains on MNIST train images 0–49,999; the critic trains on
 triples of train images 50,000–59,999; it is evaluated on triples of the MNIST test set. The
@@ -119,13 +124,4 @@ class ColorMNIST(StackedDigits, Dataset):
         cut = len(train_x) - int(n_valid)
         self._build({"train": train_x[:cut], "valid": train_x[cut:], "test": test_x},
                     {"train": train_y[:cut], "valid": train_y[cut:], "test": test_y}, n_eval, eval_seed)
-        require_inception(data_dir, params)
 
-
-def require_inception(data_dir: Path | None, params: dict[str, Any]) -> None:
-    """With ``require_inception_weights: true`` a dataset refuses to load without the Inception weights,
-    so that an experiment scoring with ImageNet Inception says `not run: needs …` before training."""
-    if params.get("require_inception_weights"):
-        from benchmark.metrics.inception_score import inception_weights_path
-
-        inception_weights_path(data_dir)

@@ -16,7 +16,7 @@ from pytorch_fid.fid_score import calculate_frechet_distance
 from baselines.alpha_gan_networks import cpu_threads
 from benchmark.api import RunContext, TrainResult, register_metric
 from benchmark.metrics.classifier_score import classifier_and_kind, classify
-from benchmark.metrics.inception_score import data_dir_of, inception_outputs, load_inception
+from benchmark.metrics.inception_score import data_dir_of, inception_outputs, inception_weights_path, load_inception
 
 _SAMPLES = 8_301
 
@@ -28,7 +28,8 @@ def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @register_metric("fid", produces=["fid.inception"],
-                 description="FID on ImageNet Inception pool-3 features (weights from the data directory)")
+                 description="FID on ImageNet Inception pool-3 features (weights from the data directory)",
+                 requires=inception_weights_path)
 def fid(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     net = load_inception(data_dir_of(ctx), ctx.device)
     n = int(ctx.budget.get("is_samples", 10_000))

@@ -4,7 +4,8 @@ reference, for the test split (Figure 5b caption: 11.25 on CIFAR-10 test data).
 
 The network is pytorch-fid's InceptionV3 — the 2015-12-05 TensorFlow Inception graph, ported — with its
 weights read from ``<data_dir>/weights/pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid's release
-file), never downloaded. Without the file the metric raises ``DatasetMissing`` naming it. Images in
+file), never downloaded. Without the file the metric raises ``DatasetMissing`` naming it, and the runner
+checks for it before training (``requires``). Images in
 [-1, 1] are resized bilinearly to 299×299, as pytorch-fid does. The score is the mean over ``is_splits``
 equal splits (Salimans et al. use 10). Pool-3 features (2048) serve ``benchmark/metrics/fid.py``.
 """
@@ -93,6 +94,7 @@ def data_dir_of(ctx: RunContext) -> Path | None:
     "inception_score",
     produces=["inception_score.imagenet", "inception_score.imagenet_test"],
     description="Inception score with pytorch-fid's ImageNet InceptionV3 (weights from the data directory)",
+    requires=inception_weights_path,
 )
 def inception_score(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     net = load_inception(data_dir_of(ctx), ctx.device)
