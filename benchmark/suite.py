@@ -665,19 +665,22 @@ def _resolve_figures(suite: Suite, located: yaml_lines.LocatedYaml) -> list[Reso
         names.add(fig.name)
         refs, ys, references = [], [], []
         for j, job in enumerate(fig.jobs):
+            where = base + ("jobs", j)
             if len(job.split("/")) != 3:
-                raise located.error(base + ("jobs", j), f"job '{job}' is not experiment/method/dataset")
-            for measurement, bucket in [(fig.measurement, refs), (fig.y, ys)] + [(m, None) for m in fig.reference]:
-                if measurement is None:
-                    continue
+                raise located.error(where, f"job '{job}' is not experiment/method/dataset")
+
+            def resolve(measurement: str, job: str = job, where: tuple = where) -> Ref:
                 try:
                     ref = parse_ref(f"{job}/{measurement}", "", None, None)
                 except ValueError as exc:
-                    raise located.error(base + ("jobs", j), str(exc)) from None
-                _check_ref(suite, located, ref, base + ("jobs", j))
-                if bucket is not None:
-                    bucket.append(ref)
-            references.append([parse_ref(f"{job}/{m}", "", None, None) for m in fig.reference])
+                    raise located.error(where, str(exc)) from None
+                _check_ref(suite, located, ref, where)
+                return ref
+
+            refs.append(resolve(fig.measurement))
+            if fig.y is not None:
+                ys.append(resolve(fig.y))
+            references.append([resolve(m) for m in fig.reference])
         out.append(ResolvedFigure(fig, refs, ys, references))
     return out
 
