@@ -74,6 +74,17 @@ class Verdict:
     test: dict[str, Any] = field(default_factory=dict)
     values: dict[str, list[float]] = field(default_factory=dict)
     statement: str | None = None
+    # why the target is there: reproduction (counted), sanity (true by construction), calibration (a
+    # constant was chosen to match it); only reproductions count in a score
+    role: str = "reproduction"
+    note: str | None = None  # another reading of the same published number, or the constant it fixed
+    # the share of the paper's budget (steps) the verdict's runs spent; None where the paper states none
+    budget_fraction: float | None = None
+    budget: str = ""  # the same in words: "4% of the paper's steps", "the paper's budget", ...
+    device: str | None = None  # where the runs trained (cpu, cuda)
+    run_ids: list[str] = field(default_factory=list)  # the MLflow runs behind the verdict
+    outcome: str = ""  # reproduced | close | not reproduced | claim holds | claim fails | not run | failed
+    reason: str = ""  # for not run / failed: the cause, stated once (files, hardware, error)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
