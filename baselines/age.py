@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from baselines import alpha_gan_networks as nets
 from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.hparams import Float, Int
 
 
 def encoder_loss(codes_real: torch.Tensor, codes_fake: torch.Tensor, x: torch.Tensor, x_rec: torch.Tensor,
@@ -36,7 +37,8 @@ def generator_loss(codes_fake: torch.Tensor, z: torch.Tensor, recon_z: float) ->
 class AGE(nets.SuiteMethod):
     name = "age"
     description = "AGE: encoder/generator game on the unit sphere, L1 data and cosine code reconstruction"
-    defaults = {**nets.COMMON_DEFAULTS, "lr": 2e-4, "recon_x": 1000.0, "recon_z": 10.0, "g_steps": 2}
+    hparams = {**nets.COMMON_HPARAMS, "lr": Float(2e-4, low=0), "recon_x": Float(1000.0, low=0),
+               "recon_z": Float(10.0, low=0), "g_steps": Int(2, low=1)}
 
     def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
         s = nets.Setup.from_ctx(ctx, hp)

@@ -25,6 +25,7 @@ from torch import nn
 
 from baselines import alpha_gan_networks as nets
 from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.hparams import Float, Int
 
 
 def synthetic_ratio_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -59,8 +60,9 @@ def code_discriminator_loss(logits_codes: torch.Tensor, logits_prior: torch.Tens
 class AlphaGAN(nets.SuiteMethod):
     name = "alpha_gan"
     description = "α-GAN (Algorithm 1): encoder, generator, data and code discriminators, L1 reconstruction"
-    defaults = {**nets.COMMON_DEFAULTS, "lr_g": 5e-4, "lr_d": 5e-4, "lr_c": 5e-4, "recon_e": 10.0,
-                "recon_g": 10.0, "ae_steps": 2, "code_hidden": 750, "code_depth": 3}
+    hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(5e-4, low=0), "lr_d": Float(5e-4, low=0),
+               "lr_c": Float(5e-4, low=0), "recon_e": Float(10.0, low=0), "recon_g": Float(10.0, low=0),
+               "ae_steps": Int(2, low=1), "code_hidden": Int(750, low=1), "code_depth": Int(3, low=1)}
     uses_code_discriminator = True
 
     def encoder_objective(self, x: torch.Tensor, x_rec: torch.Tensor, codes: torch.Tensor, C: nn.Module | None,

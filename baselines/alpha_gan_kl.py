@@ -27,7 +27,7 @@ def encoder_loss(x: torch.Tensor, x_rec: torch.Tensor, codes: torch.Tensor, reco
 class AlphaGANEmpiricalKL(AlphaGAN):
     name = "alpha_gan_empirical_kl"
     description = "α-GAN with the empirical KL of eq. (18) instead of the code discriminator (App. D)"
-    defaults = {k: v for k, v in AlphaGAN.defaults.items() if k not in ("lr_c", "code_hidden", "code_depth")}
+    hparams = {k: v for k, v in AlphaGAN.hparams.items() if k not in ("lr_c", "code_hidden", "code_depth")}
     uses_code_discriminator = False
 
     def encoder_objective(self, x: torch.Tensor, x_rec: torch.Tensor, codes: torch.Tensor, C: nn.Module | None,

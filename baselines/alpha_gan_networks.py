@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from benchmark.api import Method, RunContext, TrainResult
+from benchmark.hparams import Float, HParam, Int
 
 LEAK = 0.2  # H.4: "leaky units with a slope of 0.2"
 TABLE3_MAPS = (8, 16, 32, 64, 64)
@@ -346,7 +347,9 @@ class Setup:
                    device=ctx.device, snapshots=int(ctx.budget.get("critic_snapshots", 4)))
 
 
-COMMON_DEFAULTS: dict[str, Any] = {"latent_dim": 10, "width": 1.0, "batch_size": 64, "beta1": 0.5, "beta2": 0.9}
+COMMON_HPARAMS: dict[str, HParam] = {
+    "latent_dim": Int(10, low=1), "width": Float(1.0, low=0, doc="channel multiplier (a profile's budget may set it)"),
+    "batch_size": Int(64, low=1), "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.9, low=0, high=1)}
 
 
 def log_step(ctx: Any, step: int, values: dict[str, torch.Tensor | float]) -> None:

@@ -8,14 +8,12 @@ the plain one of the sentence above.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from baselines.cegan_image_networks import arch
 from baselines.ebgan_common import (
     BUDGET_HPARAMS,
-    EGAN_DEFAULTS,
+    NETWORK_HPARAMS,
     EnergyModel,
     build_networks,
     is_image,
@@ -28,11 +26,12 @@ from benchmark.api import Method, RunContext, TrainResult, register_method
 class RandomDiscriminator(Method):
     name = "random_discriminator"
     description = "untrained discriminator (random weights): Table 3's 'Random' feature baseline"
-    defaults: dict[str, Any] = dict(EGAN_DEFAULTS)
+    # the networks of the experiment, drawn and not trained: only their settings apply
+    hparams = NETWORK_HPARAMS
     produces = ()
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+        hp = {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
         if not is_image(hp):
             raise ValueError("random_discriminator needs an image network (hparam 'net')")
         torch.manual_seed(int(ctx.seed))  # the same draw as a trained method's initial networks

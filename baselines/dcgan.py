@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from baselines import alpha_gan_networks as nets
 from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.hparams import Float, Int
 
 
 def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
@@ -32,7 +33,8 @@ class DCGAN(nets.SuiteMethod):
     description = "DCGAN, two generator updates per discriminator update (Rosca et al. 2017 §6)"
     # Table 3 caption: "dropout of 0.8 after the last convolutional layer" — read as TensorFlow's keep
     # probability 0.8, i.e. a drop rate of 0.2.
-    defaults = {**nets.COMMON_DEFAULTS, "lr_g": 2e-4, "lr_d": 2e-4, "g_steps": 2, "dropout": 0.2}
+    hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(2e-4, low=0), "lr_d": Float(2e-4, low=0),
+               "g_steps": Int(2, low=1), "dropout": Float(0.2, low=0, high=1)}
 
     def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
         s = nets.Setup.from_ctx(ctx, hp)

@@ -43,8 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.cegan_image_networks import ImageDiscriminator, arch, make_image_generator
+from baselines.cegan_image_networks import ARCHS, ImageDiscriminator, arch, make_image_generator
 from benchmark.api import RunContext, TrainResult
+from benchmark.hparams import REQUIRED, Bool, Choice, Float, HParam, Int
 
 NOISE_DIM = 4  # egan_knn_state.py: noise_size = 4
 HIDDEN = 128  # egan_knn_state.py: hidden_size = 128
@@ -64,20 +65,65 @@ CODE_STATE: dict[str, dict[str, Any]] = {
                           margin=10.0, knn_scale=5e-4),
 }
 
-# The settings that differ between the datasets of egan_knn_state.py. They are kept out of the method
-# defaults: the engine hands a method its defaults merged with the suite's hyper-parameters, so a default
-# here would silently override the dataset's own state. They come from CODE_STATE, or from the suite.
+# The settings that differ between the datasets of egan_knn_state.py: declared without a default, so that
+# they come from the dataset's own state (``dataset_defaults``) or from the suite, never from another
+# dataset's value.
 PER_DATASET_KEYS = ("lr_decay", "niter", "niter_decay", "init_d", "init_g", "lbound", "rbound", "margin",
                     "knn_scale")
 
-# Keys every EGAN needs whatever the dataset (shared by all three states of egan_knn_state.py).
-EGAN_DEFAULTS: dict[str, Any] = {"optimizer": "adam", **{k: v for k, v in CODE_STATE["cegan_gmm4"].items()
-                                                         if k not in PER_DATASET_KEYS}}
+
+def state_of(keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``dataset_defaults`` of a method: the per-dataset settings of egan_knn_state.py that it reads."""
+    return {loader: {k: v for k, v in state.items() if k in keys} for loader, state in CODE_STATE.items()}
+
+
+# What the networks read (build_networks, the B.1 image networks, EnergyModel).
+NETWORK_HPARAMS: dict[str, HParam] = {
+    "net": Choice(None, tuple(ARCHS), doc="a B.1 image network; null: the 2-D fully connected pair"),
+    "width": Float(1.0, low=0, doc="channel multiplier of the image networks (a profile's budget may set it)"),
+    "g_filters": Int(128, low=1), "d_filters": Int(64, low=1), "d_leak": Float(0.2, low=0, high=1),
+    "init_g": Float(REQUIRED, low=0, doc="std of the generator's N(0, std²) weights"),
+    "init_d": Float(REQUIRED, low=0, doc="std of the discriminator's N(0, std²) weights"),
+    "init_conv_g": Float(None, low=0, doc="conv layers' std (default: init_g)"),
+    "init_conv_d": Float(None, low=0, doc="conv layers' std (default: init_d)"),
+    "noise": Choice("normal", ("normal", "uniform")), "noise_dim": Int(NOISE_DIM, low=1),
+    "energy_form": Choice("identity", ("identity", "softplus")), "batch_size": Int(500, low=1),
+}
+
+# What the loop reads (train_adversarial, learning_rate).
+LR_DECAY = HParam(("float", "str"), None, choices=("linear",), low=0, nullable=True,
+                  doc="per-epoch lr factor after niter epochs, 'linear' (CIFAR script) or null (none)")
+TRAINING_HPARAMS: dict[str, HParam] = {
+    "optimizer": Choice("adam", ("adam", "adagrad")), "lr": Float(REQUIRED, low=0), "lr_min": Float(REQUIRED, low=0),
+    "lr_decay": LR_DECAY, "niter": Int(REQUIRED, low=0), "niter_decay": Int(REQUIRED, low=0),
+    "multiplier": Float(REQUIRED, low=0, doc="generator lr / discriminator lr"), "beta1": Float(0.0, low=0, high=1),
+    "smooth": Float(0.0, low=0), "l2": Float(0.0, low=0), "max_grad_norm": Float(None, low=0),
+}
+
+# The EGAN update switch on the previous step's E_T − E_F, and the margin of cost_d (egan_knn.py).
+SWITCH_HPARAMS: dict[str, HParam] = {
+    "lbound": Float(REQUIRED), "rbound": Float(REQUIRED),
+    "margin": Float(REQUIRED, low=0, nullable=True, doc="null: cost_d = E_T − E_F"),
+    "all_first_epoch": Bool(False, doc="update both networks throughout epoch 0 (knn_nist)"),
+}
+
+
+def _with_defaults(declared: dict[str, HParam], values: dict[str, Any]) -> dict[str, HParam]:
+    return {k: (replace(h, default=values[k], nullable=h.nullable or values[k] is None) if k in values else h)
+            for k, h in declared.items()}
+
+
+# Every EGAN: the shared egan_state values of egan_knn_state.py, the per-dataset ones from CODE_STATE.
+EGAN_HPARAMS: dict[str, HParam] = _with_defaults(
+    {**NETWORK_HPARAMS, **TRAINING_HPARAMS, **SWITCH_HPARAMS},
+    {k: v for k, v in CODE_STATE["cegan_gmm4"].items() if k not in PER_DATASET_KEYS})
+EGAN_HPARAMS["lr_decay"] = replace(LR_DECAY, default=REQUIRED)
 
 # binary_gan.py: one setting for every dataset; no learning-rate decay, no gap switching.
-GAN_DEFAULTS: dict[str, Any] = dict(optimizer="adagrad", lr=1e-3, lr_min=1e-8, lr_decay=None, niter=0,
-                                          niter_decay=500, multiplier=1.0, beta1=0.0, batch_size=500,
-                                          init_d=0.01, init_g=0.125)
+GAN_HPARAMS: dict[str, HParam] = _with_defaults(
+    {**NETWORK_HPARAMS, **TRAINING_HPARAMS},
+    dict(optimizer="adagrad", lr=1e-3, lr_min=1e-8, lr_decay=None, niter=0, niter_decay=500, multiplier=1.0,
+         beta1=0.0, batch_size=500, init_d=0.01, init_g=0.125))
 
 
 # ------------------------------------------------------------------------------------ networks
@@ -269,24 +315,6 @@ class EnergyObjective:
         else:
             cost_d = torch.clamp(e_real.mean() - e_fake, min=-self.margin).mean()
         return cost_d, e_fake.mean()
-
-
-def hparams_for(ctx: RunContext, defaults: dict[str, Any], per_dataset: bool = True,
-                needs: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Method defaults < the original code's per-dataset state (EGAN only) < the suite's hparams.
-
-    ``needs``: per-dataset keys this method uses; a dataset the original code has no state for must
-    get them from the suite, and a missing one is an error rather than another dataset's value."""
-    state = CODE_STATE.get(ctx.dataset.name, {}) if per_dataset else {}
-    hp = {**defaults, **state, **ctx.hparams}
-    missing = [key for key in needs if key not in hp]
-    if missing:
-        raise ValueError(f"dataset '{ctx.dataset.name}' has no per-dataset state in the original code; "
-                         f"set {', '.join(missing)} in the suite's hparams")
-    return hp
-
-
-EGAN_NEEDS = tuple(k for k in PER_DATASET_KEYS if k != "knn_scale")
 
 
 def learning_rate(hp: dict[str, Any], step: int, steps: int) -> float:

@@ -7,7 +7,7 @@ original has no separate script for it).
 
 from __future__ import annotations
 
-from baselines.ebgan_common import EGAN_DEFAULTS, EGAN_NEEDS, EnergyObjective, hparams_for, train_adversarial
+from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, EnergyObjective, state_of, train_adversarial
 from benchmark.api import Method, RunContext, TrainResult, register_method
 
 
@@ -15,9 +15,10 @@ from benchmark.api import Method, RunContext, TrainResult, register_method
 class EGANConst(Method):
     name = "egan_const"
     description = "energy-based GAN, objective (1) with constant K (no entropy term)"
-    defaults = EGAN_DEFAULTS
+    hparams = EGAN_HPARAMS
+    dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults, needs=EGAN_NEEDS)
+        hp = ctx.hparams
         return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, label="EGAN-Const")

@@ -15,12 +15,11 @@ knn_nist/egan_knn.py does (α = 2e-2 there, knn_nist/exp_state.py).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from baselines.ebgan_common import EGAN_DEFAULTS, EGAN_NEEDS, EnergyObjective, hparams_for, train_adversarial
+from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, EnergyObjective, state_of, train_adversarial
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.hparams import REQUIRED, Choice, Float, Int
 
 
 def knn_entropy_direction(x: torch.Tensor, k: int, normalise: str = "unit") -> torch.Tensor:
@@ -60,11 +59,13 @@ class KNNEntropy:
 class EGANEntNN(Method):
     name = "egan_ent_nn"
     description = "EGAN with the nearest-neighbour entropy gradient, eqs. (10)-(11)"
-    defaults: dict[str, Any] = {**EGAN_DEFAULTS, "knn_k": 20, "knn_normalise": "unit"}
+    hparams = {**EGAN_HPARAMS, "knn_k": Int(20, low=1), "knn_normalise": Choice("unit", ("unit", "variance")),
+               "knn_scale": Float(REQUIRED, low=0, doc="α of eq. (11), per dataset in egan_knn_state.py")}
+    dataset_defaults = state_of(PER_DATASET_KEYS)
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults, needs=EGAN_NEEDS + ("knn_scale",))
+        hp = ctx.hparams
         term = KNNEntropy(int(hp["knn_k"]), float(hp["knn_scale"]), str(hp["knn_normalise"]))
         return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, entropy=term,
                                  label="EGAN-Ent-NN")

@@ -24,15 +24,16 @@ from typing import Any
 import torch
 
 from baselines.ebgan_common import (
-    EGAN_DEFAULTS,
-    EGAN_NEEDS,
+    EGAN_HPARAMS,
+    PER_DATASET_KEYS,
     EnergyObjective,
     build_inference_net,
     clip_total_norm,
-    hparams_for,
+    state_of,
     train_adversarial,
 )
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.hparams import Float
 
 
 def diag_gaussian_nll(z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -83,11 +84,14 @@ class VIEntropy:
 class EGANEntVI(Method):
     name = "egan_ent_vi"
     description = "EGAN with the variational lower bound on the generator entropy, eqs. (12)-(16)"
-    defaults: dict[str, Any] = {**EGAN_DEFAULTS, "vi_weight": 0.1, "init_q": None}
+    hparams = {**EGAN_HPARAMS, "vi_weight": Float(0.1, low=0, doc="w of E_F + w·U(q)"),
+               "init_q": Float(None, low=0, doc="std of q's weights (default: init_d)"),
+               "q_lr_multiplier": Float(1.0, low=0, doc="q's lr / the discriminator's lr")}
+    dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults, needs=EGAN_NEEDS)
+        hp = ctx.hparams
 
         def factory(hp: dict[str, Any], device: torch.device, _ctx: RunContext) -> VIEntropy:
             init_q = hp["init_q"] if hp["init_q"] is not None else hp["init_d"]

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.hparams import Bool, Choice, Float, Int
 
 LOSSES = ("l1", "squared")
 EXP_CLAMP = 60.0  # exp(60) ≈ 1e26: far beyond any coupling weight a trained critic produces
@@ -235,11 +236,17 @@ def set_optimal_constant(critics: nn.Module, y: torch.Tensor, y_hat: torch.Tenso
 class EntropicGAN(Method):
     name = "entropic_gan"
     description = "Wasserstein GAN with entropy regularisation trained through its dual (Balaji et al. 2019)"
-    defaults: dict[str, Any] = {
-        "loss": "l1", "lam": 5.0, "lambda_warmup": True, "generator_loss": "primal", "critic_iters": 5,
-        "batch_size": 128, "lr_gen": 2e-4, "lr_disc": 2e-4, "beta1": 0.5, "beta2": 0.99, "latent_dim": 128,
-        "generator": "mlp", "critic": "mlp", "hidden": 256, "depth": 2, "output": "sigmoid",
-        "skip_bad_critic": True, "float64": False, "num_threads": 1, "exact_constant": False,
+    hparams = {
+        "loss": Choice("l1", LOSSES), "lam": Float(5.0, low=0), "lambda_warmup": Bool(True),
+        "generator_loss": Choice("primal", ("primal", "dual")), "critic_iters": Int(5, low=1),
+        "batch_size": Int(128, low=1), "lr_gen": Float(2e-4, low=0), "lr_disc": Float(2e-4, low=0),
+        "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.99, low=0, high=1),
+        "latent_dim": Int(128, low=0, nullable=True, doc="0 or null: the dataset's latent_dim, else its dim"),
+        "generator": Choice("mlp", ("mlp", "linear")), "critic": Choice("mlp", ("mlp", "quadratic")),
+        "hidden": Int(256, low=1), "depth": Int(2, low=0), "output": Choice("sigmoid", ("sigmoid", "none")),
+        "skip_bad_critic": Bool(True), "float64": Bool(False),
+        "num_threads": Int(1, low=0, nullable=True, doc="torch threads while training; 0 or null: unchanged"),
+        "exact_constant": Bool(False),
     }
     produces = ("train.dual_objective", "train.coupling_mass")
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.api import Dataset, Method, RunContext, TrainResult, register_method
+from benchmark.hparams import Bool, Choice, Float, Int
 
 # ------------------------------------------------------------------------------------ networks
 
@@ -68,7 +69,7 @@ def non_saturating_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 
 
 def _adam(params: Any, ctx: RunContext, prefix: str = "") -> torch.optim.Adam:
-    lr = float(ctx.hp(f"{prefix}lr", ctx.hp("lr")))
+    lr = float(ctx.hp(f"{prefix}lr") if ctx.hp(f"{prefix}lr") is not None else ctx.hp("lr"))
     return torch.optim.Adam(params, lr=lr, betas=(float(ctx.hp("beta1")), float(ctx.hp("beta2"))))
 
 
@@ -93,8 +94,9 @@ class GANDiscriminator(Method):
     description = "classical GAN discriminator (BCE) trained against a fixed model distribution"
     # Adam with β1 = 0.5 as is usual for GANs since Radford et al. (2016); the width, depth,
     # batch size and the cosine decay (which removes late minibatch noise from D) are ours.
-    defaults = {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "batch_size": 512, "hidden": 64,
-                "depth": 2, "lr_decay": True}
+    hparams = {"lr": Float(1e-3, low=0), "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.999, low=0, high=1),
+               "batch_size": Int(512, low=1), "hidden": Int(64, low=1), "depth": Int(2, low=1),
+               "lr_decay": Bool(True, doc="cosine decay of the learning rate over the run")}
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = {**self.defaults, **ctx.hparams}
@@ -154,9 +156,13 @@ class GAN(Method):
     description = "classical GAN, MLP generator and discriminator, saturating or non-saturating G loss"
     # k = 1 discriminator step per generator step as in Goodfellow et al. (2014, Alg. 1);
     # Adam(β1 = 0.5) and the MLP sizes are the usual toy-problem choices, not from the paper.
-    defaults = {"generator_loss": "non_saturating", "lr": 1e-3, "beta1": 0.5, "beta2": 0.999,
-                "batch_size": 256, "latent_dim": 4, "hidden": 64, "depth": 2, "d_steps": 1,
-                "generator_start": 0}
+    hparams = {"generator_loss": Choice("non_saturating", ("non_saturating", "saturating")),
+               "lr": Float(1e-3, low=0), "g_lr": Float(None, low=0, doc="generator lr (default: lr)"),
+               "d_lr": Float(None, low=0, doc="discriminator lr (default: lr)"),
+               "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.999, low=0, high=1),
+               "batch_size": Int(256, low=1), "latent_dim": Int(4, low=1), "hidden": Int(64, low=1),
+               "depth": Int(2, low=1), "d_steps": Int(1, low=1),
+               "generator_start": Int(0, low=0, doc="steps before the generator's first update")}
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = {**self.defaults, **ctx.hparams}

@@ -11,7 +11,7 @@ weights N(0, 0.01²) (``lasagne.init.Normal()``) and generator weights N(0, 0.12
 
 from __future__ import annotations
 
-from baselines.ebgan_common import GAN_DEFAULTS, bce_costs, hparams_for, train_adversarial
+from baselines.ebgan_common import GAN_HPARAMS, bce_costs, train_adversarial
 from benchmark.api import Method, RunContext, TrainResult, register_method
 
 
@@ -24,12 +24,10 @@ class _BCE:
 class GANCegan(Method):
     name = "gan_cegan"
     description = "standard GAN (binary_gan.py) on the Appendix B.1 networks; energy c = −logit D"
-    defaults = GAN_DEFAULTS
+    # binary_gan.py updates both networks every step: no EGAN switch bounds, no margin
+    hparams = GAN_HPARAMS
     produces = ("train.frac_all_updates",)
 
     def train(self, ctx: RunContext) -> TrainResult:
-        hp = hparams_for(ctx, self.defaults, per_dataset=False)
-        # binary_gan.py updates both networks every step; an experiment's EGAN switch bounds (shared
-        # hparams of the image experiments) do not apply to the BCE cost, which is never below 0
-        hp = {k: v for k, v in hp.items() if k not in ("lbound", "rbound", "all_first_epoch")}
+        hp = ctx.hparams
         return train_adversarial(ctx, hp, _BCE(), energy_sign=1.0, label="GAN")

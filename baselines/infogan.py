@@ -29,6 +29,7 @@ from baselines.gan import (
     with_hparams,
 )
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.hparams import Float, Int
 
 
 def categorical_entropy(probs: torch.Tensor) -> float:
@@ -98,8 +99,10 @@ class InfoGAN(Method):
     # λ = 1 and Adam (G: 1e-3, D: 2e-4, β1 = 0.5) as in Chen et al. (2016, §6 and App. C);
     # the MLP sizes and latent size are ours for 2-D data.
     produces = ("info.lower_bound_max",)
-    defaults = {"n_classes": 10, "latent_dim": 4, "lambda_info": 1.0, "g_lr": 1e-3, "d_lr": 2e-4,
-                "beta1": 0.5, "beta2": 0.999, "batch_size": 256, "hidden": 128, "depth": 3}
+    hparams = {"n_classes": Int(10, low=2), "latent_dim": Int(4, low=1), "lambda_info": Float(1.0, low=0),
+               "g_lr": Float(1e-3, low=0), "d_lr": Float(2e-4, low=0), "beta1": Float(0.5, low=0, high=1),
+               "beta2": Float(0.999, low=0, high=1), "batch_size": Int(256, low=1), "hidden": Int(128, low=1),
+               "depth": Int(3, low=1)}
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = {**self.defaults, **ctx.hparams}

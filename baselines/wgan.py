@@ -24,6 +24,7 @@ from torch import nn
 
 from baselines.gan import data_dim, lr_schedule, mlp, with_hparams
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.hparams import Bool, Choice, Float, Int
 
 LIPSCHITZ = ("gradient_penalty", "weight_clipping")
 
@@ -58,8 +59,10 @@ class WGANCritic(Method):
     description = "WGAN critic (gradient penalty or weight clipping) against a fixed model distribution"
     # Per-variant optimiser settings are the papers' (see the module docstring); the MLP is
     # smaller than Gulrajani et al.'s toy critic (3×512 ReLU) to fit CPU budgets.
-    defaults = {"lipschitz": "gradient_penalty", "penalty": 10.0, "clip": 0.01, "batch_size": 256,
-                "hidden": 128, "depth": 3, "lr": None, "beta1": 0.5, "beta2": 0.9, "lr_decay": False}
+    hparams = {"lipschitz": Choice("gradient_penalty", LIPSCHITZ), "penalty": Float(10.0, low=0),
+               "clip": Float(0.01, low=0), "batch_size": Int(256, low=1), "hidden": Int(128, low=1),
+               "depth": Int(3, low=1), "lr": Float(None, low=0, doc="default: 1e-4 (penalty) or 5e-5 (clipping)"),
+               "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.9, low=0, high=1), "lr_decay": Bool(False)}
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = {**self.defaults, **ctx.hparams}

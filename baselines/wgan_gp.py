@@ -15,6 +15,7 @@ from torch import nn
 from baselines import alpha_gan_networks as nets
 from baselines.wgan import gradient_penalty
 from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.hparams import Float, Int
 
 
 class FlatCritic(nn.Module):
@@ -48,7 +49,8 @@ def generator_loss(f_fake: torch.Tensor) -> torch.Tensor:
 class WGANGP(nets.SuiteMethod):
     name = "wgan_gp"
     description = "WGAN-GP generative model: 5 critic updates per generator update, λ = 10"
-    defaults = {**nets.COMMON_DEFAULTS, "lr_g": 1e-4, "lr_d": 1e-4, "n_critic": 5, "penalty": 10.0}
+    hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(1e-4, low=0), "lr_d": Float(1e-4, low=0),
+               "n_critic": Int(5, low=1), "penalty": Float(10.0, low=0)}
 
     def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
         s = nets.Setup.from_ctx(ctx, hp)

@@ -37,6 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from benchmark.hparams import HParam, defaults_of
+
 # ---------------------------------------------------------------------------------- datasets
 
 
@@ -50,6 +52,8 @@ class Dataset:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # part of every run's identity: bump it when a change to the class changes the data it yields
+    version: ClassVar[str] = "1"
 
     def __init__(self, data_dir: Path | None = None, **params: Any) -> None:
         self.data_dir = data_dir
@@ -59,10 +63,22 @@ class Dataset:
 DATASETS: dict[str, type[Dataset]] = {}
 
 
+_ORIGINS: dict[tuple[str, str], str] = {}
+
+
+def _register(registry: dict[str, Any], kind: str, name: str, item: Any, where: str) -> None:
+    """Adds ``item`` under ``name``; a second, different definition of the same name is an error (a module
+    imported again re-registers its own definition, which is allowed)."""
+    if not name:
+        raise ValueError(f"{where} has no name")
+    first = _ORIGINS.setdefault((kind, name), where)
+    if first != where:
+        raise ValueError(f"{kind} '{name}' is registered twice: by {first} and by {where}")
+    registry[name] = item
+
+
 def register_dataset(cls: type[Dataset]) -> type[Dataset]:
-    if not cls.name:
-        raise ValueError(f"{cls.__qualname__} has no name")
-    DATASETS[cls.name] = cls
+    _register(DATASETS, "dataset", cls.name, cls, f"{cls.__module__}.{cls.__qualname__}")
     return cls
 
 
@@ -152,13 +168,27 @@ class RunContext:
 
 
 class Method:
-    """A training algorithm. Subclasses set ``name``, ``defaults`` (hyper-parameters with the
-    values the paper or its code uses), ``produces`` (measurements ``train`` itself returns)."""
+    """A training algorithm. Subclasses set ``name``, ``hparams`` (every hyper-parameter it reads, declared
+    with type, allowed values and the default the paper or its code uses), optionally ``dataset_defaults``
+    (settings the original code gives per dataset, by loader name), and ``produces`` (measurements ``train``
+    itself returns). ``defaults`` is derived from ``hparams``. The planner hands ``train`` the declared
+    defaults < the dataset's settings < the suite's values, merged once, in ``ctx.hparams``."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"  # part of every run's identity: bump it when a change alters the numbers
+    hparams: ClassVar[dict[str, HParam]] = {}
+    dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     defaults: ClassVar[dict[str, Any]] = {}
     produces: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.defaults = defaults_of(cls.hparams)
+        for loader, values in cls.dataset_defaults.items():
+            unknown = sorted(set(values) - set(cls.hparams))
+            if unknown:
+                raise ValueError(f"{cls.__qualname__}: dataset_defaults[{loader!r}] sets undeclared {unknown}")
 
     def train(self, ctx: RunContext) -> TrainResult:  # pragma: no cover - interface
         raise NotImplementedError
@@ -168,9 +198,7 @@ METHODS: dict[str, type[Method]] = {}
 
 
 def register_method(cls: type[Method]) -> type[Method]:
-    if not cls.name:
-        raise ValueError(f"{cls.__qualname__} has no name")
-    METHODS[cls.name] = cls
+    _register(METHODS, "method", cls.name, cls, f"{cls.__module__}.{cls.__qualname__}")
     return cls
 
 
@@ -187,18 +215,22 @@ class Metric:
     fn: MetricFn
     description: str = ""
     requires: Callable[[Path | None], Any] | None = None  # raises DatasetMissing when a file is absent
+    params: dict[str, HParam] = field(default_factory=dict)  # hyper-parameters it reads (ctx.hp)
+    version: str = "1"  # part of every run's identity: bump it when a change alters the numbers
 
 
 METRICS: dict[str, Metric] = {}
 
 
 def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = "",
-                    requires: Callable[[Path | None], Any] | None = None):
+                    requires: Callable[[Path | None], Any] | None = None, params: dict[str, HParam] | None = None,
+                    version: str = "1"):
     """Decorator: ``@register_metric("kl_grid", produces=["kl.pgen_pdata", ...])``."""
 
     def wrap(fn: MetricFn) -> MetricFn:
-        METRICS[name] = Metric(name=name, produces=tuple(produces), fn=fn, description=description,
-                               requires=requires)
+        metric = Metric(name=name, produces=tuple(produces), fn=fn, description=description, requires=requires,
+                        params=dict(params or {}), version=version)
+        _register(METRICS, "metric", name, metric, f"{fn.__module__}.{fn.__qualname__}")
         return fn
 
     return wrap

@@ -4,9 +4,10 @@ The rules (also in the README, "How verdicts are decided"):
 
 value targets, ``rule: tolerance``
     tol = max(abs, rel * |published|). ``reproduced`` when |mean - published| <= tol;
-    ``close`` when it is within ``close_factor * tol``, or when both sides report a spread and
-    Welch's t-test from the summary statistics does not reject equality (p >= alpha);
-    otherwise ``not reproduced``.
+    ``close`` when it is within ``close_factor * tol``; otherwise ``not reproduced``. A test never
+    turns a miss into ``close`` (failing to reject equality is not evidence of agreement): the p-value
+    of an equivalence test (TOST, two one-sided t-tests with the tolerance as the margin, against the
+    published spread where the paper gives one) is shown beside every verdict it can be computed for.
 value targets, ``rule: at_most`` / ``at_least``
     ``reproduced`` when the mean is on the right side of ``limit``; ``close`` when it misses by
     at most ``(close_factor - 1) * |limit|``; otherwise ``not reproduced``.
@@ -14,7 +15,7 @@ claims
     evaluated on the per-seed values (see each ``_claim_*`` below); ``claim holds`` or
     ``claim fails``, with the test statistic and p-value where one applies.
 anything without values
-    ``not run: <reason>``.
+    ``not run: <reason>``, or ``failed: <reason>`` when its job raised an error.
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ def judge(target: Target, lookup: Lookup, reasons: dict[Any, str]) -> Verdict:
         reason = next((reasons.get(ref) or reasons.get(ref.job) for ref in missing
                        if reasons.get(ref) or reasons.get(ref.job)), None)
         reason = reason or "no finished runs (run `bench run` for this target)"
+        text = reason if reason.startswith("failed:") else f"not run: {reason}"
         return Verdict(**base, reproduced=None, reproduced_std=None, n=0, difference=None,
-                       verdict=f"not run: {reason}", detail="", profile=None)
+                       verdict=text, detail="", profile=None)
     profiles = sorted({lookup[ref].profile for ref in target.refs})
     values = {str(ref): lookup[ref].values for ref in target.refs}
     if target.kind == "value" and target.statistic is not None:
@@ -141,13 +143,11 @@ def _judge_value(target: Target, got: Values) -> dict[str, Any]:
             verdict, detail = CLOSE, f"|diff| {abs(diff):.4g} <= {check.close_factor:g} x tol {tol:.4g}"
         else:
             verdict, detail = NOT_REPRODUCED, f"|diff| {abs(diff):.4g} > {check.close_factor:g} x tol {tol:.4g}"
-        p = welch_p(mean, std, n, published, target.published_std, target.published_n)
+        p = tost_p(mean, std, n, published, tol, target.published_std, target.published_n)
         if p is not None:
-            test = {"test": "welch", "p_value": p}
-            if verdict == NOT_REPRODUCED and p >= check.alpha:
-                verdict, detail = CLOSE, detail + f"; Welch p = {p:.3g} >= {check.alpha:g}"
-            else:
-                detail += f"; Welch p = {p:.3g}"
+            test = {"test": "TOST equivalence within tol", "p_value": p, "margin": tol}
+            shown = "shown" if p < check.alpha else "not shown"
+            detail += f"; TOST p = {p:.3g} (equivalence within tol {shown} at {check.alpha:g})"
     else:
         limit = float(check.limit)
         margin = (check.close_factor - 1) * abs(limit)
@@ -164,13 +164,36 @@ def _judge_value(target: Target, got: Values) -> dict[str, Any]:
                 test=test)
 
 
-def welch_p(mean: float, std: float, n: int, published: float, published_std: float | None,
-            published_n: int) -> float | None:
-    """Two-sided Welch's t-test from summary statistics; None where either side has no spread."""
-    if published_std is None or published_std <= 0 or std <= 0 or n < 2 or published_n < 2:
+def tost_p(mean: float, std: float, n: int, published: float, margin: float, published_std: float | None = None,
+           published_n: int = 1) -> float | None:
+    """Two one-sided t-tests (Schuirmann 1987) that |true mean - published| < margin: the larger of the two
+    one-sided p-values; small means equivalence shown. Against a published spread (published_std over
+    published_n runs) Welch's standard error and degrees of freedom; else the published value is taken as
+    exact. None with fewer than two runs or no spread at all."""
+    if n < 2 or margin <= 0:
         return None
-    result = stats.ttest_ind_from_stats(mean, std, n, published, published_std, published_n, equal_var=False)
-    return float(result.pvalue)
+    diff = mean - published
+    two_sample = published_std is not None and published_std > 0 and published_n >= 2
+    var = std**2 / n + (published_std**2 / published_n if two_sample else 0.0)
+    if var <= 0:
+        return 0.0 if abs(diff) < margin else 1.0
+    se = math.sqrt(var)
+    if two_sample:
+        a, b = std**2 / n, published_std**2 / published_n
+        df = var**2 / ((a**2 / (n - 1) if n > 1 else 0.0) + b**2 / (published_n - 1))
+    else:
+        df = n - 1
+    p_low = float(stats.t.sf((diff + margin) / se, df))  # H0: diff <= -margin
+    p_high = float(stats.t.cdf((diff - margin) / se, df))  # H0: diff >= margin
+    return max(p_low, p_high)
+
+
+def outcome_of(verdict: str) -> tuple[str, str]:
+    """The verdict's kind and, for `not run` / `failed`, its reason."""
+    for kind in ("not run", "failed"):
+        if verdict.startswith(kind + ":"):
+            return kind, verdict[len(kind) + 1:].strip()
+    return verdict, ""
 
 
 # ---------------------------------------------------------------------------------- claims

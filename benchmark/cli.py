@@ -62,15 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="published versus reproduced, target by target, from MLflow")
     p.add_argument("suites", nargs="*")
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
-    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None)
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None,
+                   help="judge every target on this profile (default: the largest complete one per target)")
     p.add_argument("--only", action="append", metavar="TARGET_GLOB")
-    p.add_argument("--strict", action="store_true", help="exit 1 unless every target reproduced or holds")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="judge runs of this device only (default: cpu where both exist)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 unless every counted target reproduced or holds")
     _common_store_args(p)
 
     p = sub.add_parser("leaderboard", help="write leaderboard/ (Markdown, JSON, HTML with figures)")
     p.add_argument("suites", nargs="*")
     p.add_argument("--out", default="leaderboard")
-    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None)
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None,
+                   help="judge every target on this profile (default: the largest complete one per target)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None)
     _common_store_args(p)
 
     p = sub.add_parser("ui", help="the MLflow UI on the default store")
@@ -116,16 +122,16 @@ def cmd_targets(args) -> int:
     rows = []
     for suite in _load(args.suites):
         for t in suite.all_targets:
-            rows.append({"suite": suite.suite, "id": t.id, "paper_ref": t.paper_ref, "kind": t.kind,
+            rows.append({"suite": suite.suite, "id": t.id, "paper_ref": t.paper_ref, "kind": t.kind, "role": t.role,
                          "measurement": t.measurement or ", ".join(sorted({r.measurement for r in t.refs})),
                          "published": t.published, "published_std": t.published_std, "source": t.source,
-                         "check": t.rule_text()})
+                         "check": t.rule_text(), "calibrates": t.calibrates, "note": t.note})
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     else:
-        print(tabulate([[r["id"], r["paper_ref"], r["kind"], r["measurement"],
+        print(tabulate([[r["id"], r["paper_ref"], r["kind"], r["role"], r["measurement"],
                          "—" if r["published"] is None else f"{r['published']:g}"] for r in rows],
-                       headers=["id", "paper_ref", "kind", "measurement", "published"]))
+                       headers=["id", "paper_ref", "kind", "role", "measurement", "published"]))
     return 0
 
 
@@ -167,7 +173,7 @@ def _prepare_training(args):
     storage = args.storage or tracking.default_storage_url()
     if args.checkpoint_dir is not None:
         _writable_dir(args.checkpoint_dir, "--checkpoint-dir")
-    plans = [(s, planner.plan(s, args.profile, args.only)) for s in suites]
+    plans = [(s, planner.plan(s, args.profile, args.only, device=device)) for s in suites]
     if args.only and not any(jobs for _, jobs in plans):
         raise UserError(f"no target matches {args.only}", field="--only")
     shared = runner.is_shared_storage(storage) or args.command == "worker"
@@ -176,7 +182,7 @@ def _prepare_training(args):
                                   show_progress=not args.no_progress, shared=shared, heartbeat=args.heartbeat,
                                   checkpoint_dir=str(Path(args.checkpoint_dir).resolve()) if args.checkpoint_dir
                                   else None, checkpoint_every=args.checkpoint_every)
-    runner.open_storage(settings)  # a locked, refused or unwritable storage fails here
+    runner.open_settings_storage(settings)  # a locked, refused or unwritable storage fails here
     for suite, _ in plans:
         tracker.experiment_id(suite.suite)  # created once here, not raced by workers
     return tracker, settings, plans
@@ -201,38 +207,45 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import leaderboard, planner, results, runner
+    from benchmark import leaderboard, planner, progress, results, runner
+    from benchmark.storage import redact
 
     tracker, settings, plans = _prepare_training(args)
     started = time.monotonic()
-    all_results = []
     for suite, jobs in plans:
-        mode = f", {args.workers} workers sharing {runner._redact(settings.storage_url)}" if settings.shared else ""
+        mode = f", {args.workers} workers sharing {redact(settings.storage_url)}" if settings.shared else ""
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
-        outcomes = runner.run_jobs(jobs, settings, workers=args.workers)
+        shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
+        outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
         print(_report(outcomes), file=sys.stderr)
-        res = results.collect(suite, tracker, profile=args.profile)
+        res = results.collect(suite, tracker, profile=args.profile, device=settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
         print(leaderboard.table(shown))
         print(f"{suite.suite}: {leaderboard.summary_line(shown)}")
-        all_results.append(results.collect(suite, tracker))
     if not args.no_leaderboard:
-        out = leaderboard.write(all_results, Path(args.leaderboard), tracker)
+        # every suite found, whatever this command ran: the leaderboard never loses a paper
+        from benchmark.suite import find_suites, load_suite
+
+        ran = {Path(suite.path).resolve(): suite for suite, _ in plans}
+        found = [p.resolve() for p in find_suites(None)]
+        every = [ran.get(p) or load_suite(p) for p in found] + [s for p, s in ran.items() if p not in found]
+        out = leaderboard.write([results.collect(s, tracker) for s in every], Path(args.leaderboard), tracker)
         print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
     return 0
 
 
 def cmd_worker(args) -> int:
     """One worker of a shared run: works on every planned job until all are complete, then exits."""
-    from benchmark import runner
+    from benchmark import progress, runner
+    from benchmark.storage import redact
 
     _tracker_, settings, plans = _prepare_training(args)
     jobs = [job for _, suite_jobs in plans for job in suite_jobs]
     print(f"worker {os.uname().nodename}:{os.getpid()}: {len(jobs)} jobs at profile '{args.profile}' on "
-          f"{settings.device}, storage {runner._redact(settings.storage_url)}", file=sys.stderr)
-    outcomes = runner.work(jobs, settings)
+          f"{settings.device}, storage {redact(settings.storage_url)}", file=sys.stderr)
+    outcomes = runner.work(jobs, settings, progress.for_terminal(jobs, settings.show_progress))
     print(_report(outcomes), file=sys.stderr)
     return 0
 
@@ -244,7 +257,7 @@ def cmd_compare(args) -> int:
     tracker = _tracker(args.tracking_uri)
     collected = []
     for suite in suites:
-        res = results.collect(suite, tracker, profile=args.profile)
+        res = results.collect(suite, tracker, profile=args.profile, device=args.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         res.verdicts = [v for v in res.verdicts if v.target in selected]
         collected.append(res)
@@ -260,7 +273,7 @@ def cmd_compare(args) -> int:
     if args.strict:
         from benchmark.check import HOLDS, REPRODUCED
 
-        if any(v.verdict not in (REPRODUCED, HOLDS) for r in collected for v in r.verdicts):
+        if any(v.verdict not in (REPRODUCED, HOLDS) for r in collected for v in r.verdicts if v.role == "reproduction"):
             return 1
     return 0
 
@@ -270,7 +283,7 @@ def cmd_leaderboard(args) -> int:
 
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
-    collected = [results.collect(s, tracker, profile=args.profile) for s in suites]
+    collected = [results.collect(s, tracker, profile=args.profile, device=args.device) for s in suites]
     out = leaderboard.write(collected, Path(args.out), tracker)
     print(f"leaderboard written to {out}/")
     return 0

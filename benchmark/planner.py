@@ -1,15 +1,15 @@
-"""From a suite and a profile to the jobs that the selected targets need."""
+"""From a suite and a profile to the jobs that the selected targets need, each with its identity."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
-import hashlib
 import itertools
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark import api
+from benchmark.identity import ENGINE_VERSION, digest, setting_digest
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
 
@@ -38,15 +38,49 @@ class Job:
     # metrics left out because a file they need is missing: the job's runs are not the complete job,
     # so they live under their own key and a later run with the file trains the complete job
     skipped_metrics: tuple[str, ...] = ()
+    device: str = "cpu"
+    # declared versions of the method, the dataset, each metric and the engine: part of every run key
+    versions: dict[str, str] = field(default_factory=dict)
+    paper_budget: dict[str, Any] = field(default_factory=dict)
+    budget_stated: bool = True  # the paper (or its code) states the `paper` profile's budget
 
     @property
     def key(self) -> str:
+        """The job's name: which experiment, method, dataset and profile (not what it trains: see fingerprint)."""
         base = f"{self.suite}/{self.experiment}/{self.method}/{self.dataset}/{self.profile}"
         return base + (f"/without-{'+'.join(self.skipped_metrics)}" if self.skipped_metrics else "")
 
     @property
-    def is_grid(self) -> bool:
-        return bool(self.sweep) and all(isinstance(s, GridSpec) for s in self.sweep.values())
+    def triple(self) -> tuple[str, str, str]:
+        return (self.experiment, self.method, self.dataset)
+
+    def _run_basis(self) -> dict[str, Any]:
+        return {"job": self.key, "method": self.method_name, "loader": self.loader, "data": self.dataset_params,
+                "hparams": self.hparams, "budget": self.budget, "metrics": self.metrics, "device": self.device,
+                "versions": self.versions}
+
+    @property
+    def fingerprint(self) -> str:
+        """Everything that decides which runs the job has and what each trains and measures."""
+        sweep = {name: spec.model_dump() for name, spec in sorted(self.sweep.items())}
+        return digest({**self._run_basis(), "seeds": self.seeds, "sweep": sweep, "n_trials": self.n_trials,
+                       "objective": self.objective}, 16)
+
+    @property
+    def study_name(self) -> str:
+        return f"{self.key}@{self.fingerprint}"
+
+    def seeds_study_name(self, params: dict[str, Any]) -> str:
+        """The seeds of one chosen setting: a grown grid that chooses another setting gets another study."""
+        return f"{self.study_name}/seeds/{setting_digest(params)}"
+
+    def without_metrics(self, skipped: tuple[str, ...]) -> Job:
+        """The job without metrics whose files are missing: a job of its own (key and fingerprint), so that a
+        later run with the files trains the complete job."""
+        if not skipped:
+            return self
+        return dataclasses.replace(self, metrics=[m for m in self.metrics if m not in skipped],
+                                   skipped_metrics=skipped)
 
     def grid_points(self) -> list[dict[str, Any]]:
         names = sorted(self.sweep)
@@ -55,11 +89,20 @@ class Job:
 
     def run_key(self, params: dict[str, Any], seed: int) -> str:
         """Identity of one run: same key, same training, so a finished run is never trained twice."""
-        blob = json.dumps({"job": self.key, "method": self.method_name, "loader": self.loader,
-                           "data": self.dataset_params, "hparams": {**self.hparams, **params},
-                           "budget": self.budget, "metrics": self.metrics, "seed": seed},
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+        basis = self._run_basis()
+        return digest({**basis, "hparams": {**self.hparams, **params}, "seed": seed})
+
+    @property
+    def steps(self) -> int:
+        return int(self.budget.get("steps", 0))
+
+    @property
+    def budget_fraction(self) -> float | None:
+        """The share of the paper's steps this profile spends; None where the paper states no budget."""
+        paper = int(self.paper_budget.get("steps", 0))
+        if not self.budget_stated or paper <= 0:
+            return None
+        return self.steps / paper
 
 
 def select_targets(suite: Suite, only: list[str] | None) -> list[Target]:
@@ -69,7 +112,42 @@ def select_targets(suite: Suite, only: list[str] | None) -> list[Target]:
     return [t for t in targets if any(fnmatch.fnmatchcase(t.id, pattern) for pattern in only)]
 
 
-def plan(suite: Suite, profile: str, only: list[str] | None = None) -> list[Job]:
+def declared_keys(method_cls: type[api.Method], metrics: list[str]) -> dict[str, Any]:
+    """The hyper-parameters a job of this method with these metrics reads: the method's and its metrics'."""
+    keys: dict[str, Any] = {}
+    for name in metrics:
+        metric = api.METRICS.get(name)
+        if metric is not None:
+            keys.update(metric.params)
+    keys.update(method_cls.hparams)
+    return keys
+
+
+def resolve_hparams(method_cls: type[api.Method], loader: str, metrics: list[str], method_values: dict[str, Any],
+                    experiment_values: dict[str, Any]) -> dict[str, Any]:
+    """The one merge of hyper-parameters: declared defaults < the method's per-dataset settings < the suite's
+    method hparams < the experiment's. An experiment's hparams are shared by its methods: each takes the
+    keys it (or one of the experiment's metrics) declares."""
+    declared = declared_keys(method_cls, metrics)
+    defaults = {k: h.default for k, h in declared.items() if not h.required}
+    shared = {k: v for k, v in experiment_values.items() if k in declared}
+    return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
+
+
+def run_hparams(method_name: str, loader: str = "", metrics: tuple[str, ...] = (), **values: Any) -> dict[str, Any]:
+    """The hyper-parameters a run of this method on this dataset gets when a suite sets ``values`` (the same
+    merge the planner does): for calling a method directly, in tests and scripts."""
+    return resolve_hparams(api.METHODS[method_name], loader, list(metrics), values, {})
+
+
+def versions_of(method_name: str, loader: str, metrics: list[str]) -> dict[str, str]:
+    versions = {"engine": ENGINE_VERSION, "method": api.METHODS[method_name].version,
+                "dataset": api.DATASETS[loader].version}
+    versions.update({f"metric:{m}": api.METRICS[m].version for m in metrics})
+    return versions
+
+
+def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str = "cpu") -> list[Job]:
     """Jobs in suite order. Without --only every job of every experiment runs (figures and
     measurements nobody targets yet are still worth recording); with it, only what targets need."""
     selected = select_targets(suite, only)
@@ -91,7 +169,8 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None) -> list[Job]
                 method_spec = suite.methods[mname]
                 dataset_spec = suite.datasets[dname]
                 method_cls = api.METHODS[method_spec.method]
-                hparams = {**method_cls.defaults, **method_spec.hparams, **exp.hparams}
+                hparams = resolve_hparams(method_cls, dataset_spec.loader, list(exp.metrics), method_spec.hparams,
+                                          exp.hparams)
                 n_seeds = getattr(exp.seeds, profile)
                 if exp.sweep and all(isinstance(s, GridSpec) for s in exp.sweep.values()):
                     n_trials = 1
@@ -108,6 +187,8 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None) -> list[Job]
                     dataset_params=dict(dataset_spec.params), hparams=hparams, metrics=list(exp.metrics),
                     budget=dict(getattr(exp.budget, profile)), seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
-                    targets=wanted.get(triple, []), needs=needs.get(triple, []),
+                    targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
+                    versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics)),
+                    paper_budget=dict(exp.budget.paper), budget_stated=exp.budget.paper_stated,
                 ))
     return jobs

@@ -1,77 +1,247 @@
-"""Reads what ran back from MLflow and judges every target of a suite (`bench compare`)."""
+"""Reads what ran back from MLflow and judges every target of a suite (`bench compare`).
+
+Read-back takes only the runs of the suite's current plan: for each profile the plan is computed again, each
+job's fingerprint looked up among the parent runs, and only the runs tagged as members of a complete job of
+that fingerprint are read. Runs of older versions of a suite (another budget, a removed grid point, a dropped
+seed) are never read. Each target is judged on one profile and one device: the largest profile whose jobs
+are all complete for it, never a mix.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.check import Values, Verdict, judge
-from benchmark.suite import PROFILES, Ref, Suite
-from benchmark.tracking import CHILD, MISSING_TAG, PARENT, RunRecord, Tracker
+from benchmark import api, planner
+from benchmark.check import Values, Verdict, judge, outcome_of
+from benchmark.planner import Job
+from benchmark.suite import PROFILES, Ref, Suite, Target
+from benchmark.tracking import (
+    CHILD,
+    FINGERPRINT_TAG,
+    MEMBER_PREFIX,
+    MISSING_TAG,
+    PARENT,
+    REASON_TAG,
+    STATUS_TAG,
+    RunRecord,
+    Tracker,
+)
 
-# With no --profile, each job reports the largest budget it has finished.
+# With no --profile, each target reports the largest budget whose runs are all complete.
 PREFERENCE = tuple(reversed(PROFILES))
+# On one profile, CPU runs (full FP32, deterministic) are preferred where both exist.
+DEVICES = ("cpu", "cuda")
+
+Triple = tuple[str, str, str]
+
+
+@dataclass
+class JobRecord:
+    """One job of the current plan as MLflow has it."""
+
+    job: Job
+    status: str = "absent"  # done | not_run | failed | diverged | running | interrupted | absent
+    reason: str = ""
+    parent: RunRecord | None = None
+    finals: dict[int, RunRecord] = field(default_factory=dict)  # seed -> its run
+    searches: dict[str, RunRecord] = field(default_factory=dict)  # setting label -> its search run
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done" and bool(self.finals)
 
 
 @dataclass
 class SuiteResults:
     suite: Suite
     verdicts: list[Verdict]
-    figures: dict[tuple[str, str, str], RunRecord]  # job -> the run whose figures represent it
+    figures: dict[Triple, RunRecord]  # job -> the run whose figures represent it
     runs_total: int
-    profiles: dict[tuple[str, str, str], str]
-    # every setting a job's sweep tried (its search runs), per measurement reference; read by sweep
-    # targets and the leaderboard's sweep figures
+    profiles: dict[Triple, str]  # job -> the profile its figures and sweeps come from
+    # every setting a job's sweep tried (its search runs), per measurement reference; read by the
+    # leaderboard's sweep figures
     sweeps: dict[Ref, Values] = field(default_factory=dict)
     finals: dict[Ref, Values] = field(default_factory=dict)
+    records: dict[tuple[str, str, Triple], JobRecord] = field(default_factory=dict)  # (profile, device, job)
 
 
-def collect(suite: Suite, tracker: Tracker, profile: str | None = None) -> SuiteResults:
+class _Index:
+    """The suite's MLflow runs, indexed by what read-back asks: parents by fingerprint, members by fingerprint."""
+
+    def __init__(self, runs: list[RunRecord]) -> None:
+        self.parents: dict[str, RunRecord] = {}
+        self.members: dict[str, list[tuple[RunRecord, list[str]]]] = {}
+        self.job_keys: set[str] = set()
+        for run in runs:  # newest first
+            kind = run.tags.get("bench.kind")
+            if kind == PARENT:
+                self.job_keys.add(run.tags.get("job_key", ""))
+                fp = run.tags.get(FINGERPRINT_TAG)
+                if fp:
+                    self.parents.setdefault(fp, run)
+            elif kind == CHILD and run.status == "FINISHED":
+                for tag, value in run.tags.items():
+                    if tag.startswith(MEMBER_PREFIX):
+                        self.members.setdefault(tag[len(MEMBER_PREFIX):], []).append((run, value.split(",")))
+
+    def record(self, suite: Suite, job: Job) -> JobRecord:
+        """The job as recorded: its complete variant if there is one (with every metric first, then without
+        the metrics that needed missing files), else the first variant that has a parent run."""
+        first: JobRecord | None = None
+        for variant in _variants(job):
+            parent = self.parents.get(variant.fingerprint)
+            if parent is None:
+                continue
+            rec = JobRecord(variant, parent.tags.get(STATUS_TAG, "running"), parent.tags.get(REASON_TAG, ""), parent)
+            if rec.status == "done":
+                for run, phases in self.members.get(variant.fingerprint, []):
+                    if "final" in phases and run.seed in job.seeds:
+                        rec.finals.setdefault(run.seed, run)
+                    if "search" in phases:
+                        rec.searches.setdefault(_setting(suite, job.experiment, run), run)
+                if rec.done:
+                    return rec
+            first = first or rec
+        return first or JobRecord(job)
+
+
+def _variants(job: Job) -> list[Job]:
+    """The job with every metric, then without each combination of the metrics that need files."""
+    optional = [m for m in job.metrics if api.METRICS[m].requires is not None]
+    out = [job]
+    for r in range(1, len(optional) + 1):
+        out += [job.without_metrics(combo) for combo in itertools.combinations(optional, r)]
+    return out
+
+
+def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None) -> SuiteResults:
     runs = tracker.runs(suite.suite)
-    finals: dict[tuple[str, str, str, str], dict[int, RunRecord]] = defaultdict(dict)
-    searches: dict[tuple[str, str, str, str], dict[str, RunRecord]] = defaultdict(dict)
-    parents: dict[tuple[str, str, str, str], RunRecord] = {}
-    for run in runs:  # newest first: a rerun replaces what an older run of the same seed or setting recorded
-        tags = run.tags
-        job = (tags.get("experiment", ""), tags.get("method", ""), tags.get("dataset", ""), tags.get("profile", ""))
-        if tags.get("bench.kind") == PARENT:
-            parents.setdefault(job, run)
-        elif tags.get("bench.kind") == CHILD and run.status == "FINISHED":
-            if tags.get("final") == "1":
-                finals[job].setdefault(run.seed, run)  # one value per seed, never two
-            if tags.get("phase") == "search":
-                searches[job].setdefault(_setting(suite, tags.get("experiment", ""), run), run)
+    index = _Index(runs)
+    profiles = [profile] if profile else list(PREFERENCE)
+    devices = [device] if device else list(DEVICES)
+    records: dict[tuple[str, str, Triple], JobRecord] = {}
+    for p, d in itertools.product(profiles, devices):
+        for job in planner.plan(suite, p, device=d):
+            records[(p, d, job.triple)] = index.record(suite, job)
 
-    chosen: dict[tuple[str, str, str], str] = {}
-    for triple in sorted({key[:3] for key in finals}):
-        for p in [profile] if profile else PREFERENCE:
-            if finals.get((*triple, p)):
-                chosen[triple] = p
-                break
+    verdicts = [_judge(suite, target, records, profiles, devices, index) for target in suite.all_targets]
 
-    lookup: dict[Ref, Values] = {}
+    # figures and sweeps: per job, the largest profile (and preferred device) where it is complete
+    figures: dict[Triple, RunRecord] = {}
+    chosen: dict[Triple, str] = {}
     sweeps: dict[Ref, Values] = {}
-    reasons: dict[Any, str] = {}
-    figures: dict[tuple[str, str, str], RunRecord] = {}
-    wanted = [ref for target in suite.all_targets for ref in target.refs]
-    wanted += [ref for fig in suite.resolved_figures for ref in fig.refs + fig.ys + sum(fig.references, [])]
-    for ref in wanted:
-        triple = ref.job
-        if triple not in chosen:
-            reasons[triple] = _reason(parents, triple, profile)
+    finals: dict[Ref, Values] = {}
+    wanted = [ref for fig in suite.resolved_figures for ref in fig.refs + fig.ys + sum(fig.references, [])]
+    wanted += [ref for target in suite.all_targets for ref in target.refs]
+    for triple in sorted({key[2] for key in records}):
+        rec = next((records[(p, d, triple)] for p, d in itertools.product(profiles, devices)
+                    if records[(p, d, triple)].done), None)
+        if rec is None:
             continue
-        by_seed = finals[(*triple, chosen[triple])]
-        seeds = sorted(by_seed)
-        lookup[ref] = _values([(f"seed {s}", by_seed[s]) for s in seeds], ref.measurement, chosen[triple])
-        by_setting = searches.get((*triple, chosen[triple]), {})
-        sweeps[ref] = _values(sorted(by_setting.items()), ref.measurement, chosen[triple])
-        figures[triple] = by_seed[seeds[0]]
+        chosen[triple] = rec.job.profile
+        figures[triple] = rec.finals[min(rec.finals)]
+        for ref in (r for r in wanted if r.job == triple):
+            finals[ref] = _values([(f"seed {s}", rec.finals[s]) for s in sorted(rec.finals)], ref.measurement,
+                                  rec.job.profile)
+            sweeps[ref] = _values(sorted(rec.searches.items()), ref.measurement, rec.job.profile)
+    return SuiteResults(suite, verdicts, figures, len(runs), chosen, sweeps, finals, records)
+
+
+def _judge(suite: Suite, target: Target, records: dict, profiles: list[str], devices: list[str],
+           index: _Index) -> Verdict:
+    """The verdict on the first profile (largest first) and device where every job the target reads is complete."""
+    for p, d in itertools.product(profiles, devices):
+        recs = [records[(p, d, triple)] for triple in target.jobs]
+        if recs and all(r.done for r in recs):
+            return _judged(target, {r.job.triple: r for r in recs})
+    verdict = judge(target, {}, {job: _why_not(suite, target, records, profiles, devices, index)
+                                 for job in target.jobs})
+    return _annotate(verdict, target, [])
+
+
+def _judged(target: Target, recs: dict[Triple, JobRecord]) -> Verdict:
+    lookup: dict[Ref, Values] = {}
+    reasons: dict[Any, str] = {}
+    for ref in target.refs:
+        rec = recs[ref.job]
+        if target.scope == "sweep":
+            lookup[ref] = _values(sorted(rec.searches.items()), ref.measurement, rec.job.profile)
+        else:
+            lookup[ref] = _values([(f"seed {s}", rec.finals[s]) for s in sorted(rec.finals)], ref.measurement,
+                                  rec.job.profile)
         if not lookup[ref].values:
-            reasons[ref] = _missing_reason(by_seed.values(), ref.measurement)
-    verdicts = [judge(t, sweeps if t.scope == "sweep" else lookup, reasons) for t in suite.all_targets]
-    return SuiteResults(suite, verdicts, figures, len(runs), chosen, sweeps, lookup)
+            reasons[ref] = _missing_reason(rec.finals.values(), ref.measurement)
+    verdict = judge(target, lookup, reasons)
+    return _annotate(verdict, target, list(recs.values()))
+
+
+def _annotate(verdict: Verdict, target: Target, recs: list[JobRecord]) -> Verdict:
+    verdict.role = target.role
+    verdict.note = target.note if not target.calibrates else (
+        f"calibration: {target.calibrates}" + (f"; {target.note}" if target.note else ""))
+    verdict.outcome, verdict.reason = outcome_of(verdict.verdict)
+    if recs:
+        jobs = [r.job for r in recs]
+        verdict.budget_fraction, verdict.budget = budget_of(jobs)
+        verdict.device = ",".join(sorted({j.device for j in jobs}))
+        runs = [run for r in recs for run in (r.searches.values() if target.scope == "sweep" else r.finals.values())]
+        verdict.run_ids = sorted({run.run_id for run in runs})
+    return verdict
+
+
+def budget_of(jobs: list[Job]) -> tuple[float | None, str]:
+    """The share of the paper's steps behind a verdict (the smallest over its jobs), and the same in words,
+    with any other budget setting the profile reduces (network width, batch size)."""
+    if any(not j.budget_stated for j in jobs):
+        steps = sorted({j.steps for j in jobs})
+        ours = "/".join(f"{s:,}" for s in steps)
+        return None, f"the paper states no budget (ours: {ours} steps)"
+    fractions = [j.budget_fraction for j in jobs]
+    if any(f is None for f in fractions):
+        return None, "no step budget"
+    low, high = min(fractions), max(fractions)  # type: ignore[type-var]
+    if low >= 1:
+        text = "the paper's budget"
+    else:
+        pct = _pct(low) if abs(high - low) < 1e-12 else f"{_pct(low)}–{_pct(high)}"
+        paper = sorted({int(j.paper_budget.get('steps', 0)) for j in jobs})
+        ours = sorted({j.steps for j in jobs})
+        text = (f"{pct} of the paper's steps ({'/'.join(f'{s:,}' for s in ours)} of "
+                f"{'/'.join(f'{s:,}' for s in paper)})")
+    reduced = []
+    for key in ("width", "batch_size"):
+        for j in jobs:
+            if key in j.budget and key in j.paper_budget and j.budget[key] != j.paper_budget[key]:
+                reduced.append(f"{key} {j.budget[key]:g} of {j.paper_budget[key]:g}")
+                break
+    return low, text + (", " + ", ".join(reduced) if reduced else "")
+
+
+def _pct(fraction: float) -> str:
+    value = 100 * fraction
+    return f"{value:.0f}%" if value >= 1 else f"{value:.2g}%"
+
+
+def _why_not(suite: Suite, target: Target, records: dict, profiles: list[str], devices: list[str],
+             index: _Index) -> str:
+    """Why a target has no complete runs: what a job of the current plan recorded, else what is there instead."""
+    for p, d in itertools.product(profiles, devices):
+        for triple in target.jobs:
+            rec = records[(p, d, triple)]
+            if rec.parent is not None and not rec.done:
+                if rec.status in ("running", "interrupted"):
+                    return f"incomplete at profile {p}: {rec.status} (run `bench run` again to finish it)"
+                if rec.status == "failed":
+                    return f"failed: {rec.reason}"
+                return rec.reason or rec.status
+    for triple in target.jobs:
+        prefix = f"{suite.suite}/{triple[0]}/{triple[1]}/{triple[2]}/"
+        if any(key.startswith(prefix) for key in index.job_keys):
+            return "no runs of the current version of the suite (its runs are superseded; run `bench run` again)"
+    return "no finished runs (run `bench run` for this target)"
 
 
 def _values(labelled: list[tuple[str, RunRecord]], measurement: str, profile: str) -> Values:
@@ -94,11 +264,3 @@ def _missing_reason(runs, measurement: str) -> str:
         if measurement in missing:
             return missing[measurement]
     return f"no run recorded '{measurement}'"
-
-
-def _reason(parents: dict, triple: tuple[str, str, str], profile: str | None) -> str:
-    for p in ([profile] if profile else PREFERENCE):
-        parent = parents.get((*triple, p))
-        if parent is not None and parent.tags.get("not_run_reason"):
-            return parent.tags["not_run_reason"]
-    return ""

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from benchmark import api, yaml_lines
+from benchmark.hparams import problems as hparam_problems
 
 PROFILES = ("smoke", "cpu", "paper")
 Profile = Literal["smoke", "cpu", "paper"]
@@ -106,6 +107,9 @@ class Budget(Strict):
     smoke: dict[str, Any]
     cpu: dict[str, Any]
     paper: dict[str, Any]
+    # false where the paper and its code state no budget and `paper` is our reading: verdicts then say
+    # "the paper states no budget" instead of a fraction of it
+    paper_stated: bool = True
     source: str | None = None
 
     @field_validator("smoke", "cpu", "paper")
@@ -297,6 +301,19 @@ class TargetSpec(Strict):
     # a value target computed from many runs' measurements (e.g. a rank disagreement over a sweep)
     statistic: Statistic | None = None
     statement: str | None = None
+    # reproduction: counts in the score; sanity: true by construction (checked and shown, never counted);
+    # calibration: a constant was chosen to match it (shown with that constant, never counted)
+    role: Literal["reproduction", "sanity", "calibration"] = "reproduction"
+    calibrates: str | None = None  # calibration: the constant this target's published number fixed
+    note: str | None = None  # e.g. another reading of the same published number
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> TargetSpec:
+        if self.role == "calibration" and not self.calibrates:
+            raise ValueError("a calibration target names the constant it fixed in 'calibrates'")
+        if self.role != "calibration" and self.calibrates:
+            raise ValueError("'calibrates' is for role: calibration")
+        return self
 
     @model_validator(mode="after")
     def _kind_fields(self) -> TargetSpec:
@@ -426,6 +443,14 @@ class Target:
     refs: list[Ref]
     statement: str | None = None
     statistic: Any = None
+    role: str = "reproduction"
+    calibrates: str | None = None
+    note: str | None = None
+
+    @property
+    def counted(self) -> bool:
+        """Only reproductions count in a score; sanity and calibration targets are shown, not counted."""
+        return self.role == "reproduction"
 
     @property
     def scope(self) -> str:
@@ -450,7 +475,7 @@ class Target:
     def _value_rule(c: Check) -> str:
         if c.rule == "tolerance":
             return (f"|reproduced - published| <= max({c.abs:g}, {c.rel:g}*|published|); "
-                    f"close within {c.close_factor:g}x or Welch p >= {c.alpha:g}")
+                    f"close within {c.close_factor:g}x tol; TOST equivalence p within tol shown")
         sign = "<=" if c.rule == "at_most" else ">="
         return f"reproduced {sign} {c.limit:g}; close within {c.close_factor:g}x of the margin"
 
@@ -565,6 +590,64 @@ def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                 if exp.objective.measurement not in produced_measurements(suite, ename, m):
                     raise located.error(("experiments", ename, "objective", "measurement"),
                                         f"no metric of this experiment produces '{exp.objective.measurement}' for {m}")
+    _check_hparams(suite, located)
+
+
+def _declared(suite: Suite, experiment: str, method: str) -> dict[str, Any]:
+    """The hyper-parameters a method declares, with those of the experiment's metrics."""
+    declared: dict[str, Any] = {}
+    for metric in suite.experiments[experiment].metrics:
+        declared.update(api.METRICS[metric].params)
+    declared.update(api.METHODS[suite.methods[method].method].hparams)
+    return declared
+
+
+def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    """Every hyper-parameter a suite sets is declared by the method (or by a metric) that reads it, with a value
+    of the declared type and within its choices or range; every one without a default gets a value."""
+    for name, spec in suite.methods.items():
+        declared = api.METHODS[spec.method].hparams
+        for key, problem in hparam_problems(declared, spec.hparams):
+            raise located.error(("methods", name, "hparams", key),
+                                f"{problem} of method '{spec.method}'" + _known(declared, problem))
+    for ename, exp in suite.experiments.items():
+        declared_by = {m: _declared(suite, ename, m) for m in exp.methods}
+        for key, value in exp.hparams.items():
+            readers = {m: d[key] for m, d in declared_by.items() if key in d}
+            if not readers:
+                known = sorted(set().union(*declared_by.values()))
+                raise located.error(("experiments", ename, "hparams", key),
+                                    f"unknown hyper-parameter: no method or metric of this experiment declares it "
+                                    f"(declared: {', '.join(known)})")
+            for m, declared in readers.items():
+                problem = declared.problem(value)
+                if problem is not None:
+                    raise located.error(("experiments", ename, "hparams", key), f"{problem} (method {m})")
+        for key, spec in exp.sweep.items():
+            for m, declared in declared_by.items():
+                if key not in declared:
+                    raise located.error(("experiments", ename, "sweep", key),
+                                        f"method {m} has no hyper-parameter '{key}' to sweep")
+                values = spec.grid if isinstance(spec, GridSpec) else [spec.low, spec.high]
+                for value in values:
+                    problem = declared[key].problem(int(value) if isinstance(spec, RangeSpec) and spec.integer
+                                                    else value)
+                    if problem is not None:
+                        raise located.error(("experiments", ename, "sweep", key), f"{problem} (method {m})")
+        for i, m in enumerate(exp.methods):
+            method_cls = api.METHODS[suite.methods[m].method]
+            for dname in exp.datasets:
+                given = {**method_cls.dataset_defaults.get(suite.datasets[dname].loader, {}),
+                         **suite.methods[m].hparams, **exp.hparams, **exp.sweep}
+                missing = [k for k, h in declared_by[m].items() if h.required and k not in given]
+                if missing:
+                    raise located.error(("experiments", ename, "methods", i),
+                                        f"method {m} on dataset {dname} needs hyper-parameters {', '.join(missing)}: "
+                                        "they have no default and the dataset has no setting of its own")
+
+
+def _known(declared: dict[str, Any], problem: str) -> str:
+    return f" (declared: {', '.join(sorted(declared))})" if problem.startswith("unknown") else ""
 
 
 def _expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
@@ -610,7 +693,8 @@ def _expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
         add(Target(id=spec.id, paper_ref=spec.paper_ref, kind=spec.kind, source=spec.source,
                    experiment=spec.experiment, measurement=measurement, published=spec.published,
                    published_std=spec.published_std, published_n=spec.published_n, check=spec.check,
-                   claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic), path)
+                   claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic,
+                   role=spec.role, calibrates=spec.calibrates, note=spec.note), path)
 
     for t, table in enumerate(suite.tables):
         base = ("tables", t)

@@ -21,6 +21,11 @@ LOSS_PREFIX = "loss."
 PARENT = "job"
 CHILD = "run"
 MISSING_TAG = "missing_measurements"  # JSON {measurement: reason} on a run whose metric could not run
+FINGERPRINT_TAG = "job_fingerprint"  # a job's parent run: the fingerprint of the plan it carries out
+MEMBER_PREFIX = "job."  # tag job.<fingerprint> = search | final | search,final on the runs a job consists of
+SUPERSEDED_TAG = "superseded"  # "1" on runs and parents that no current version of their job uses
+STATUS_TAG = "job_status"  # a parent run: done | not_run | failed | running | interrupted
+REASON_TAG = "not_run_reason"  # a parent run that is not done: why
 
 
 def bench_home() -> Path:
@@ -221,8 +226,15 @@ class Tracker:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+    def reopen(self, run_id: str) -> None:
+        """A job's parent run, ended by an earlier attempt, is RUNNING again while the job goes on."""
+        self.client.update_run(run_id, status="RUNNING")
 
     def download_artifacts(self, run_id: str, path: str, dst: Path) -> Path | None:
         try:

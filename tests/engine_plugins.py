@@ -12,6 +12,7 @@ import torch
 
 from benchmark import api
 from benchmark.errors import DatasetMissing
+from benchmark.hparams import Float, Int
 
 
 @api.register_dataset
@@ -41,7 +42,10 @@ class FixtureFileData(FixtureGaussian):
 @api.register_method
 class FixtureGaussianFit(api.Method):
     name = "test_gaussian_fit"
-    defaults = {"lr": 0.05, "batch_size": 64}
+    hparams = {"lr": Float(0.05, low=0), "batch_size": Int(64, low=1),
+               "poison_at": Int(-1, doc="log a NaN loss at this step (failure tests)"),
+               "poison_lr": Float(None, doc="poison only the run with this lr"),
+               "step_delay": Float(0.0, low=0, doc="seconds to sleep per step (kill tests)")}
     produces = ("fit.final_nll",)
 
     def train(self, ctx: api.RunContext) -> api.TrainResult:

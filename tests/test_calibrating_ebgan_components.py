@@ -14,6 +14,7 @@ from baselines.egan_ent_vi import VIEntropy
 from benchmark.api import DATASETS, METHODS, METRICS, RunContext, TrainResult, load_plugins
 from benchmark.data.cegan_synthetic import Canvas
 from benchmark.metrics.kl_grid import kl, softmax_neg
+from benchmark.planner import run_hparams
 
 load_plugins()
 
@@ -118,7 +119,7 @@ def test_vi_bound_increases_the_entropy_of_a_collapsed_generator():
 def test_methods_run_and_are_deterministic(method, gmm4, monkeypatch):
     monkeypatch.setattr("benchmark.metrics.kl_grid.N_SAMPLES", 5_000)  # speed; the procedure is the same
     def once(metrics: tuple[str, ...]) -> dict[str, float]:
-        ctx = _ctx(gmm4, steps=15, seed=3)
+        ctx = _ctx(gmm4, steps=15, seed=3, hparams=run_hparams(method, "cegan_gmm4"))
         result = METHODS[method]().train(ctx)
         assert result.model.energy(torch.zeros(4, 2)).shape == (4,)
         assert result.model.sample(5, torch.Generator().manual_seed(0)).shape == (5, 2)

@@ -16,7 +16,7 @@ from benchmark.check import (
     Values,
     judge,
     top_bottom_fraction,
-    welch_p,
+    tost_p,
 )
 from benchmark.suite import (
     BoundClaim,
@@ -77,20 +77,42 @@ def test_mean_std_and_difference_are_reported():
     assert v.difference == pytest.approx(-0.5)
 
 
-def test_welch_turns_a_miss_into_close_only_when_spreads_overlap():
-    # Published 7.07 +- 0.10 over 10 splits (the CIFAR-10 Inception score style of report)
+def test_a_test_never_turns_a_miss_into_close():
+    # Published 7.07 +- 0.10 over 10 splits (the CIFAR-10 Inception score style of report), tol 1 % = 0.0707.
+    # A wide spread around a mean 0.17 below cannot reject equality, but that is no evidence of agreement.
     target, ref = value_target(7.07, Check(rel=0.01), published_std=0.10, published_n=10)
     wide = judge(target, {ref: Values([6.5, 7.2, 6.8, 7.1], "cpu")}, {})
-    assert wide.verdict == CLOSE and wide.test["p_value"] >= 0.05
-    tight = judge(target, {ref: Values([6.50, 6.51, 6.49, 6.50], "cpu")}, {})
-    assert tight.verdict == NOT_REPRODUCED and tight.test["p_value"] < 0.05
+    assert wide.verdict == NOT_REPRODUCED
+    assert wide.test["test"] == "TOST equivalence within tol" and wide.test["p_value"] > 0.5
+    assert "not shown" in wide.detail
 
 
-def test_welch_p_matches_scipy_reference():
-    # two samples with equal means give p = 1; the function needs spreads on both sides
-    assert welch_p(5.0, 1.0, 10, 5.0, 1.0, 10) == pytest.approx(1.0)
-    assert welch_p(5.0, 0.0, 10, 5.0, 1.0, 10) is None
-    assert welch_p(5.0, 1.0, 10, 5.0, None, 10) is None
+def test_tost_shows_equivalence_only_for_tight_values_inside_the_margin():
+    # Tight seeds 0.01 from the published value, margin 0.1: both one-sided tests reject.
+    target, ref = value_target(1.0, Check(rel=0.1))
+    tight = judge(target, {ref: Values([1.01, 1.012, 1.008, 1.01], "cpu")}, {})
+    assert tight.verdict == REPRODUCED and tight.test["p_value"] < 1e-4 and "shown at 0.05" in tight.detail
+    # Inside the margin on average but spread wide: reproduced by the rule, equivalence not shown.
+    loose = judge(target, {ref: Values([0.8, 1.2, 1.05], "cpu")}, {})
+    assert loose.verdict == REPRODUCED and loose.test["p_value"] > 0.05
+
+
+def test_tost_p_by_hand():
+    from scipy import stats
+
+    # one sample against an exact published value: the larger of the two one-sided p-values
+    mean, std, n, pub, margin = 1.02, 0.05, 5, 1.0, 0.1
+    se = std / math.sqrt(n)
+    expected = max(stats.t.sf((mean - pub + margin) / se, n - 1), stats.t.cdf((mean - pub - margin) / se, n - 1))
+    assert tost_p(mean, std, n, pub, margin) == pytest.approx(expected)
+    # against a published spread: Welch's standard error and degrees of freedom
+    a, b = 0.05**2 / 5, 0.08**2 / 10
+    df = (a + b) ** 2 / (a**2 / 4 + b**2 / 9)
+    se = math.sqrt(a + b)
+    expected = max(stats.t.sf((0.02 + margin) / se, df), stats.t.cdf((0.02 - margin) / se, df))
+    assert tost_p(mean, std, n, pub, margin, 0.08, 10) == pytest.approx(expected)
+    assert tost_p(1.0, 0.1, 1, 1.0, 0.1) is None  # one run: no test
+    assert tost_p(1.05, 0.0, 3, 1.0, 0.1) == 0.0 and tost_p(1.2, 0.0, 3, 1.0, 0.1) == 1.0  # no spread at all
 
 
 def test_missing_values_give_not_run_with_the_reason():

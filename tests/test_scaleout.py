@@ -31,6 +31,11 @@ ENGINE = (TESTS / "suites" / "engine.yaml").read_text()
 CLI = [sys.executable, str(TESTS / "engine_cli.py")]
 
 
+def is_final(run) -> bool:
+    """A run the current version of its job reads as one of the chosen setting's seeds."""
+    return any(k.startswith("job.") and "final" in v.split(",") for k, v in run.tags.items())
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """(PostgreSQL URL for Optuna, MLflow server URL): one of each for the module, ~20 s to start."""
@@ -70,7 +75,7 @@ def child_runs(uri: str, suite: str) -> list:
 
 def best_lr(runs: list) -> dict[str, float]:
     return {r.tags["dataset"]: float(r.params["lr"]) for r in runs
-            if r.tags["final"] == "1" and r.status == "FINISHED"}
+            if is_final(r) and r.status == "FINISHED"}
 
 
 def worker(suite: Path, storage: str, uri: str, env: dict, log: Path, *extra: str) -> subprocess.Popen:
@@ -118,9 +123,11 @@ def test_three_workers_run_every_run_once_and_agree_with_sqlite(stack, tmp_path,
 
     import optuna
 
+    best = best_lr(runs)
     for job in plan(load_suite(suite), "smoke"):
-        search = optuna.load_study(study_name=job.key, storage=database_url(storage))
-        seeds = optuna.load_study(study_name=job.key + "/seeds", storage=database_url(storage))
+        search = optuna.load_study(study_name=job.study_name, storage=database_url(storage))
+        seeds = optuna.load_study(study_name=job.seeds_study_name({"lr": best[job.dataset]}),
+                                  storage=database_url(storage))
         assert Counter(t.state.name for t in search.trials) == {"COMPLETE": 13}
         assert Counter(t.state.name for t in seeds.trials) == {"COMPLETE": 3}
 

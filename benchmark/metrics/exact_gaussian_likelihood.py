@@ -38,6 +38,7 @@ import math
 import torch
 
 from benchmark.api import RunContext, TrainResult, register_metric
+from benchmark.hparams import Int
 from benchmark.metrics.surrogate_likelihood import N_LATENT, evaluation_sets, latent_rng, main_set, surrogate_terms
 
 
@@ -71,7 +72,7 @@ def linear_squared_parameters(model) -> tuple[torch.Tensor, torch.Tensor]:
     produces=["loglik.exact", "loglik.gap", "loglik.frac_above_exact", "loglik.max_gap_violation", "loglik.data",
               "loglik.surrogate_analytic", "loglik.max_gap_violation_analytic", "loglik.mc_error"],
     description="closed-form log f_Y = log N(b, AAᵀ + λ/2 I) of a linear Entropic GAN, and the surrogate's gap to it",
-)
+    params={"n_latent": Int(N_LATENT, low=1, doc="latent draws per sample (evaluator.py nsamples)")})
 def exact_gaussian_likelihood(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     model = result.model
     a, b = linear_squared_parameters(model)

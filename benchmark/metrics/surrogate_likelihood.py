@@ -42,6 +42,7 @@ import math
 import torch
 
 from benchmark.api import RunContext, TrainResult, register_metric
+from benchmark.hparams import Int
 
 N_LATENT = 640  # evaluator.py: nsamples = batchSize * 5 with batch_size 128 (main.py)
 CHUNK_ELEMENTS = 4_000_000  # test points per chunk × S × d, to bound memory
@@ -114,7 +115,7 @@ def latent_rng(ctx: RunContext, set_name: str) -> torch.Generator:
     produces=[*(f"loglik.{c}" for c in COMPONENTS), "loglik.ess", "loglik.surrogate_code",
               *(f"loglik.surrogate_{s}" for s in SETS), *(f"loglik.surrogate_code_{s}" for s in SETS)],
     description="Entropic-GAN variational lower bound on log f_Y and its three terms (Balaji et al. 2019)",
-)
+    params={"n_latent": Int(N_LATENT, low=1, doc="latent draws per sample (evaluator.py nsamples)")})
 def surrogate_likelihood(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     model = result.model
     n_latent = int(ctx.hp("n_latent", N_LATENT))

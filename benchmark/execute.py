@@ -1,0 +1,238 @@
+"""One run: read it back when a run with its key already finished, else train it, measure it and record it.
+
+This is the only code that calls the plug-ins (``Method.train``, the metrics). What can go wrong is sorted
+into four kinds, because each means something different for a verdict:
+
+- ``RunFailed``: the run diverged (a loss or a measurement became non-finite): a result, recorded as such.
+- ``RunNotPossible``: a file the run needs is missing (``DatasetMissing``): the job is `not run` and the next
+  `bench run`, perhaps with the file, tries again.
+- ``RunError``: anything else raised by a method or a metric, a bug or a mistake: the job ends as
+  ``failed: <Type>: <message>`` with the traceback stored in the MLflow run, and is retried next time.
+- ``LostClaim``: with a shared storage, our unit was handed to another worker while we stalled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark import api
+from benchmark.errors import DatasetMissing
+from benchmark.planner import Job
+from benchmark.progress import Progress
+from benchmark.tracking import CHILD, LOSS_PREFIX, MISSING_TAG, RunRecord, Tracker, runtime_tags, safe_child
+
+TRIAL_TAG = "optuna.trial_id"  # ties an MLflow run to the trial that claimed it (staleness check)
+
+
+class RunFailed(Exception):
+    """The run diverged: a loss or a measurement became non-finite."""
+
+    def __init__(self, reason: str, step: int | None = None) -> None:
+        self.reason = reason
+        self.step = step
+        super().__init__(reason if step is None else f"{reason} at step {step}")
+
+
+class RunNotPossible(RunFailed):
+    """A file the run needs is missing (raised as DatasetMissing by the method or by the objective's metric):
+    the job is `not run` with this reason, not diverged."""
+
+
+class RunError(Exception):
+    """A method or metric raised something other than a divergence or a missing file."""
+
+    def __init__(self, exc: BaseException) -> None:
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        self.reason = f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+        self.traceback = "".join(traceback.format_exception(exc))
+        super().__init__(self.reason)
+
+
+class LostClaim(Exception):
+    """Our trial was failed as stale while we trained (a stall longer than the grace period)."""
+
+
+@dataclass
+class RunPlace:
+    """Where a run belongs: its job's parent MLflow run, the trial that claimed it, the worker's name."""
+
+    parent_id: str
+    trial_number: int
+    trial_id: int
+    tags: dict[str, str]
+    # with a shared storage: is the trial still ours? (false: it was retried elsewhere while we stalled)
+    still_claimed: Callable[[], bool] | None = None
+
+
+class RunExecutor:
+    """Trains one run of one claimed trial, or reads it back when a run with its key already finished."""
+
+    def __init__(self, tracker: Tracker, job: Job, dataset: api.Dataset | None, missing: dict[str, str],
+                 settings: Any, progress: Progress) -> None:
+        self.tracker, self.job, self.dataset, self.missing = tracker, job, dataset, missing
+        self.settings, self.progress = settings, progress
+
+    def finished(self, key: str) -> tuple[RunRecord | None, list[RunRecord]]:
+        found = self.tracker.runs(self.job.suite, f"tags.run_key = '{key}'")
+        done = [r for r in found if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"]
+        return (done[0] if done else None), found
+
+    def run(self, params: dict[str, Any], seed: int, phase: str, place: RunPlace,
+            is_stale: Callable[[RunRecord], bool]) -> tuple[RunRecord, bool]:
+        """The run's record and whether it was trained now (False: an earlier finished run was reused)."""
+        job = self.job
+        key = job.run_key(params, seed)
+        done, found = self.finished(key)
+        if done is not None:
+            return done, False
+        for stale in (r for r in found if r.status == "RUNNING" and r.tags.get("bench.kind") == CHILD):
+            if is_stale(stale):
+                self.tracker.finish(stale.run_id, "KILLED")
+        hparams = {**job.hparams, **params}
+        tags = {**place.tags, **runtime_tags(), "bench.kind": CHILD, "seed": str(seed), "phase": phase,
+                "run_key": key, "trial": str(place.trial_number), TRIAL_TAG: str(place.trial_id),
+                "worker": f"{os.uname().nodename}:{os.getpid()}"}
+        run_params = {**hparams, **{f"budget.{k}": v for k, v in job.budget.items()}, "seed": seed}
+        run_id = self.tracker.start(job.suite, tags, run_params, parent_id=place.parent_id,
+                                    name=f"{job.method} · {job.dataset} · seed {seed}"
+                                         + (" · search" if phase == "search" and job.sweep else ""))
+        checkpoints = Checkpoints(self.settings, key)
+        losses: list[tuple[str, float, int]] = []
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-fig-") as tmp:
+                figures = Path(tmp)
+                measurements = self._train(hparams, seed, losses, figures, checkpoints, run_id)
+                missing = {k: v for k, v in self.missing.items() if k not in measurements}
+                if missing:
+                    self.tracker.set_tags(run_id, {MISSING_TAG: json.dumps(missing, sort_keys=True)})
+                self.tracker.log_metrics(run_id, losses + [(k, v, 0) for k, v in sorted(measurements.items())])
+                for png in sorted(figures.glob("*.png")):
+                    self.tracker.log_artifact(run_id, png, "figures")
+        except RunFailed as failure:
+            self._record(run_id, losses, {"failure": str(failure), "failure_step": str(failure.step or "")})
+            checkpoints.clear()
+            raise
+        except RunError as error:
+            self._record(run_id, losses, {"failure": f"error: {error.reason}", "error": error.reason})
+            self.tracker.log_text(run_id, error.traceback, "error/traceback.txt")
+            checkpoints.clear()
+            raise
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): nothing stays RUNNING; the checkpoint is kept
+            self.tracker.log_metrics(run_id, losses)
+            self.tracker.finish(run_id, "KILLED")
+            raise
+        if place.still_claimed is not None and not place.still_claimed():
+            # we stalled past the grace period and our unit was handed to another worker: leave it to them
+            self.tracker.set_tags(run_id, {"failure": "claim lost: the trial was retried by another worker"})
+            self.tracker.finish(run_id, "KILLED")
+            raise LostClaim()
+        self.tracker.finish(run_id, "FINISHED")
+        checkpoints.clear()
+        return RunRecord(run_id, "FINISHED", tags, {}, measurements), True
+
+    def _record(self, run_id: str, losses: list, tags: dict[str, str]) -> None:
+        self.tracker.log_metrics(run_id, losses)
+        self.tracker.set_tags(run_id, tags)
+        self.tracker.finish(run_id, "FAILED")
+
+    def _train(self, hparams: dict[str, Any], seed: int, losses: list, figures: Path, checkpoints: Checkpoints,
+               run_id: str) -> dict[str, float]:
+        job = self.job
+        step_sink = self.progress.steps(job, seed)
+
+        def loss_sink(step: int, values: dict[str, float]) -> None:
+            for name, value in values.items():
+                if not math.isfinite(value):
+                    raise RunFailed(f"loss '{name}' became {value}", step)
+                losses.append((f"{LOSS_PREFIX}{name}", value, step))
+
+        def figure_sink(fig: Any, name: str) -> None:
+            import matplotlib.pyplot as plt
+
+            fig.savefig(safe_child(figures, name, ".png"), dpi=110, bbox_inches="tight")
+            plt.close(fig)
+
+        def restored(step: int, saved_losses: list) -> None:
+            losses[:] = [tuple(row) for row in saved_losses]  # the history before the restart stays whole
+            if step_sink is not None:
+                step_sink(step)
+            self.tracker.set_tags(run_id, {"resumed_from_step": str(step)})
+
+        # how often is not part of the run's identity: it changes no number the run produces
+        every = self.settings.checkpoint_every or max(1, job.steps // 10 if job.steps else 100)
+        ctx = api.RunContext(dataset=self.dataset, hparams=hparams, seed=seed,
+                             device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
+                             log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
+                             step_sink=step_sink, checkpoint_every=every,
+                             checkpoint_store=checkpoints.bind(losses, restored))
+        measurements: dict[str, Any] = {}
+        try:
+            ctx.seed_everything()
+            try:
+                result = api.METHODS[job.method_name]().train(ctx)
+            except DatasetMissing as missing:
+                raise RunNotPossible(str(missing)) from None
+            measurements.update(result.measurements)
+            for metric in job.metrics:
+                try:
+                    measurements.update(api.METRICS[metric].fn(result, ctx))
+                except DatasetMissing as missing:  # found out only now: the other metrics still count
+                    for name in api.METRICS[metric].produces:
+                        self.missing.setdefault(name, str(missing))
+        except (RunFailed, KeyboardInterrupt, SystemExit):
+            raise
+        except FloatingPointError as exc:  # anomaly detection or numpy set to raise: a divergence
+            raise RunFailed(f"FloatingPointError: {exc}") from exc
+        except Exception as exc:
+            raise RunError(exc) from exc
+        finally:
+            self.progress.close_steps()
+        if job.objective and job.objective[0] in self.missing and job.objective[0] not in measurements:
+            raise RunNotPossible(self.missing[job.objective[0]])
+        for name, value in measurements.items():
+            if value is None or not math.isfinite(float(value)):
+                raise RunFailed(f"measurement '{name}' is {value}")
+        return {k: float(v) for k, v in measurements.items()}
+
+
+class Checkpoints:
+    """Where one run's checkpoint lives: ``<checkpoint dir>/<run_key>.pt``, written atomically."""
+
+    def __init__(self, settings: Any, run_key: str) -> None:
+        from benchmark.tracking import bench_home
+
+        root = Path(settings.checkpoint_dir) if settings.checkpoint_dir else bench_home() / "checkpoints"
+        self.path = safe_child(root, run_key, ".pt")
+
+    def bind(self, losses: list, on_restore) -> api.CheckpointStore:
+        return api.CheckpointStore(save=lambda step, state: self._save(step, state, losses),
+                                   load=lambda: self._load(on_restore))
+
+    def _save(self, step: int, state: dict[str, Any], losses: list) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save({"step": step, "state": state, "losses": list(losses)}, tmp)
+        os.replace(tmp, self.path)  # a kill mid-write leaves the previous checkpoint, never half of one
+
+    def _load(self, on_restore) -> tuple[int, dict[str, Any]] | None:
+        if not self.path.exists():
+            return None
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception:  # unreadable: start over rather than fail the run
+            return None
+        on_restore(int(saved["step"]), saved.get("losses", []))
+        return int(saved["step"]), saved["state"]
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

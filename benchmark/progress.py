@@ -1,0 +1,122 @@
+"""Progress of a `bench run`: bars in a terminal, one line per finished run anywhere else (CI, nohup, a log file).
+
+A redrawn bar writes a carriage return per update, thousands of them into a log; without a terminal each
+finished run prints one line instead, with the time it took, the time so far and an estimate of what is left.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+class Progress:
+    """Hooks the worker calls; this base reports nothing (``--no-progress``, worker processes of a pool)."""
+
+    def job_started(self, job: Any) -> None:
+        pass
+
+    def job_done(self, job: Any, outcome: Any) -> None:
+        pass
+
+    def run_done(self, job: Any, seed: int, phase: str, how: str, seconds: float) -> None:
+        pass
+
+    def steps(self, job: Any, seed: int) -> Callable[[int], None] | None:
+        return None
+
+    def close_steps(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def total_runs(jobs: list[Any]) -> int:
+    """Runs a plan holds: one per search unit, plus the chosen setting's other seeds."""
+    return sum(j.n_trials + len(j.seeds) - 1 for j in jobs)
+
+
+class LineProgress(Progress):
+    """One line per finished run: what, how long, elapsed and ETA from the mean time of the runs trained so far."""
+
+    def __init__(self, jobs: list[Any], stream: TextIO | None = None) -> None:
+        self.total = total_runs(jobs)
+        self.done = 0
+        self.trained_seconds: list[float] = []
+        self.started = time.monotonic()
+        self.stream = stream or sys.stderr
+
+    def run_done(self, job: Any, seed: int, phase: str, how: str, seconds: float) -> None:
+        self.done += 1
+        if how == "trained":
+            self.trained_seconds.append(seconds)
+        elapsed = time.monotonic() - self.started
+        left = max(0, self.total - self.done)
+        eta = ""
+        if self.trained_seconds and left:
+            eta = f", ETA {_clock(left * sum(self.trained_seconds) / len(self.trained_seconds))}"
+        what = f"{job.experiment} · {job.method} · {job.dataset} · seed {seed}"
+        if phase == "search" and job.sweep:
+            what += " (search)"
+        took = f" in {seconds:.1f} s" if how in ("trained", "failed", "diverged") else ""
+        print(f"[{self.done}/{self.total}] {what}: {how}{took}; elapsed {_clock(elapsed)}{eta}",
+              file=self.stream, flush=True)
+
+    def job_done(self, job: Any, outcome: Any) -> None:
+        if outcome.status != "done":
+            print(f"  {job.key}: {outcome.status}: {outcome.reason}", file=self.stream, flush=True)
+
+
+class BarProgress(Progress):
+    """tqdm bars for jobs, runs and the steps of the run in training, for an interactive terminal."""
+
+    def __init__(self, jobs: list[Any]) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.jobs_bar = tqdm(total=len(jobs), desc="jobs", unit="job", position=0)
+        self.runs_bar = tqdm(total=total_runs(jobs), desc=" runs", unit="run", leave=False, position=1)
+        self.steps_bar = None
+
+    def job_started(self, job: Any) -> None:
+        self.jobs_bar.set_postfix_str(f"{job.experiment}/{job.method}/{job.dataset}")
+
+    def job_done(self, job: Any, outcome: Any) -> None:
+        self.jobs_bar.update(1)
+
+    def run_done(self, job: Any, seed: int, phase: str, how: str, seconds: float) -> None:
+        self.runs_bar.update(1)
+
+    def steps(self, job: Any, seed: int) -> Callable[[int], None]:
+        self.steps_bar = self._tqdm(total=job.steps or None, leave=False, position=2, unit="step",
+                                    desc=f"  {job.method}/{job.dataset} seed {seed}", mininterval=0.5)
+        return self.steps_bar.update
+
+    def close_steps(self) -> None:
+        if self.steps_bar is not None:
+            self.steps_bar.close()
+            self.steps_bar = None
+
+    def close(self) -> None:
+        self.close_steps()
+        self.runs_bar.close()
+        self.jobs_bar.close()
+
+
+def for_terminal(jobs: list[Any], show: bool, stream: TextIO | None = None) -> Progress:
+    """Bars in an interactive terminal, lines elsewhere, nothing when progress is off."""
+    stream = stream or sys.stderr
+    if not show:
+        return Progress()
+    if stream.isatty():
+        return BarProgress(jobs)
+    return LineProgress(jobs, stream)
