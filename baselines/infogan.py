@@ -98,6 +98,7 @@ class InfoGAN(Method):
     description = "InfoGAN, MLP G(z, c) and a discriminator with a shared-body Q head, categorical code"
     # λ = 1 and Adam (G: 1e-3, D: 2e-4, β1 = 0.5) as in Chen et al. (2016, §6 and App. C);
     # the MLP sizes and latent size are ours for 2-D data.
+    version = "2"  # 2: info.lower_bound_max over every step, not only the logged ones
     produces = ("info.lower_bound_max",)
     hparams = {"n_classes": Int(10, low=2), "latent_dim": Int(4, low=1), "lambda_info": Float(1.0, low=0),
                "g_lr": Float(1e-3, low=0), "d_lr": Float(2e-4, low=0), "beta1": Float(0.5, low=0, high=1),
@@ -120,7 +121,9 @@ class InfoGAN(Method):
         opt_g = torch.optim.Adam(gen.parameters(), lr=float(hp["g_lr"]), betas=betas)
         opt_d = torch.optim.Adam(shared.parameters(), lr=float(hp["d_lr"]), betas=betas)
         rng_data, rng_z = ctx.rng(1), ctx.rng(2)
-        best = -math.inf
+        # the largest minibatch L_I over every step (not only logged ones: the measurement must not depend on
+        # the logging cadence), kept on the device so that no step waits for it
+        best = torch.full((), -math.inf, device=ctx.device)
         for step in range(1, ctx.steps + 1):
             x = draw_data(ds, bs, rng_data).to(ctx.device)
             codes = model.draw_codes(bs, rng_z).to(ctx.device)
@@ -142,11 +145,11 @@ class InfoGAN(Method):
             g_loss.backward()
             opt_g.step()
 
+            best = torch.maximum(best, l_info.detach())
             ctx.advance()
             if step % ctx.log_every == 0 or step == ctx.steps:
-                best = max(best, l_info.item())
                 ctx.log_losses(step, {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
                                       "info.lower_bound": l_info.item()})
         gen.eval()
         shared.eval()
-        return TrainResult(model=model, measurements={"info.lower_bound_max": best})
+        return TrainResult(model=model, measurements={"info.lower_bound_max": float(best)})

@@ -201,9 +201,10 @@ def _writable_dir(path: str, flag: str) -> None:
 def _report(outcomes) -> str:
     trained = sum(o.trained for o in outcomes)
     reused = sum(o.reused for o in outcomes)
-    not_run = [o for o in outcomes if o.status != "done"]
-    return (f"trained {trained} runs, reused {reused} finished runs; "
-            f"{len(not_run)} jobs not run" + "".join(f"\n  {o.key}: {o.reason}" for o in not_run))
+    not_done = [o for o in outcomes if o.status != "done"]
+    words = {"not_run": "not run: ", "failed": "failed: ", "pending": "pending: "}
+    return (f"trained {trained} runs, reused {reused} finished runs; {len(not_done)} jobs not run"
+            + "".join(f"\n  {o.key}: {words.get(o.status, '')}{o.reason}" for o in not_done))
 
 
 def cmd_run(args) -> int:

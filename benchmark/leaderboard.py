@@ -55,21 +55,31 @@ def table(verdicts: list[Verdict], fmt: str = "simple") -> str:
 
 
 def score(verdicts: list[Verdict]) -> Counter:
+    """Verdict counts over the targets that count: reproductions (sanity and calibration targets are left out)."""
     counts: Counter = Counter()
     for v in verdicts:
-        counts[_bucket(v.verdict)] += 1
+        if v.role == "reproduction":
+            counts[_bucket(v.verdict)] += 1
     return counts
 
 
 def _bucket(verdict: str) -> str:
-    return "not run" if verdict.startswith("not run") else verdict
+    for kind in ("not run", "failed"):
+        if verdict.startswith(kind):
+            return kind
+    return verdict
 
 
 def summary_line(verdicts: list[Verdict]) -> str:
     c = score(verdicts)
+    counted = sum(c.values())
     ok = c[REPRODUCED] + c[HOLDS]
-    parts = [f"{ok}/{len(verdicts)} reproduced or holding"]
+    parts = [f"{ok}/{counted} reproduced or holding"]
     parts += [f"{n} {k}" for k, n in sorted(c.items()) if k not in (REPRODUCED, HOLDS)]
+    others = [v for v in verdicts if v.role != "reproduction"]
+    if others:
+        passing = sum(1 for v in others if v.verdict in (REPRODUCED, HOLDS))
+        parts.append(f"not counted: {len(others)} sanity/calibration checks ({passing} pass)")
     return ", ".join(parts)
 
 

@@ -45,7 +45,8 @@ class FixtureGaussianFit(api.Method):
     hparams = {"lr": Float(0.05, low=0), "batch_size": Int(64, low=1),
                "poison_at": Int(-1, doc="log a NaN loss at this step (failure tests)"),
                "poison_lr": Float(None, doc="poison only the run with this lr"),
-               "step_delay": Float(0.0, low=0, doc="seconds to sleep per step (kill tests)")}
+               "step_delay": Float(0.0, low=0, doc="seconds to sleep per step (kill tests)"),
+               "raise_at": Int(-1, doc="raise a ValueError at this step (error tests)")}
     produces = ("fit.final_nll",)
 
     def train(self, ctx: api.RunContext) -> api.TrainResult:
@@ -75,6 +76,8 @@ class FixtureGaussianFit(api.Method):
                 ctx.log_losses(step, {"nll": float("nan")})  # a diverged run, for the failure tests
             if step % ctx.log_every == 0:
                 ctx.log_losses(step, {"nll": nll.item()})
+            if step == int(ctx.hp("raise_at")):
+                raise ValueError("a bug in the method, planted by the test")
             if ctx.hp("step_delay"):
                 time.sleep(float(ctx.hp("step_delay")))  # lets the kill test land mid-run
             ctx.advance()
@@ -89,6 +92,12 @@ class FixtureGaussianFit(api.Method):
 def fit_error(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
     mu, sigma = result.model
     return {"fit.mean": mu, "fit.std": sigma, "fit.mean_error": abs(mu - ctx.dataset.mean)}
+
+
+@api.register_metric("test_fit_var", produces=["fit.var"])
+def fit_var(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
+    _, sigma = result.model
+    return {"fit.var": sigma**2}
 
 
 def _needs_fixture_weights(data_dir: Path | None) -> Path:
