@@ -40,9 +40,9 @@ MARKDOWN_CELL = 90  # the longest text cell of `bench compare --format markdown`
 
 
 def table(verdicts: list[Verdict], fmt: str = "simple") -> str:
-    """Published against reproduced, one row per target. In a terminal ("simple", "grid") it fits 120
-    columns: ids wrap at '/', claims are summarised, and each not-run cause is stated once under the table
-    and referred to by number."""
+    """Published against reproduced, one row per target. In a terminal (``simple``) it fits 120 columns: ids
+    wrap at '/', claims are summarised, and each not-run cause is stated once under the table and referred to
+    by number; other formats (``github``) keep every cell on one line, summarised."""
     if not verdicts:
         return "(no targets)"
     causes = list(dict.fromkeys(reason(v) for v in verdicts if outcome(v) in (NOT_RUN, FAILED)))
@@ -75,7 +75,7 @@ def _row(v: Verdict, causes: list[str], wrapped: bool) -> list[str]:
         return [report_text.summarise(c, MARKDOWN_CELL) for c in cells]
     widths = TERMINAL_WIDTHS
     return ["\n".join(report_text.wrap_id(cells[0], widths[0])),
-            "\n".join(report_text.wrap_id(cells[1].replace(",", ", "), widths[1])),
+            "\n".join(report_text.wrap_text(cells[1].replace(",", ", "), widths[1])),
             "\n".join(report_text.wrap_text(cells[2], widths[2], CLAIM_LINES)),
             "\n".join(report_text.wrap_text(cells[3], widths[3], CLAIM_LINES)),
             "\n".join(report_text.wrap_text(cells[4], widths[4]))]
@@ -151,17 +151,29 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(
         # what a verdict says (report_outcomes) and how numbers and claims read (report_model)
-        LABELS=LABELS, OUTCOMES=OUTCOMES, MARKS=report_outcomes.MARKS, ROLE_WHY=report_outcomes.ROLE_WHY,
+        LABELS=LABELS, OUTCOMES=OUTCOMES, MARKS=report_outcomes.MARKS, GLYPHS=report_outcomes.GLYPHS,
+        ROLE_WHY=report_outcomes.ROLE_WHY,
         outcome=outcome, reason=reason, role=role, counted=counted, num=report_model.num, ours=report_model.ours,
         published=report_model.published, p_value=report_model.p_value, sentence=report_model.sentence,
         anchor=report_model.anchor, short_id=report_model.short_id, oslug=report_model.oslug,
         # Markdown and HTML pieces
         md_table=report_text.md_table, md_paragraph=report_text.md_paragraph, summarise=report_text.summarise,
         md_grid=_md_grid, legend=_legend, overview_table=_overview_table, value_rows=_value_rows, summary=_summary,
-        command_lines=_command_lines, breakable=_breakable,
+        command_lines=_command_lines, breakable=_breakable, shared_rule=_shared_rule,
         css=(TEMPLATES / "leaderboard.css").read_text(), js=(TEMPLATES / "leaderboard.js").read_text())
     env.filters["tick"] = lambda text: f"`{text}`"
+    env.filters["num"] = report_model.num
     return env
+
+
+def _shared_rule(verdicts: list[Verdict]) -> dict[str, Any] | None:
+    """The rule and source most of some targets share (a table's), so a list states it once, not per row."""
+    if len(verdicts) < 3:
+        return None
+    (rule, source), n = Counter((v.rule, v.source) for v in verdicts).most_common(1)[0]
+    if n * 2 <= len(verdicts):
+        return None
+    return {"rule": rule, "source": source, "all": n == len(verdicts)}
 
 
 def _breakable(name: str) -> Markup:
@@ -191,7 +203,10 @@ def _overview_table(papers: list[report_model.PaperView]) -> list[str]:
     rows = []
     for p in papers:
         c = p.counts
-        rows.append([f"[{p.suite.paper.title}](#{p.anchor})", ", ".join(p.profiles) or "—", p.budget]
+        title = p.suite.paper.title
+        if len(title) > 60 and ":" in title:
+            title = title.split(":", 1)[0]  # "Entropic GANs meet VAEs", the subtitle is under its heading
+        rows.append([f"[{title}](#{p.anchor})", ", ".join(p.profiles) or "—", p.budget]
                     + [str(c.by_outcome[o]) for o in OUTCOMES]
                     + [str(sum(c.at_paper_budget.values())), str(sum(c.reduced_budget.values())), str(c.counted)])
     return report_text.md_table(headers, rows, 200, shrink=[2])

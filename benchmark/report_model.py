@@ -115,10 +115,6 @@ class PaperView:
         keys = [self.cause_of[v.target].key for v in verdicts if v.target in self.cause_of]
         return [(c, keys.count(c.key)) for c in self.causes if c.key in keys]
 
-    @property
-    def not_counted(self) -> list[Verdict]:
-        return [v for v in self.verdicts if not counted(v)]
-
 
 def build(r: SuiteResults, out: Path, figures: list[FigureGroup], sweeps: dict[str, list[tuple[str, str]]],
           experiment_id: str | None) -> PaperView:
@@ -182,7 +178,7 @@ def num(x: float | None, digits: int = 4) -> str:
         return "—"
     if not math.isfinite(x):
         return str(x)
-    return f"{x:.{digits}g}".replace("-", "−")
+    return f"{x:.{digits}g}"
 
 
 def ours(v: Verdict, with_n: bool = True, digits: int = 4) -> str:
@@ -200,7 +196,7 @@ def ours(v: Verdict, with_n: bool = True, digits: int = 4) -> str:
 def published(v: Verdict) -> str:
     if v.published is None:
         return "—"
-    text = f"{v.published:g}".replace("-", "−")
+    text = f"{v.published:g}"
     if v.published_std:
         text += f" ± {num(v.published_std, 2)}"
     return text

@@ -25,6 +25,9 @@ LABELS = {REPRODUCED: "reproduced", CLOSE: "close", NOT_REPRODUCED: "not reprodu
 MARKS = {REPRODUCED: "✅", CLOSE: "🟡", NOT_REPRODUCED: "❌", HOLDS: "✔️", FAILS: "✖️", NOT_RUN: "⏸️",
          FAILED: "💥"}
 
+# a glyph beside each coloured cell, so that the verdict does not rest on colour alone
+GLYPHS = {REPRODUCED: "✓", CLOSE: "≈", NOT_REPRODUCED: "✗", HOLDS: "✓", FAILS: "✗", NOT_RUN: "–", FAILED: "!"}
+
 REPRODUCTION, SANITY, CALIBRATION = "reproduction", "sanity", "calibration"
 ROLE_WHY = {SANITY: "true by construction: checks the machinery, not the paper",
             CALIBRATION: "a constant was chosen to match it, so agreement is not evidence"}

@@ -145,29 +145,21 @@ def _inferred(ref: str, group: list[Verdict], targets: dict[str, Target], index:
     at = {(r, c): v for r, c, v in zip(row_keys, col_keys, group, strict=True)}
     prefix = _common_prefix(columns)
     table_rows = [Row(r, [at.get((r, c)) for c in columns], [False] * len(columns)) for r in rows]
-    pattern = "/".join(f"<{_name_of(group, targets, i, varying)}>" if i in varying else part
+    names = {i: _name_of(group, targets, i) for i in varying}
+    pattern = "/".join(f"<{names[i] or f'part {varying.index(i) + 1}'}>" if i in varying else part
                        for i, part in enumerate(split[0]))
-    row_label = _role_of(group, targets, row_keys, len(varying) == 2)
+    row_label = names[varying[0]] if len(varying) == 2 else ""
     return Grid(key=f"grid-{_slug(ref)}-{index}", title=ref, columns=_strip(columns, prefix), column_prefix=prefix,
                 row_label=row_label, blocks=[Block("", table_rows, [], [None] * len(columns))], pattern=pattern)
 
 
-def _role_of(group: list[Verdict], targets: dict[str, Target], keys: list[str], single: bool) -> str:
-    """What the row keys are (dataset, method, measurement) when every target says so; else ''."""
-    if not single:
-        return ""
-    for name in ("dataset", "method", "measurement"):
-        if all(getattr(targets[v.target].refs[0], name) == k for v, k in zip(group, keys, strict=True)):
-            return name
-    return ""
-
-
-def _name_of(group: list[Verdict], targets: dict[str, Target], index: int, varying: list[int]) -> str:
+def _name_of(group: list[Verdict], targets: dict[str, Target], index: int) -> str:
+    """What an id segment is (dataset, method, measurement) when every target's reference says so; else ''."""
     keys = [v.target.split("/")[index] for v in group]
     for name in ("dataset", "method", "measurement"):
         if all(getattr(targets[v.target].refs[0], name) == k for v, k in zip(group, keys, strict=True)):
             return name
-    return f"part {varying.index(index) + 1}"
+    return ""
 
 
 def _absorb_claims(grid: Grid, verdicts: list[Verdict], targets: dict[str, Target], taken: set[str]) -> None:

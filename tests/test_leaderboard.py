@@ -111,13 +111,6 @@ def rendered(tmp_path_factory) -> tuple[Path, list[SuiteResults]]:
     return out, results
 
 
-def _paper_sections(readme: str) -> dict[str, str]:
-    """README text per paper, keyed by the paper's anchor."""
-    parts = re.split(r'^<a id="([^"]+)"></a>$', readme, flags=re.M)
-    return {parts[i]: parts[i + 1].split("\n## ", 2)[1] if parts[i + 1].count("\n## ") else parts[i + 1]
-            for i in range(1, len(parts), 2) if not re.search(r"-cause-\d+$", parts[i])}
-
-
 def test_readme_lines_fit_and_each_cause_is_stated_once_per_paper(rendered):
     out, results = rendered
     readme = (out / "README.md").read_text()
