@@ -1,93 +1,131 @@
-"""Renders verdicts: terminal tables, leaderboard/README.md, results.json and index.html with figures."""
+"""Renders verdicts: the terminal table of `bench compare`, and the leaderboard folder `bench leaderboard` writes.
+
+The folder (``write``) works offline from disk: ``index.html`` (everything inline but the images),
+``README.md`` for a code host, ``results.json`` with every target, and ``figures/`` (the runs' own figures,
+the sweep figures, and one published-versus-reproduced plot per table). What each view shows is gathered
+once per paper by ``report_model``; the HTML and Markdown are Jinja templates in ``templates/``.
+"""
 
 from __future__ import annotations
 
-import html
 import json
+import re
+import shlex
 import shutil
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from tabulate import tabulate
 
-from benchmark import sweep_figures
-from benchmark.check import CLOSE, HOLDS, REPRODUCED, Verdict
+from benchmark import report_causes, report_model, report_outcomes, report_text, sweep_figures
+from benchmark.check import Verdict
+from benchmark.report_model import FigureGroup
+from benchmark.report_outcomes import AGREE, FAILED, LABELS, NOT_RUN, OUTCOMES, counted, outcome, reason, role
 from benchmark.results import SuiteResults
 from benchmark.tracking import Tracker
 
-COLUMNS = ["target", "paper", "published", "reproduced", "diff", "verdict", "profile"]
+TEMPLATES = Path(__file__).parent / "templates"
+COLUMNS = ["target", "profile", "published", "reproduced", "verdict"]
+# a 120-column terminal: 38 + 7 + 22 + 26 + 15 characters and two spaces between columns
+TERMINAL_WIDTHS = [38, 7, 22, 26, 15]
+CLAIM_LINES = 3  # a claim's statement and result are summarised to this many lines; the JSON has them whole
+MARKDOWN_CELL = 90  # the longest text cell of `bench compare --format markdown`
 
 
-def _num(value: float | None, std: float | None = None, n: int | None = None) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.4g}"
-    if std is not None and n and n > 1:
-        text += f" ± {std:.2g} (n={n})"
-    elif n == 1:
-        text += " (n=1)"
-    return text
-
-
-def row(v: Verdict) -> list[str]:
-    if v.kind == "claim":
-        reproduced = v.detail
-        published = v.statement or "claim"
-    else:
-        reproduced = _num(v.reproduced, v.reproduced_std, v.n)
-        published = _num(v.published, v.published_std)
-    diff = "" if v.difference is None else f"{v.difference:+.3g}"
-    return [v.target, v.paper_ref, published, reproduced, diff, v.verdict, v.profile or ""]
-
-
-# In a terminal, long claim statements and details wrap instead of pushing the verdict off screen.
-TERMINAL_WIDTHS = [66, 14, 30, 44, 9, 16, 7]
+# ----------------------------------------------------------------------------- terminal and Markdown table
 
 
 def table(verdicts: list[Verdict], fmt: str = "simple") -> str:
-    widths = TERMINAL_WIDTHS if fmt in ("simple", "grid") else None
+    """Published against reproduced, one row per target. In a terminal (``simple``) it fits 120 columns: ids
+    wrap at '/', claims are summarised, and each not-run cause is stated once under the table and referred to
+    by number; other formats (``github``) keep every cell on one line, summarised."""
     if not verdicts:
         return "(no targets)"
-    return tabulate([row(v) for v in verdicts], headers=COLUMNS, tablefmt=fmt, disable_numparse=True,
-                    maxcolwidths=widths)
+    causes = list(dict.fromkeys(reason(v) for v in verdicts if outcome(v) in (NOT_RUN, FAILED)))
+    wrapped = fmt in ("simple", "grid")
+    rows = [_row(v, causes, wrapped) for v in verdicts]
+    text = tabulate(rows, headers=COLUMNS, tablefmt=fmt, disable_numparse=True)
+    notes = []
+    for i, cause in enumerate(causes, start=1):
+        kind = FAILED if any(outcome(v) == FAILED and reason(v) == cause for v in verdicts) else NOT_RUN
+        n = sum(reason(v) == cause and outcome(v) in (NOT_RUN, FAILED) for v in verdicts)
+        first = f"[{i}] {kind}: {cause} ({n} target{'s' if n != 1 else ''})"
+        notes += report_text.wrap_text(first, 118) if wrapped else [f"- {first}"]
+    if any(report_text.ELLIPSIS in c for r in rows for c in r):
+        notes.append("Long claims are summarised (…); `bench compare --format json` has every statement and detail.")
+    return text + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def _row(v: Verdict, causes: list[str], wrapped: bool) -> list[str]:
+    o = outcome(v)
+    verdict = f"{o} [{causes.index(reason(v)) + 1}]" if o in (NOT_RUN, FAILED) else o
+    if not counted(v):
+        verdict += f" ({role(v)})"
+    if v.kind == "claim":
+        published, reproduced = v.statement or "claim", v.detail or ("—" if o in (NOT_RUN, FAILED) else "")
+    else:
+        published = report_model.published(v)
+        reproduced = report_model.ours(v) if v.reproduced is not None else "—"
+    cells = [v.target, v.profile or "", published, reproduced, verdict]
+    if not wrapped:
+        return [report_text.summarise(c, MARKDOWN_CELL) for c in cells]
+    widths = TERMINAL_WIDTHS
+    return ["\n".join(report_text.wrap_id(cells[0], widths[0])),
+            "\n".join(report_text.wrap_text(cells[1].replace(",", ", "), widths[1])),
+            "\n".join(report_text.wrap_text(cells[2], widths[2], CLAIM_LINES)),
+            "\n".join(report_text.wrap_text(cells[3], widths[3], CLAIM_LINES)),
+            "\n".join(report_text.wrap_text(cells[4], widths[4]))]
 
 
 def score(verdicts: list[Verdict]) -> Counter:
-    """Verdict counts over the targets that count: reproductions (sanity and calibration targets are left out)."""
-    counts: Counter = Counter()
-    for v in verdicts:
-        if v.role == "reproduction":
-            counts[_bucket(v.verdict)] += 1
-    return counts
-
-
-def _bucket(verdict: str) -> str:
-    for kind in ("not run", "failed"):
-        if verdict.startswith(kind):
-            return kind
-    return verdict
+    """Counted targets (reproductions) by outcome; sanity checks and calibrations are left out."""
+    return Counter(outcome(v) for v in verdicts if counted(v))
 
 
 def summary_line(verdicts: list[Verdict]) -> str:
     c = score(verdicts)
-    counted = sum(c.values())
-    ok = c[REPRODUCED] + c[HOLDS]
-    parts = [f"{ok}/{counted} reproduced or holding"]
-    parts += [f"{n} {k}" for k, n in sorted(c.items()) if k not in (REPRODUCED, HOLDS)]
-    others = [v for v in verdicts if v.role != "reproduction"]
-    if others:
-        passing = sum(1 for v in others if v.verdict in (REPRODUCED, HOLDS))
-        parts.append(f"not counted: {len(others)} sanity/calibration checks ({passing} pass)")
+    ok = sum(c[o] for o in AGREE)
+    parts = [f"{ok}/{sum(c.values())} reproduced or holding"]
+    parts += [f"{c[o]} {o}" for o in OUTCOMES if o not in AGREE and c[o]]
+    left_out = Counter(role(v) for v in verdicts if not counted(v))
+    if left_out:
+        parts.append("not counted: " + ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())))
     return ", ".join(parts)
 
 
 def as_json(results: list[SuiteResults]) -> dict[str, Any]:
-    return {"suites": [{
-        "suite": r.suite.suite, "title": r.suite.paper.title, "file": r.suite.path,
-        "summary": dict(score(r.verdicts)), "mlflow_runs": r.runs_total,
-        "targets": [v.as_dict() for v in r.verdicts]} for r in results]}
+    """Every target with every field, the overview's counts, and the not-run causes with their commands."""
+    suites = []
+    for r in results:
+        run_profiles = report_outcomes.profiles(r.verdicts)
+        causes = report_causes.group(r.verdicts, r.suite.path, [t.id for t in r.suite.all_targets],
+                                     run_profiles[0] if run_profiles else None)
+        paper = r.suite.paper
+        suites.append({
+            "suite": r.suite.suite, "title": paper.title, "file": r.suite.path,
+            "paper": {"title": paper.title, "authors": paper.authors, "year": paper.year, "venue": paper.venue},
+            "summary": dict(score(r.verdicts)), "counts": report_outcomes.count(r.verdicts).as_dict(),
+            "profiles": run_profiles, "budget": report_outcomes.budget_text([v for v in r.verdicts if counted(v)]),
+            "mlflow_runs": r.runs_total,
+            "causes": [{"reason": c.text, "outcome": c.kind, "files": c.files,
+                        "targets": [v.target for v in c.verdicts], "only": c.globs, "command": c.command_text}
+                       for c in causes],
+            "targets": [_target_json(v) for v in r.verdicts]})
+    return {"suites": suites}
+
+
+def _target_json(v: Verdict) -> dict[str, Any]:
+    d = v.as_dict()
+    # the readings every view uses, filled where the engine left them empty
+    d.update(outcome=outcome(v), reason=reason(v), role=role(v), counted=counted(v))
+    return d
+
+
+# ----------------------------------------------------------------------------------------- the folder
 
 
 def write(results: list[SuiteResults], out: Path, tracker: Tracker) -> Path:
@@ -95,11 +133,187 @@ def write(results: list[SuiteResults], out: Path, tracker: Tracker) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     figures = _collect_figures(results, out, tracker)
     sweeps = _sweep_figures(results, out)
-    (out / "results.json").write_text(json.dumps(as_json(results), indent=2, default=float) + "\n")
-    (out / "README.md").write_text(_markdown(results, figures, sweeps))
-    (out / "index.html").write_text(_html(results, figures, sweeps))
+    papers = report_model.order([
+        report_model.build(r, out, figures.get(r.suite.suite, []), sweeps.get(r.suite.suite, {}),
+                           tracker.experiment_id(r.suite.suite, create=False))
+        for r in results])
+    (out / "results.json").write_text(json.dumps(as_json([p.results for p in papers]), indent=2, default=float)
+                                      + "\n")
+    env = _environment()
+    context = {"papers": papers, "totals": report_outcomes.count([v for p in papers for v in p.verdicts])}
+    (out / "README.md").write_text(_tidy(env.get_template("README.md.j2").render(**context)))
+    (out / "index.html").write_text(env.get_template("index.html.j2").render(**context))
     return out
 
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=lambda name: bool(name and ".html" in name),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals.update(
+        # what a verdict says (report_outcomes) and how numbers and claims read (report_model)
+        LABELS=LABELS, OUTCOMES=OUTCOMES, MARKS=report_outcomes.MARKS, GLYPHS=report_outcomes.GLYPHS,
+        ROLE_WHY=report_outcomes.ROLE_WHY,
+        outcome=outcome, reason=reason, role=role, counted=counted, num=report_model.num, ours=report_model.ours,
+        published=report_model.published, p_value=report_model.p_value, sentence=report_model.sentence,
+        anchor=report_model.anchor, short_id=report_model.short_id, oslug=report_model.oslug,
+        # Markdown and HTML pieces
+        md_table=report_text.md_table, md_paragraph=report_text.md_paragraph, summarise=report_text.summarise,
+        md_grid=_md_grid, legend=_legend, overview_table=_overview_table, value_rows=_value_rows, summary=_summary,
+        command_lines=_command_lines, breakable=_breakable, shared_rule=_shared_rule,
+        css=(TEMPLATES / "leaderboard.css").read_text(), js=(TEMPLATES / "leaderboard.js").read_text())
+    env.filters["tick"] = lambda text: f"`{text}`"
+    env.filters["num"] = report_model.num
+    return env
+
+
+def _shared_rule(verdicts: list[Verdict]) -> dict[str, Any] | None:
+    """The rule and source most of some targets share (a table's), so a list states it once, not per row."""
+    if len(verdicts) < 3:
+        return None
+    (rule, source), n = Counter((v.rule, v.source) for v in verdicts).most_common(1)[0]
+    if n * 2 <= len(verdicts):
+        return None
+    return {"rule": rule, "source": source, "all": n == len(verdicts)}
+
+
+def _breakable(name: str) -> Markup:
+    """A column name that may wrap after its underscores and dots in a narrow table header."""
+    return Markup(re.sub(r"([_.])", r"\1<wbr>", str(escape(name))))
+
+
+# ------------------------------------------------------------------------------------ Markdown pieces
+
+
+def _legend() -> str:
+    return " · ".join(f"{report_outcomes.MARKS[o]} {LABELS[o]}" for o in OUTCOMES)
+
+
+def _summary(p: report_model.PaperView) -> str:
+    c = p.counts.by_outcome
+    parts = [f"{c[o]} {LABELS[o]}" for o in OUTCOMES if c[o]]
+    left_out = p.counts.not_counted
+    if left_out:
+        parts.append("shown, not counted: " + ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())))
+    return ", ".join(parts)
+
+
+def _overview_table(papers: list[report_model.PaperView]) -> list[str]:
+    headers = ["paper", "profile", "budget"] + [report_outcomes.MARKS[o] for o in OUTCOMES]
+    headers += ["at paper's budget", "reduced", "counted"]
+    rows = []
+    for p in papers:
+        c = p.counts
+        title = p.suite.paper.title
+        if len(title) > 60 and ":" in title:
+            title = title.split(":", 1)[0]  # "Entropic GANs meet VAEs", the subtitle is under its heading
+        rows.append([f"[{title}](#{p.anchor})", ", ".join(p.profiles) or "—", p.budget]
+                    + [str(c.by_outcome[o]) for o in OUTCOMES]
+                    + [str(sum(c.at_paper_budget.values())), str(sum(c.reduced_budget.values())), str(c.counted)])
+    return report_text.md_table(headers, rows, 200, shrink=[2])
+
+
+def _value_rows(s: report_model.Section, p: report_model.PaperView) -> list[list[str]]:
+    rows = []
+    for v in s.values:
+        o = outcome(v)
+        why = v.detail
+        if reason(v):
+            cause = p.cause_of.get(v.target)
+            why = f"[cause {cause.number}](#{p.anchor}-{cause.key})" if cause else reason(v)
+        if v.note:
+            why += f"; note: {v.note}"
+        verdict = f"{report_outcomes.MARKS[o]} {LABELS[o]}" + ("" if counted(v) else f" ({role(v)}, not counted)")
+        rows.append([f"`{report_model.short_id(v, s.common)}`", report_model.published(v),
+                     report_model.ours(v) if v.reproduced is not None else "—", verdict, why])
+    return rows
+
+
+def _command_lines(cause: report_causes.Cause, width: int = 100) -> list[str]:
+    """The command over several shell lines (backslash continued), one ``--only`` per line when long."""
+    argv = cause.command
+    head_end = next((i for i, a in enumerate(argv) if a == "--only"), len(argv))
+    head = " ".join(shlex.quote(a) if a != "bench" else a for a in argv[:head_end])
+    rest = [f"--only {shlex.quote(argv[i + 1])}" for i in range(head_end, len(argv) - 1, 2)]
+    if len(head) + sum(len(r) + 1 for r in rest) <= width:
+        return [" ".join([head, *rest])]
+    return [head + " \\"] + [f"  {r} \\" for r in rest[:-1]] + [f"  {rest[-1]}"] if rest else [head]
+
+
+def _tidy(markdown: str) -> str:
+    """At most one blank line in a row, and none at the end: what the templates' blocks leave behind."""
+    lines, blank = [], False
+    for line in markdown.splitlines():
+        if not line.strip():
+            if not blank:
+                lines.append("")
+            blank = True
+            continue
+        lines.append(line.rstrip())
+        blank = False
+    return "\n".join(lines).strip() + "\n"
+
+
+def _md_grid(view: report_model.TableView, limit: int = 200) -> list[str]:
+    """A paper-shaped table in Markdown: ``published / ours mark`` per cell, the columns split into several
+    tables where one would be wider than ``limit``."""
+    grid = view.grid
+    with_n = view.seeds is None
+
+    def cell(v: Verdict | None, bold: bool) -> str:
+        if v is None:
+            return ""
+        pub = report_model.published(v)
+        pub = f"**{pub}**" if bold else pub
+        if v.reproduced is None:
+            return f"{pub} / {report_outcomes.MARKS[outcome(v)]}"
+        return f"{pub} / {report_model.ours(v, with_n=with_n, digits=3)} {report_outcomes.MARKS[outcome(v)]}"
+
+    def claim(v: Verdict | None) -> str:
+        return "" if v is None else f"{report_outcomes.MARKS[outcome(v)]} {LABELS[outcome(v)]}"
+
+    corner = (grid.row_label or "row") + (f" · columns {grid.column_prefix}*" if grid.column_prefix else "")
+    columns = list(grid.columns) + grid.claim_columns
+    rows_all: list[tuple[str, list[str]]] = []
+    # the numbers the paper prints above each block, as a list: inside a row they would widen one column
+    above = [f"- {block.name}: " + "; ".join(f"{label} {cell(v, False)}"
+                                            + ("" if counted(v) else f" ({role(v)}, not counted)")
+                                            for label, v in block.extras)
+             for block in grid.blocks if block.extras]
+    for block in grid.blocks:
+        if block.name:
+            rows_all.append((f"**{block.name}**", [""] * len(columns)))
+        for row in block.rows:
+            cells = [cell(c, b) for c, b in zip(row.cells, row.bold, strict=True)]
+            cells += [claim(row.claims.get(label)) for label in grid.claim_columns]
+            rows_all.append((row.label, cells))
+        if block.column_claims and any(c is not None for c in block.column_claims):
+            rows_all.append(("lowest (paper: bold)", [claim(c) for c in block.column_claims]
+                             + [""] * len(grid.claim_columns)))
+    # split the columns so that every line fits; the row labels repeat in each part
+    widths = [min(60, max([len(columns[i])] + [len(cells[i]) for _, cells in rows_all])) + 3
+              for i in range(len(columns))]
+    first = max([len(corner)] + [len(label) for label, _ in rows_all]) + 4
+    parts: list[list[int]] = [[]]
+    for i, w in enumerate(widths):
+        if parts[-1] and first + sum(widths[j] for j in parts[-1]) + w > limit:
+            parts.append([])
+        parts[-1].append(i)
+    lines: list[str] = []
+    if above:
+        lines += ["Printed above the blocks (published / ours):", ""]
+        lines += [wrapped for line in above for wrapped in report_text.md_paragraph(line[2:], 118, "- ")]
+        lines.append("")
+    for cols in parts:
+        if len(parts) > 1:
+            lines += ["", f"Columns {cols[0] + 1}–{cols[-1] + 1} of {len(columns)}:", ""]
+        body = []
+        for label, cells in rows_all:
+            body.append([label] + [cells[i] for i in cols])
+        lines += report_text.md_table([corner] + [columns[i] for i in cols], body, limit)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------- figures
 
 SweepFigures = dict[str, dict[str, list[tuple[str, str]]]]  # suite -> paper_ref -> [(caption, path)]
 
@@ -119,86 +333,20 @@ def _sweep_figures(results: list[SuiteResults], out: Path) -> SweepFigures:
     return drawn
 
 
-def _group(verdicts: list[Verdict]) -> dict[str, list[Verdict]]:
-    groups: dict[str, list[Verdict]] = defaultdict(list)
-    for v in verdicts:
-        groups[v.paper_ref].append(v)
-    return groups
-
-
-def _markdown(results: list[SuiteResults], figures: dict[str, list[tuple[str, str]]], sweeps: SweepFigures) -> str:
-    lines = ["# Leaderboard", "",
-             "What reproduced, target by target. Generated by `bench leaderboard` from the MLflow record;",
-             "`profile` says how much of the paper's budget the runs spent (`smoke` < `cpu` < `paper`).", ""]
-    overview = []
-    for r in results:
-        c = score(r.verdicts)
-        overview.append([r.suite.paper.title, r.suite.suite, c[REPRODUCED] + c[HOLDS], c[CLOSE],
-                         sum(n for k, n in c.items() if k not in (REPRODUCED, HOLDS, CLOSE)), len(r.verdicts)])
-    lines += [tabulate(overview, headers=["paper", "suite", "reproduced / holds", "close", "other", "targets"],
-                       tablefmt="github"), ""]
-    for r in results:
-        lines += [f"## {r.suite.paper.title} (`{r.suite.suite}`)", "", summary_line(r.verdicts), ""]
-        beside = sweeps.get(r.suite.suite, {})
-        groups = _group(r.verdicts)
-        for ref, group in groups.items():
-            lines += [f"### {ref}", "", summary_line(group), "", table(group, "github"), ""]
-            lines += [f"![{caption}]({path})\n" for caption, path in beside.get(ref, [])]
-        leftover = [f for ref, figs in beside.items() if ref not in groups for f in figs]
-        for caption, path in leftover + figures.get(r.suite.suite, []):
-            lines += [f"![{caption}]({path})", ""]
-    return "\n".join(lines)
-
-
-def _figure_html(figs: list[tuple[str, str]]) -> str:
-    esc = html.escape
-    return ("<div class='figs'>" + "".join(f"<figure><img src='{esc(p)}' loading='lazy'><figcaption>{esc(c)}"
-                                           "</figcaption></figure>" for c, p in figs) + "</div>")
-
-
-def _html(results: list[SuiteResults], figures: dict[str, list[tuple[str, str]]], sweeps: SweepFigures) -> str:
-    esc = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>bench leaderboard</title><style>",
-             "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
-             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}"
-             ".reproduced,.claim-holds{background:#d8f5d0}.close{background:#fff3c4}"
-             ".not-reproduced,.claim-fails{background:#f9d0d0}.not-run{background:#eee}"
-             ".figs{display:flex;flex-wrap:wrap;gap:12px}.figs figure{margin:0;max-width:420px}"
-             ".figs img{max-width:420px}</style></head><body><h1>bench leaderboard</h1>"]
-    for r in results:
-        parts.append(f"<h2>{esc(r.suite.paper.title)} <code>{esc(r.suite.suite)}</code></h2>"
-                     f"<p>{esc(summary_line(r.verdicts))}</p>")
-        beside = sweeps.get(r.suite.suite, {})
-        groups = _group(r.verdicts)
-        for ref, group in groups.items():
-            parts.append(f"<h3>{esc(ref)}</h3><p>{esc(summary_line(group))}</p><table><tr>"
-                         + "".join(f"<th>{c}</th>" for c in COLUMNS) + "</tr>")
-            for v in group:
-                klass = _bucket(v.verdict).replace(" ", "-")
-                parts.append("<tr>" + "".join(f"<td class='{klass}'>{esc(c)}</td>" for c in row(v)) + "</tr>")
-            parts.append("</table>")
-            if beside.get(ref):
-                parts.append(_figure_html(beside[ref]))
-        figs = [f for ref, fs in beside.items() if ref not in groups for f in fs] + figures.get(r.suite.suite, [])
-        if figs:
-            parts.append("<h3>Figures</h3>" + _figure_html(figs))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def published_caption(captions: dict[str, str], figure_name: str) -> str | None:
     """The caption of the paper's figure this one reproduces: the longest matching name prefix wins."""
     matches = [prefix for prefix in captions if figure_name.startswith(prefix)]
     return captions[max(matches, key=len)] if matches else None
 
 
-def _collect_figures(results: list[SuiteResults], out: Path, tracker: Tracker) -> dict[str, list[tuple[str, str]]]:
-    found: dict[str, list[tuple[str, str]]] = {}
+def _collect_figures(results: list[SuiteResults], out: Path, tracker: Tracker) -> dict[str, list[FigureGroup]]:
+    """Each suite's run figures, copied from MLflow, grouped under the published caption they reproduce."""
+    found: dict[str, list[FigureGroup]] = {}
     for r in results:
         root = out / "figures" / r.suite.suite
         if root.exists():
             shutil.rmtree(root)
-        entries = []
+        groups: dict[str | None, list[report_model.Figure]] = {}
         for (exp, method, dataset), run in sorted(r.figures.items()):
             with tempfile.TemporaryDirectory() as tmp:
                 got = tracker.download_artifacts(run.run_id, "figures", Path(tmp))
@@ -208,10 +356,16 @@ def _collect_figures(results: list[SuiteResults], out: Path, tracker: Tracker) -
                     dest = root / exp / method / dataset / png.name
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(png, dest)
-                    ours = (f"{exp} · {method} · {dataset} · {png.stem} (seed {run.seed}, "
-                            f"{run.tags.get('profile')})")
-                    published = published_caption(r.suite.figures, png.stem)
-                    caption = f"{published} — reproduced by: {ours}" if published else ours
-                    entries.append((caption, str(dest.relative_to(out))))
-        found[r.suite.suite] = entries
+                    ours = f"{method} on {dataset} ({exp}; seed {run.seed}, {run.tags.get('profile')} profile)"
+                    caption = published_caption(r.suite.figures, png.stem)
+                    groups.setdefault(caption, []).append(
+                        report_model.Figure(str(dest.relative_to(out)), ours, png.stem, run.run_id))
+        # the paper's figures in caption order, then what no caption claims
+        ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, _caption_order(r, kv[0])))
+        found[r.suite.suite] = [FigureGroup(caption, figs) for caption, figs in ordered]
     return found
+
+
+def _caption_order(r: SuiteResults, caption: str | None) -> int:
+    captions = list(r.suite.figures.values())
+    return captions.index(caption) if caption in captions else len(captions)
