@@ -272,9 +272,9 @@ def cmd_compare(args) -> int:
             print(leaderboard.table(res.verdicts, fmt))
             print(f"\n{leaderboard.summary_line(res.verdicts)}\n")
     if args.strict:
-        from benchmark.check import HOLDS, REPRODUCED
+        from benchmark.report_outcomes import AGREE, counted, outcome
 
-        if any(v.verdict not in (REPRODUCED, HOLDS) for r in collected for v in r.verdicts if v.role == "reproduction"):
+        if any(outcome(v) not in AGREE for r in collected for v in r.verdicts if counted(v)):
             return 1
     return 0
 
