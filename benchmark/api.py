@@ -23,12 +23,14 @@ Contract, in one place:
   state with its weights resumes to the same numbers as an uninterrupted run. Methods that use
   neither are unaffected.
 
-Every random draw takes its randomness from ``ctx.seed`` (``ctx.rng()`` for torch,
-``ctx.np_rng()`` for numpy) so that on CPU the same seed gives the same numbers.
+Every random draw takes its randomness from ``ctx.seed`` through a named stream (``ctx.rng("data")`` for
+torch, ``ctx.np_rng("order")`` for numpy) so that on CPU the same seed gives the same numbers, and two
+streams never share numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +87,15 @@ def register_dataset(cls: type[Dataset]) -> type[Dataset]:
 # ----------------------------------------------------------------------------------- running
 
 
+def stream_seed(seed: int, name: str | int) -> int:
+    """A 64-bit seed for the random stream ``name`` of the run seeded ``seed``: numpy's ``SeedSequence`` over the
+    seed with a hash of the name as its spawn key, so every name is an independent stream and nobody picks
+    integer offsets by hand."""
+    key = int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:8], "little")
+    low, high = np.random.SeedSequence(entropy=int(seed), spawn_key=(key,)).generate_state(2, np.uint32)
+    return int(low) | (int(high) << 32)
+
+
 @dataclass
 class TrainResult:
     """What a method hands to the metrics: its trained model and any measurements that only
@@ -127,17 +138,24 @@ class RunContext:
         """A hyper-parameter from the suite, or the method's default."""
         return self.hparams.get(key, default)
 
-    def rng(self, offset: int = 0) -> torch.Generator:
-        g = torch.Generator(device="cpu")
-        g.manual_seed(int(self.seed) * 1_000_003 + offset)
+    def rng(self, name: str, device: torch.device | str | None = None) -> torch.Generator:
+        """The run's random stream ``name`` (e.g. "data", "noise", "metric/kl_grid/samples"): a torch generator
+        seeded from the run's seed and the name, independent of every other name. On the CPU unless a
+        device is given (a generator on the device draws there, without a host copy)."""
+        g = torch.Generator(device=device or "cpu")
+        g.manual_seed(stream_seed(self.seed, name))
         return g
 
-    def np_rng(self, offset: int = 0) -> np.random.Generator:
-        return np.random.default_rng(int(self.seed) * 1_000_003 + offset)
+    def np_rng(self, name: str) -> np.random.Generator:
+        """The numpy twin of ``rng``: the same name gives a stream of its own, seeded the same way."""
+        return np.random.default_rng(stream_seed(self.seed, name))
 
-    def seed_everything(self) -> None:
-        torch.manual_seed(int(self.seed))
-        np.random.seed(int(self.seed) % (2**32))
+    def seed_everything(self, name: str = "global") -> None:
+        """Seed torch's and numpy's global generators from the stream ``name`` (network initialisation,
+        dropout, anything drawn without an explicit generator)."""
+        seed = stream_seed(self.seed, name)
+        torch.manual_seed(seed)
+        np.random.seed(seed % (2**32))
 
     def log_losses(self, step: int, values: dict[str, float]) -> None:
         if self.loss_sink is not None:

@@ -40,9 +40,14 @@ class Progress:
         pass
 
 
+def units(job: Any) -> int:
+    """Units of work a job holds: one per search unit and one per seed of the chosen setting (whose first
+    seed is its search run, read back)."""
+    return job.n_trials + len(job.seeds)
+
+
 def total_runs(jobs: list[Any]) -> int:
-    """Runs a plan holds: one per search unit, plus the chosen setting's other seeds."""
-    return sum(j.n_trials + len(j.seeds) - 1 for j in jobs)
+    return sum(units(j) for j in jobs)
 
 
 class LineProgress(Progress):
@@ -51,12 +56,14 @@ class LineProgress(Progress):
     def __init__(self, jobs: list[Any], stream: TextIO | None = None) -> None:
         self.total = total_runs(jobs)
         self.done = 0
+        self.per_job: dict[str, int] = {}
         self.trained_seconds: list[float] = []
         self.started = time.monotonic()
         self.stream = stream or sys.stderr
 
     def run_done(self, job: Any, seed: int, phase: str, how: str, seconds: float) -> None:
         self.done += 1
+        self.per_job[job.key] = self.per_job.get(job.key, 0) + 1
         if how == "trained":
             self.trained_seconds.append(seconds)
         elapsed = time.monotonic() - self.started
@@ -72,6 +79,8 @@ class LineProgress(Progress):
               file=self.stream, flush=True)
 
     def job_done(self, job: Any, outcome: Any) -> None:
+        # a job that ends early (not run, failed) or was complete already leaves units nobody will do
+        self.total -= max(0, units(job) - self.per_job.get(job.key, 0))
         if outcome.status != "done":
             print(f"  {job.key}: {outcome.status}: {outcome.reason}", file=self.stream, flush=True)
 

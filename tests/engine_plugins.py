@@ -53,7 +53,7 @@ class FixtureGaussianFit(api.Method):
         mu = torch.zeros((), requires_grad=True)
         log_sigma = torch.zeros((), requires_grad=True)
         opt = torch.optim.SGD([mu, log_sigma], lr=float(ctx.hp("lr")))
-        rng = ctx.rng()
+        rng = ctx.rng("data")
         nll = torch.tensor(0.0)
         start = 0
         saved = ctx.restore()  # a killed attempt at this same run left a checkpoint: go on from there

@@ -1,0 +1,380 @@
+"""Claim types and statistics: each one class, holding both what a suite writes and how it is judged.
+
+A claim type is a pydantic model with a literal ``type``, its reference fields in ``ref_fields`` (the order in
+which ``judge`` finds them in ``target.refs``), and ``judge(target, lookup) -> (verdict, detail, test)``,
+evaluated on the per-seed values (or, with ``over: sweep``, on one value per setting the sweep tried).
+``@claim_type`` registers it; the suite schema accepts every registered type. A statistic is a value computed
+from many runs (``compute(target, lookup) -> (value, detail, test)``), judged by the value rules.
+Adding a claim type means adding one class here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from benchmark.schema_base import Strict
+from benchmark.values import FAILS, HOLDS, Values, fmt_p, one_sided_p, paired_values
+
+if TYPE_CHECKING:
+    from benchmark.targets import Ref, Target
+
+Lookup = dict["Ref", Values]
+Judged = tuple[str, str, dict[str, Any]]
+
+CLAIM_TYPES: dict[str, type[ClaimBase]] = {}
+STATISTIC_TYPES: dict[str, type[StatisticBase]] = {}
+
+
+def _tag(cls: type) -> str:
+    return cls.model_fields["type"].annotation.__args__[0]
+
+
+def claim_type(cls: type[ClaimBase]) -> type[ClaimBase]:
+    CLAIM_TYPES[_tag(cls)] = cls
+    return cls
+
+
+def statistic_type(cls: type[StatisticBase]) -> type[StatisticBase]:
+    STATISTIC_TYPES[_tag(cls)] = cls
+    return cls
+
+
+class _Referencing(Strict):
+    """A model whose fields name measurements: ``ref_fields`` lists them in the order they are resolved."""
+
+    ref_fields: ClassVar[tuple[str, ...]] = ()
+
+    def paired(self) -> list[tuple[int, int]]:
+        """Indices of references compared run by run (they must name the same job)."""
+        return []
+
+    def references(self) -> list[tuple[str, str]]:
+        """(field, reference string) for every measurement reference, in ``ref_fields`` order."""
+        out: list[tuple[str, str]] = []
+        for name in self.ref_fields:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                out += [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+            elif isinstance(value, str):
+                out.append((name, value))
+        return out
+
+
+class ClaimBase(_Referencing):
+    # seeds: each reference's values are the seeds of the job's chosen setting (the default);
+    # sweep: they are the search runs, one per hyper-parameter setting the sweep tried (first seed)
+    over: Literal["seeds", "sweep"] = "seeds"
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _verdict(holds: bool) -> str:
+    return HOLDS if holds else FAILS
+
+
+@claim_type
+class OrderingClaim(ClaimBase):
+    """The means are in the stated order; one-sided Welch p-value per adjacent pair."""
+
+    type: Literal["ordering"]
+    refs: list[str] = Field(min_length=2)
+    relation: Literal["<", ">"] = "<"
+    ref_fields = ("refs",)
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        refs = target.refs
+        means = [lookup[r].mean for r in refs]
+        holds, pvalues = True, []
+        for a, b, ma, mb in zip(refs, refs[1:], means, means[1:], strict=False):
+            holds &= ma < mb if self.relation == "<" else ma > mb
+            pvalues.append(one_sided_p(lookup[a].values, lookup[b].values,
+                                       "less" if self.relation == "<" else "greater"))
+        chain = f" {self.relation} ".join(f"{r.method}/{r.dataset}:{m:.4g}" for r, m in zip(refs, means, strict=True))
+        known = [p for p in pvalues if p is not None]
+        worst = max(known) if known else None
+        test = {"test": "one-sided Welch per adjacent pair", "p_values": pvalues, "p_value": worst}
+        return _verdict(holds), f"means {chain}; worst pair {fmt_p(worst)}", test
+
+
+@claim_type
+class LowestClaim(ClaimBase):
+    """The expected entry has the lowest (or highest) mean; one-sided Welch p-value against the runner-up."""
+
+    type: Literal["lowest"]
+    refs: list[str] = Field(min_length=2)
+    expected: str
+    highest: bool = False
+    ref_fields = ("refs", "expected")
+
+    @model_validator(mode="after")
+    def _expected_in_refs(self) -> LowestClaim:
+        if self.expected not in self.refs:
+            raise ValueError(f"expected '{self.expected}' is not one of refs")
+        return self
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        refs = target.refs[: len(self.refs)]
+        expected = target.refs[len(self.refs)]  # ref_fields: the list first, then the expected entry
+        means = {r: lookup[r].mean for r in refs}
+        pick = max if self.highest else min
+        best = pick(refs, key=lambda r: means[r])
+        word = "highest" if self.highest else "lowest"
+        runner_up = pick([r for r in refs if r != expected], key=lambda r: means[r])
+        p = one_sided_p(lookup[expected].values, lookup[runner_up].values, "greater" if self.highest else "less")
+        detail = (f"{word}: {best.method}/{best.dataset} ({means[best]:.4g}); expected {expected.method} "
+                  f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}), {fmt_p(p)}")
+        return _verdict(means[expected] == means[best]), detail, {"test": "one-sided Welch vs runner-up",
+                                                                   "p_value": p}
+
+
+def _pairs_or_extremes(lookup: Lookup, lhs: Ref, rhs: Ref) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Two measurements of the same job compared run by run (paired by seed or setting); of two jobs, as
+    whole samples."""
+    if lhs.job == rhs.job:
+        a, b = paired_values(lookup[lhs], lookup[rhs])
+        return a, b, True
+    return np.asarray(lookup[lhs].values, dtype=float), np.asarray(lookup[rhs].values, dtype=float), False
+
+
+@claim_type
+class BoundClaim(ClaimBase):
+    """x <= y (or >=) for every seed pair of the same runs (the extremes of two jobs), with optional slack."""
+
+    type: Literal["bound"]
+    lhs: str
+    rhs: str | float
+    relation: Literal["<=", ">="] = "<="
+    slack: float = Field(default=0.0, ge=0)
+    ref_fields = ("lhs", "rhs")
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        lhs = target.refs[0]
+        if isinstance(self.rhs, str):
+            rhs = target.refs[1]
+            a, b, paired = _pairs_or_extremes(lookup, lhs, rhs)
+            rhs_text = str(rhs.measurement)
+        else:
+            a = np.asarray(lookup[lhs].values)
+            b, paired, rhs_text = np.full_like(a, float(self.rhs)), True, f"{self.rhs:g}"
+        if self.relation == "<=":
+            margins = (b - a) if paired else np.array([b.min() - a.max()])
+        else:
+            margins = (a - b) if paired else np.array([a.min() - b.max()])
+        worst = float(margins.min())
+        detail = (f"{lhs.measurement} {self.relation} {rhs_text}: worst margin {worst:.4g}"
+                  f" over {len(margins)} {'seed pairs' if paired else 'extremes'} (slack {self.slack:g})")
+        return _verdict(bool(np.all(margins >= -self.slack))), detail, {"test": "every seed", "worst_margin": worst}
+
+
+@claim_type
+class RatioClaim(ClaimBase):
+    """x >= factor * y for every seed (paired within a job; min over max across jobs)."""
+
+    type: Literal["ratio_at_least"]
+    lhs: str
+    rhs: str
+    factor: float = Field(gt=0)
+    ref_fields = ("lhs", "rhs")
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        lhs, rhs = target.refs
+        a, b, paired = _pairs_or_extremes(lookup, lhs, rhs)
+        ratios = a / np.maximum(np.abs(b), 1e-300) if paired else np.array([a.min() / max(abs(b.max()), 1e-300)])
+        detail = f"{lhs.measurement} / {rhs.measurement}: min ratio {ratios.min():.4g} (needs >= {self.factor:g})"
+        return _verdict(bool(np.all(ratios >= self.factor))), detail, {"test": "every seed",
+                                                                        "min_ratio": float(ratios.min())}
+
+
+@claim_type
+class ApproxEqualClaim(ClaimBase):
+    """|mean x - mean y| <= max(abs, rel * |mean y|); two-sided Welch p-value shown."""
+
+    type: Literal["approx_equal"]
+    lhs: str
+    rhs: str
+    abs: float = Field(default=0.0, ge=0)
+    rel: float = Field(default=0.0, ge=0)
+    ref_fields = ("lhs", "rhs")
+
+    @model_validator(mode="after")
+    def _has_tolerance(self) -> ApproxEqualClaim:
+        if self.abs == 0 and self.rel == 0:
+            raise ValueError("approx_equal needs abs or rel > 0")
+        return self
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        from scipy import stats
+
+        lhs, rhs = target.refs
+        ma, mb = lookup[lhs].mean, lookup[rhs].mean
+        tol = max(self.abs, self.rel * abs(mb))
+        a, b = lookup[lhs].values, lookup[rhs].values
+        p = None
+        if len(a) > 1 and len(b) > 1 and (np.std(a) > 0 or np.std(b) > 0):
+            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+        detail = (f"{lhs.measurement} {ma:.4g} vs {rhs.measurement} {mb:.4g}: |diff| {abs(ma - mb):.4g} "
+                  f"(tol {tol:.4g}); {fmt_p(p)}")
+        return _verdict(abs(ma - mb) <= tol), detail, {"test": "two-sided Welch", "p_value": p}
+
+
+@claim_type
+class CorrelationClaim(ClaimBase):
+    """Pearson r of the means against the stated x values >= min_r."""
+
+    type: Literal["correlation"]
+    refs: list[str] = Field(min_length=3)
+    x: list[float] = Field(min_length=3)
+    min_r: float = Field(ge=-1, le=1)
+    ref_fields = ("refs",)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> CorrelationClaim:
+        if len(self.refs) != len(self.x):
+            raise ValueError(f"refs has {len(self.refs)} entries but x has {len(self.x)}")
+        return self
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        from scipy import stats
+
+        means = [lookup[r].mean for r in target.refs]
+        x = np.asarray(self.x, dtype=float)
+        if np.std(means) == 0:
+            r, p = 0.0, 1.0
+        else:
+            res = stats.pearsonr(x, means)
+            r, p = float(res.statistic), float(res.pvalue)
+        detail = f"Pearson r = {r:.4f} (needs >= {self.min_r:g}) over {len(x)} points; p = {p:.3g}"
+        return _verdict(r >= self.min_r), detail, {"test": "pearson", "r": r, "p_value": p}
+
+
+@claim_type
+class CvClaim(ClaimBase):
+    """The coefficient of variation over seeds is at most limit."""
+
+    type: Literal["cv_at_most"]
+    ref: str
+    limit: float = Field(gt=0)
+    ref_fields = ("ref",)
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        values = np.asarray(lookup[target.refs[0]].values)
+        mean = float(np.mean(values))
+        cv = float(np.std(values, ddof=1) / abs(mean)) if len(values) > 1 and mean != 0 else math.inf
+        return _verdict(cv <= self.limit), f"coefficient of variation {cv:.4g} (needs <= {self.limit:g})", {"cv": cv}
+
+
+@claim_type
+class FractionBeatsBestClaim(ClaimBase):
+    """More than ``more_than`` of lhs's values beat the best of rhs's ("most settings beat the best X")."""
+
+    type: Literal["fraction_beats_best"]
+    lhs: str
+    rhs: str
+    relation: Literal[">", "<"] = ">"
+    more_than: float = Field(ge=0, lt=1)
+    ref_fields = ("lhs", "rhs")
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        lhs, rhs = target.refs
+        a, b = np.asarray(lookup[lhs].values, dtype=float), np.asarray(lookup[rhs].values, dtype=float)
+        best = b.max() if self.relation == ">" else b.min()
+        beats = int(np.sum(a > best) if self.relation == ">" else np.sum(a < best))
+        fraction = beats / len(a)
+        word = "best" if self.relation == ">" else "lowest"
+        detail = (f"{beats} of {len(a)} {lhs.method} values {self.relation} the {word} of {len(b)} {rhs.method} "
+                  f"values ({best:.4g}): fraction {fraction:.3g} (needs > {self.more_than:g})")
+        return _verdict(fraction > self.more_than), detail, {"test": "count", "fraction": fraction, "n": len(a)}
+
+
+@claim_type
+class PairedCorrelationClaim(ClaimBase):
+    """Pearson r between two measurements of the same runs (paired by seed, or by setting over a sweep)."""
+
+    type: Literal["paired_correlation"]
+    lhs: str
+    rhs: str
+    min_r: float = Field(ge=-1, le=1)
+    ref_fields = ("lhs", "rhs")
+
+    def paired(self) -> list[tuple[int, int]]:
+        return [(0, 1)]
+
+    def judge(self, target: Target, lookup: Lookup) -> Judged:
+        from scipy import stats
+
+        lhs, rhs = target.refs
+        x, y = paired_values(lookup[lhs], lookup[rhs])
+        if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+            detail = f"Pearson r undefined over {len(x)} paired runs (needs 3 or more, each side varying)"
+            return FAILS, detail, {"test": "pearson", "r": None, "n": len(x)}
+        res = stats.pearsonr(x, y)
+        r, p = float(res.statistic), float(res.pvalue)
+        rho = float(stats.spearmanr(x, y).statistic)
+        detail = (f"{lhs.measurement} vs {rhs.measurement}: Pearson r = {r:.3f} (needs >= {self.min_r:g}), "
+                  f"Spearman {rho:.3f}, over {len(x)} paired runs; p = {p:.3g}")
+        return _verdict(r >= self.min_r), detail, {"test": "pearson", "r": r, "p_value": p, "spearman": rho,
+                                                    "n": len(x)}
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+class StatisticBase(_Referencing):
+    def compute(self, target: Target, lookup: Lookup) -> tuple[float | None, str, dict[str, Any]]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+
+def top_bottom_fraction(top: np.ndarray, bottom: np.ndarray) -> tuple[int, int]:
+    """How many of n runs rank in the top half by ``top`` and in the bottom half by ``bottom`` (higher is
+    better for both; ties share the average rank). Top half: ranks 1..floor(n/2); bottom half: ranks
+    ceil(n/2)+1..n, so with an odd n the median run counts in neither."""
+    from scipy import stats
+
+    n = len(top)
+    in_top = stats.rankdata(-top) <= n // 2  # rank 1 = best
+    in_bottom = stats.rankdata(-bottom) > (n + 1) // 2
+    return int(np.sum(in_top & in_bottom)), n
+
+
+@statistic_type
+class RankDisagreement(StatisticBase):
+    """The fraction of sweep runs (pooled over the jobs) ranked in the top half by one measurement and in
+    the bottom half by another; higher is better for both. ``top_by[i]`` and ``bottom_by[i]`` name the same
+    job. With n runs, the top half is ranks 1..floor(n/2) and the bottom half ranks ceil(n/2)+1..n."""
+
+    type: Literal["rank_disagreement"]
+    top_by: list[str] = Field(min_length=1)
+    bottom_by: list[str] = Field(min_length=1)
+    ref_fields = ("top_by", "bottom_by")
+
+    @model_validator(mode="after")
+    def _same_length(self) -> RankDisagreement:
+        if len(self.top_by) != len(self.bottom_by):
+            raise ValueError(f"top_by has {len(self.top_by)} entries but bottom_by has {len(self.bottom_by)}")
+        return self
+
+    def paired(self) -> list[tuple[int, int]]:
+        n = len(self.top_by)
+        return [(i, n + i) for i in range(n)]
+
+    def compute(self, target: Target, lookup: Lookup) -> tuple[float | None, str, dict[str, Any]]:
+        from scipy import stats
+
+        half = len(target.refs) // 2
+        pairs = [paired_values(lookup[a], lookup[b])
+                 for a, b in zip(target.refs[:half], target.refs[half:], strict=True)]
+        top = np.concatenate([p[0] for p in pairs])
+        bottom = np.concatenate([p[1] for p in pairs])
+        if len(top) < 2:
+            return None, f"a rank disagreement needs 2 or more runs with both measurements, got {len(top)}", {}
+        k, n = top_bottom_fraction(top, bottom)
+        rho = float(stats.spearmanr(top, bottom).statistic) if np.std(top) > 0 and np.std(bottom) > 0 else None
+        a, b = target.refs[0].measurement, target.refs[half].measurement
+        rho_text = "n/a" if rho is None else f"{rho:.3f}"
+        detail = f"{k} of {n} runs in the top half by {a} and the bottom half by {b}; Spearman {rho_text}"
+        return k / n, detail, {"runs": n, "disagreeing": k, "spearman": rho}

@@ -1,0 +1,265 @@
+"""The suite schema: pydantic models for `suites/*.yaml`, checked without any plug-in.
+
+Errors are mapped to YAML lines by ``benchmark.suite.load_suite``. Claim types and statistics are defined with
+their judges in ``benchmark.claims``; the schema accepts every registered one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+
+from benchmark.claims import CLAIM_TYPES, STATISTIC_TYPES
+from benchmark.schema_base import Strict
+from benchmark.schema_base import finite as _finite
+
+PROFILES = ("smoke", "cpu", "paper")
+Profile = Literal["smoke", "cpu", "paper"]
+Scalar = Union[bool, int, float, str]
+# at least one character that is not a dot: names become file and directory names, and "." or ".." would
+# point elsewhere
+NAME_PATTERN = r"^[A-Za-z0-9_.+\-]*[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=120, pattern=NAME_PATTERN)]
+
+class Paper(Strict):
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(min_length=1)
+    year: int | None = Field(default=None, ge=1900, le=2100)
+    venue: str | None = None
+    text: str | None = None
+    code: str | None = None
+
+
+class DatasetSpec(Strict):
+    loader: Name
+    params: dict[str, Any] = {}
+    source: str | None = None
+
+
+class MethodSpec(Strict):
+    method: Name
+    hparams: dict[str, Any] = {}
+    source: str | None = None
+
+
+class GridSpec(Strict):
+    grid: list[Scalar] = Field(min_length=1, max_length=10_000)
+
+
+class RangeSpec(Strict):
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpec:
+        _finite(self.low)
+        _finite(self.high)
+        if not self.low < self.high:
+            raise ValueError("low must be smaller than high")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+def _sweep_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "grid" if "grid" in value else "range"
+    return "grid" if isinstance(value, GridSpec) else "range"
+
+
+SweepSpec = Annotated[Annotated[GridSpec, Tag("grid")] | Annotated[RangeSpec, Tag("range")],
+                      Discriminator(_sweep_kind)]
+
+
+class PerProfileInt(Strict):
+    smoke: int = Field(ge=1, le=10_000)
+    cpu: int = Field(ge=1, le=10_000)
+    paper: int = Field(ge=1, le=10_000)
+
+
+class Budget(Strict):
+    smoke: dict[str, Any]
+    cpu: dict[str, Any]
+    paper: dict[str, Any]
+    # false where the paper and its code state no budget and `paper` is our reading: verdicts then say
+    # "the paper states no budget" instead of a fraction of it
+    paper_stated: bool = True
+    source: str | None = None
+
+    @field_validator("smoke", "cpu", "paper")
+    @classmethod
+    def _steps_positive(cls, value: dict[str, Any]) -> dict[str, Any]:
+        steps = value.get("steps")
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0
+                                  or steps > 100_000_000):
+            raise ValueError("steps must be a whole number between 0 and 100000000")
+        return value
+
+
+class Objective(Strict):
+    measurement: str
+    direction: Literal["minimize", "maximize"]
+
+
+class Experiment(Strict):
+    methods: list[Name] = Field(min_length=1)
+    datasets: list[Name] = Field(min_length=1)
+    metrics: list[Name] = []
+    hparams: dict[str, Any] = {}
+    budget: Budget
+    seeds: PerProfileInt
+    sweep: dict[str, SweepSpec] = {}
+    trials: PerProfileInt | None = None
+    objective: Objective | None = None
+    requires_gpu: bool = False
+    source: str | None = None
+
+
+class Check(Strict):
+    """How a value target is judged; documented in the README ("How verdicts are decided")."""
+
+    rule: Literal["tolerance", "at_most", "at_least"] = "tolerance"
+    rel: float = Field(default=0.0, ge=0)
+    abs: float = Field(default=0.0, ge=0)
+    limit: float | None = None
+    close_factor: float = Field(default=2.0, ge=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Check:
+        _finite(self.limit)
+        if self.rule == "tolerance" and self.rel == 0 and self.abs == 0:
+            raise ValueError("a tolerance rule needs rel or abs > 0")
+        if self.rule in ("at_most", "at_least") and self.limit is None:
+            raise ValueError(f"rule {self.rule} needs a limit")
+        return self
+
+Claim = Annotated[Union[tuple(CLAIM_TYPES.values())], Field(discriminator="type")]  # noqa: UP007
+Statistic = Annotated[Union[tuple(STATISTIC_TYPES.values())], Field(discriminator="type")]  # noqa: UP007
+
+
+class TargetSpec(Strict):
+    id: str = Field(min_length=1, max_length=300)
+    paper_ref: str = Field(min_length=1)
+    kind: Literal["value", "claim"]
+    source: str = Field(min_length=1)
+    experiment: Name
+    method: Name | None = None
+    dataset: Name | None = None
+    measurement: str | None = None
+    published: float | None = None
+    published_std: float | None = Field(default=None, ge=0)
+    published_n: int = Field(default=1, ge=1)
+    check: Check | None = None
+    claim: Claim | None = None
+    # a value target computed from many runs' measurements (e.g. a rank disagreement over a sweep)
+    statistic: Statistic | None = None
+    statement: str | None = None
+    # reproduction: counts in the score; sanity: true by construction (checked and shown, never counted);
+    # calibration: a constant was chosen to match it (shown with that constant, never counted)
+    role: Literal["reproduction", "sanity", "calibration"] = "reproduction"
+    calibrates: str | None = None  # calibration: the constant this target's published number fixed
+    note: str | None = None  # e.g. another reading of the same published number
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> TargetSpec:
+        if self.role == "calibration" and not self.calibrates:
+            raise ValueError("a calibration target names the constant it fixed in 'calibrates'")
+        if self.role != "calibration" and self.calibrates:
+            raise ValueError("'calibrates' is for role: calibration")
+        return self
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> TargetSpec:
+        _finite(self.published)
+        _finite(self.published_std)
+        if self.kind == "value":
+            needed = ("published", "check") if self.statistic else ("method", "dataset", "measurement",
+                                                                       "published", "check")
+            for name in needed:
+                if getattr(self, name) is None:
+                    raise ValueError(f"a value target needs '{name}'")
+            if self.statistic is not None and self.measurement is not None:
+                raise ValueError("a value target has either 'measurement' or 'statistic', not both")
+            if self.claim is not None:
+                raise ValueError("a value target has no 'claim'")
+        else:
+            if self.claim is None:
+                raise ValueError("a claim target needs 'claim'")
+            if self.published is not None:
+                raise ValueError("a claim target has no single 'published' number")
+            if self.statistic is not None:
+                raise ValueError("a claim target has no 'statistic' (use kind: value)")
+        return self
+
+
+class TableSpec(Strict):
+    prefix: str = Field(min_length=1)
+    paper_ref: str = Field(min_length=1)
+    experiment: Name
+    check: Check
+    source: str = Field(min_length=1)
+    values: dict[Name, dict[Name, dict[str, float]]] = Field(min_length=1)
+
+
+class SweepFigure(Strict):
+    """A figure of the paper drawn from whole sweeps (e.g. Figure 2's box plots) on the leaderboard.
+
+    box: one box per job of ``measurement`` over its sweep, each run a dot, the best ``best_n`` runs of
+    each job as black circles (best: highest, lowest, or closest to ``reference``, a measurement of the same
+    runs that the figure also draws as a line). scatter: ``measurement`` (x) against ``y``, one dot per run."""
+
+    name: Name
+    paper_ref: str = Field(min_length=1)
+    caption: str = Field(min_length=1)
+    kind: Literal["box", "scatter"] = "box"
+    jobs: list[str] = Field(min_length=1)  # experiment/method/dataset
+    measurement: str = Field(min_length=1)
+    y: str | None = None
+    best: Literal["highest", "lowest", "closest"] = "highest"
+    reference: list[str] = []
+    best_n: int = Field(default=10, ge=1, le=1000)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SweepFigure:
+        if self.kind == "scatter" and self.y is None:
+            raise ValueError("a scatter figure needs 'y'")
+        if self.best == "closest" and not self.reference:
+            raise ValueError("best: closest needs a 'reference' measurement")
+        return self
+
+
+class Suite(Strict):
+    suite: Name
+    paper: Paper
+    datasets: dict[Name, DatasetSpec] = Field(min_length=1)
+    methods: dict[Name, MethodSpec] = Field(min_length=1)
+    experiments: dict[Name, Experiment] = Field(min_length=1)
+    targets: list[TargetSpec] = []
+    tables: list[TableSpec] = []
+    # figure-name prefix -> the published caption the figure reproduces, shown beside it on the leaderboard
+    figures: dict[str, str] = {}
+    sweep_figures: list[SweepFigure] = []
+    # filled by load_suite, never by the YAML
+    _path: str = PrivateAttr(default="")
+    _targets: list[Any] = PrivateAttr(default_factory=list)  # list[targets.Target]
+    _figures: list[Any] = PrivateAttr(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def all_targets(self) -> list[Any]:
+        """Every target, the table blocks expanded, in file order."""
+        return self._targets
+
+    @property
+    def resolved_figures(self) -> list[Any]:
+        """The sweep figures, their jobs' measurements resolved to references."""
+        return self._figures
+

@@ -1,0 +1,137 @@
+"""The checks of a suite that need the plug-ins' declarations: every name is registered, every hyper-parameter
+is declared with a value of its type, and every measurement a target or a figure reads is produced by the job
+it names. Each problem is one line ``FILE:LINE: field: problem``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmark import api, yaml_lines
+from benchmark.hparams import problems as hparam_problems
+from benchmark.schema import GridSpec, RangeSpec, Suite
+from benchmark.targets import Ref
+
+
+def check(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    """Names and hyper-parameters (before the targets are expanded)."""
+    _check_names(suite, located)
+
+
+def check_measurements(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    """Every measurement a target or a sweep figure reads is one its job produces."""
+    for target in suite.all_targets:
+        for ref, path in zip(target.refs, target.ref_paths, strict=True):
+            _check_ref(suite, located, ref, path)
+    for fig in suite.resolved_figures:
+        for ref, path in fig.paths:
+            _check_ref(suite, located, ref, path)
+
+
+def produced_measurements(suite: Suite, experiment: str, method: str) -> set[str]:
+    exp = suite.experiments[experiment]
+    produced = set(api.METHODS[suite.methods[method].method].produces)
+    for metric in exp.metrics:
+        produced |= set(api.METRICS[metric].produces)
+    return produced
+
+
+def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    for name, ds in suite.datasets.items():
+        if ds.loader not in api.DATASETS:
+            raise located.error(("datasets", name, "loader"),
+                                f"unknown dataset loader '{ds.loader}' (known: {', '.join(sorted(api.DATASETS))})")
+    for name, m in suite.methods.items():
+        if m.method not in api.METHODS:
+            raise located.error(("methods", name, "method"),
+                                f"unknown method '{m.method}' (known: {', '.join(sorted(api.METHODS))})")
+    for ename, exp in suite.experiments.items():
+        for i, m in enumerate(exp.methods):
+            if m not in suite.methods:
+                raise located.error(("experiments", ename, "methods", i), f"method '{m}' is not defined under methods")
+        for i, d in enumerate(exp.datasets):
+            if d not in suite.datasets:
+                raise located.error(("experiments", ename, "datasets", i),
+                                    f"dataset '{d}' is not defined under datasets")
+        for i, metric in enumerate(exp.metrics):
+            if metric not in api.METRICS:
+                raise located.error(("experiments", ename, "metrics", i),
+                                    f"unknown metric '{metric}' (known: {', '.join(sorted(api.METRICS))})")
+        searching = any(isinstance(s, RangeSpec) for s in exp.sweep.values()) or any(
+            isinstance(s, GridSpec) and len(s.grid) > 1 for s in exp.sweep.values())
+        if searching and exp.objective is None:
+            raise located.error(("experiments", ename, "sweep"), "a sweep needs an objective to choose a setting")
+        if any(isinstance(s, RangeSpec) for s in exp.sweep.values()) and exp.trials is None:
+            raise located.error(("experiments", ename, "sweep"), "a range sweep needs 'trials' per profile")
+        if exp.objective is not None:
+            for m in exp.methods:
+                if exp.objective.measurement not in produced_measurements(suite, ename, m):
+                    raise located.error(("experiments", ename, "objective", "measurement"),
+                                        f"no metric of this experiment produces '{exp.objective.measurement}' for {m}")
+    _check_hparams(suite, located)
+
+
+def _declared(suite: Suite, experiment: str, method: str) -> dict[str, Any]:
+    """The hyper-parameters a method declares, with those of the experiment's metrics."""
+    declared: dict[str, Any] = {}
+    for metric in suite.experiments[experiment].metrics:
+        declared.update(api.METRICS[metric].params)
+    declared.update(api.METHODS[suite.methods[method].method].hparams)
+    return declared
+
+
+def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    """Every hyper-parameter a suite sets is declared by the method (or by a metric) that reads it, with a value
+    of the declared type and within its choices or range; every one without a default gets a value."""
+    for name, spec in suite.methods.items():
+        declared = api.METHODS[spec.method].hparams
+        for key, problem in hparam_problems(declared, spec.hparams):
+            raise located.error(("methods", name, "hparams", key),
+                                f"{problem} of method '{spec.method}'" + _known(declared, problem))
+    for ename, exp in suite.experiments.items():
+        declared_by = {m: _declared(suite, ename, m) for m in exp.methods}
+        for key, value in exp.hparams.items():
+            readers = {m: d[key] for m, d in declared_by.items() if key in d}
+            if not readers:
+                known = sorted(set().union(*declared_by.values()))
+                raise located.error(("experiments", ename, "hparams", key),
+                                    f"unknown hyper-parameter: no method or metric of this experiment declares it "
+                                    f"(declared: {', '.join(known)})")
+            for m, declared in readers.items():
+                problem = declared.problem(value)
+                if problem is not None:
+                    raise located.error(("experiments", ename, "hparams", key), f"{problem} (method {m})")
+        for key, spec in exp.sweep.items():
+            for m, declared in declared_by.items():
+                if key not in declared:
+                    raise located.error(("experiments", ename, "sweep", key),
+                                        f"method {m} has no hyper-parameter '{key}' to sweep")
+                values = spec.grid if isinstance(spec, GridSpec) else [spec.low, spec.high]
+                for value in values:
+                    problem = declared[key].problem(int(value) if isinstance(spec, RangeSpec) and spec.integer
+                                                    else value)
+                    if problem is not None:
+                        raise located.error(("experiments", ename, "sweep", key), f"{problem} (method {m})")
+        for i, m in enumerate(exp.methods):
+            method_cls = api.METHODS[suite.methods[m].method]
+            for dname in exp.datasets:
+                given = {**method_cls.dataset_defaults.get(suite.datasets[dname].loader, {}),
+                         **suite.methods[m].hparams, **exp.hparams, **exp.sweep}
+                missing = [k for k, h in declared_by[m].items() if h.required and k not in given]
+                if missing:
+                    raise located.error(("experiments", ename, "methods", i),
+                                        f"method {m} on dataset {dname} needs hyper-parameters {', '.join(missing)}: "
+                                        "they have no default and the dataset has no setting of its own")
+
+
+def _known(declared: dict[str, Any], problem: str) -> str:
+    return f" (declared: {', '.join(sorted(declared))})" if problem.startswith("unknown") else ""
+
+
+def _check_ref(suite: Suite, located: yaml_lines.LocatedYaml, ref: Ref, path: tuple) -> None:
+    if ref.measurement not in produced_measurements(suite, ref.experiment, ref.method):
+        raise located.error(path, f"no experiment produces measurement '{ref.measurement}' "
+                                  f"({ref.experiment} with {ref.method} produces: "
+                                  f"{', '.join(sorted(produced_measurements(suite, ref.experiment, ref.method)))})")
+
+
