@@ -56,6 +56,8 @@ class Dataset:
     description: ClassVar[str] = ""
     # part of every run's identity: bump it when a change to the class changes the data it yields
     version: ClassVar[str] = "1"
+    # the capabilities it offers the metrics (benchmark.contracts), e.g. ("samples", "density")
+    offers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, data_dir: Path | None = None, **params: Any) -> None:
         self.data_dir = data_dir
@@ -129,6 +131,9 @@ class RunContext:
     step_sink: Callable[[int], None] | None = None
     checkpoint_every: int = 0
     checkpoint_store: CheckpointStore | None = None
+    # what the metrics of one run share (e.g. Inception features of the samples, computed once): keyed by
+    # what was computed; lives as long as the run
+    run_cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -199,6 +204,8 @@ class Method:
     dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     defaults: ClassVar[dict[str, Any]] = {}
     produces: ClassVar[tuple[str, ...]] = ()
+    # what its trained model (TrainResult.model) provides the metrics (benchmark.contracts), e.g. ("sampler",)
+    provides: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -235,6 +242,8 @@ class Metric:
     requires: Callable[[Path | None], Any] | None = None  # raises DatasetMissing when a file is absent
     params: dict[str, HParam] = field(default_factory=dict)  # hyper-parameters it reads (ctx.hp)
     version: str = "1"  # part of every run's identity: bump it when a change alters the numbers
+    needs_model: tuple[str, ...] = ()  # capabilities the trained model must provide (benchmark.contracts)
+    needs_dataset: tuple[str, ...] = ()  # capabilities the dataset must offer
 
 
 METRICS: dict[str, Metric] = {}
@@ -242,12 +251,13 @@ METRICS: dict[str, Metric] = {}
 
 def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = "",
                     requires: Callable[[Path | None], Any] | None = None, params: dict[str, HParam] | None = None,
-                    version: str = "1"):
+                    version: str = "1", needs_model: tuple[str, ...] = (), needs_dataset: tuple[str, ...] = ()):
     """Decorator: ``@register_metric("kl_grid", produces=["kl.pgen_pdata", ...])``."""
 
     def wrap(fn: MetricFn) -> MetricFn:
         metric = Metric(name=name, produces=tuple(produces), fn=fn, description=description, requires=requires,
-                        params=dict(params or {}), version=version)
+                        params=dict(params or {}), version=version, needs_model=tuple(needs_model),
+                        needs_dataset=tuple(needs_dataset))
         _register(METRICS, "metric", name, metric, f"{fn.__module__}.{fn.__qualname__}")
         return fn
 
