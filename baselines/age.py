@@ -15,12 +15,15 @@ g_updates for CIFAR-10. One learning rate for both networks, Table 2: {1, 2, 5}Â
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from baselines import alpha_gan_networks as nets
-from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
+from benchmark.loop import Program
 
 
 def encoder_loss(codes_real: torch.Tensor, codes_fake: torch.Tensor, x: torch.Tensor, x_rec: torch.Tensor,
@@ -34,45 +37,50 @@ def generator_loss(codes_fake: torch.Tensor, z: torch.Tensor, recon_z: float) ->
 
 
 @register_method
-class AGE(nets.SuiteMethod):
+class AGE(Method):
     name = "age"
     description = "AGE: encoder/generator game on the unit sphere, L1 data and cosine code reconstruction"
     hparams = {**nets.COMMON_HPARAMS, "lr": Float(2e-4, low=0), "recon_x": Float(1000.0, low=0),
                "recon_z": Float(10.0, low=0), "g_steps": Int(2, low=1)}
 
-    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
-        s = nets.Setup.from_ctx(ctx, hp)
-        G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
+    def setup(self, ctx: RunContext) -> Program:
+        return _AGETraining(ctx)
+
+
+class _AGETraining(nets.ImageTraining):
+    prior_kind = "sphere"
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__(ctx)
+        s, hp = self.s, self.hp
+        self.G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
         # H.4: "For AGE we used the encoder architecture suggested by the authors, which is very similar
         # to the DCGAN discriminator architecture"
-        E = nets.discriminator(s.shape, out=s.latent_dim, width=s.width).to(s.device)
-        opt_g = nets.adam(G.parameters(), hp["lr"], s.betas)
-        opt_e = nets.adam(E.parameters(), hp["lr"], s.betas)
-        rng_x, rng_z = ctx.rng(1), ctx.rng(2)
-        snap = nets.SnapshotRecorder(ctx.steps, s.snapshots)
-        bs, lx, lz = s.batch_size, float(hp["recon_x"]), float(hp["recon_z"])
+        self.E = nets.discriminator(s.shape, out=s.latent_dim, width=s.width).to(s.device)
+        self.opt_g = nets.adam(self.G.parameters(), hp["lr"], s.betas)
+        self.opt_e = nets.adam(self.E.parameters(), hp["lr"], s.betas)
+        self.parts.update(G=self.G, E=self.E, opt_g=self.opt_g, opt_e=self.opt_e)
+        self.lx, self.lz = float(hp["recon_x"]), float(hp["recon_z"])
 
-        def encode(x: torch.Tensor) -> torch.Tensor:
-            return nets.project_sphere(E(x))
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return nets.project_sphere(self.E(x))
 
-        def prior() -> torch.Tensor:
-            return nets.sample_prior(bs, s.latent_dim, "sphere", rng_z).to(s.device)
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        G = self.G
+        x = self.images()
+        codes_real = self.encode(x)
+        e_loss = encoder_loss(codes_real, self.encode(G(self.prior()).detach()), x, G(codes_real), self.lx)
+        self.opt_e.zero_grad(set_to_none=True)
+        e_loss.backward()
+        self.opt_e.step()
+        for _ in range(int(self.hp["g_steps"])):
+            z = self.prior()
+            g_loss = generator_loss(self.encode(G(z)), z, self.lz)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+        self.snap(step, G)
+        return {"e_loss": e_loss, "g_loss": g_loss}
 
-        for step in range(1, ctx.steps + 1):
-            x = nets.draw_images(ctx.dataset, bs, rng_x, s.device)
-            codes_real = encode(x)
-            e_loss = encoder_loss(codes_real, encode(G(prior()).detach()), x, G(codes_real), lx)
-            opt_e.zero_grad(set_to_none=True)
-            e_loss.backward()
-            opt_e.step()
-            for _ in range(int(hp["g_steps"])):
-                z = prior()
-                g_loss = generator_loss(encode(G(z)), z, lz)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-            snap(step, G)
-            nets.log_step(ctx, step, {"e_loss": e_loss, "g_loss": g_loss})
-        model = nets.GenerativeModel(G, s.latent_dim, "sphere", s.device, s.shape, ctx.steps, encoder=E,
-                                     snapshots=snap.saved)
-        return TrainResult(model=model)
+    def result(self) -> TrainResult:
+        return TrainResult(model=self.model(self.G, encoder=self.E))

@@ -19,13 +19,16 @@ transposed. ``baselines/alpha_gan_kl.py`` swaps R_C for the empirical KL of eq. 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from baselines import alpha_gan_networks as nets
-from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
+from benchmark.loop import Program
 
 
 def synthetic_ratio_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -57,7 +60,7 @@ def code_discriminator_loss(logits_codes: torch.Tensor, logits_prior: torch.Tens
 
 
 @register_method
-class AlphaGAN(nets.SuiteMethod):
+class AlphaGAN(Method):
     name = "alpha_gan"
     description = "α-GAN (Algorithm 1): encoder, generator, data and code discriminators, L1 reconstruction"
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(5e-4, low=0), "lr_d": Float(5e-4, low=0),
@@ -70,54 +73,62 @@ class AlphaGAN(nets.SuiteMethod):
         """Eq. (11); the code discriminator's R_C(ẑ) stands in for the KL term (eq. 6)."""
         return encoder_loss(x, x_rec, C(codes), recon)
 
-    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
-        s = nets.Setup.from_ctx(ctx, hp)
-        G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
-        E = nets.encoder(s.shape, s.latent_dim, s.width).to(s.device)
-        D = nets.discriminator(s.shape, width=s.width).to(s.device)
-        opt_g = nets.adam(G.parameters(), hp["lr_g"], s.betas)  # Table 2: one rate for generator/encoder
-        opt_e = nets.adam(E.parameters(), hp["lr_g"], s.betas)
-        opt_d = nets.adam(D.parameters(), hp["lr_d"], s.betas)
-        C, opt_c = None, None
-        if self.uses_code_discriminator:
-            C = nets.code_discriminator(s.latent_dim, int(hp["code_hidden"]), int(hp["code_depth"])).to(s.device)
-            opt_c = nets.adam(C.parameters(), hp["lr_c"], s.betas)
-        rng_x, rng_z = ctx.rng(1), ctx.rng(2)
-        snap = nets.SnapshotRecorder(ctx.steps, s.snapshots)
-        bs, lam_e, lam_g = s.batch_size, float(hp["recon_e"]), float(hp["recon_g"])
+    def setup(self, ctx: RunContext) -> Program:
+        return _AlphaGANTraining(ctx, self)
 
-        def prior() -> torch.Tensor:
-            return nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
 
-        for step in range(1, ctx.steps + 1):
-            x = nets.draw_images(ctx.dataset, bs, rng_x, s.device)
-            for _ in range(int(hp["ae_steps"])):
-                codes = E(x)
-                e_loss = self.encoder_objective(x, G(codes), codes, C, lam_e)
-                opt_e.zero_grad(set_to_none=True)
-                e_loss.backward()
-                opt_e.step()
-                x_rec = G(E(x).detach())
-                g_loss = generator_loss(x, x_rec, D(x_rec), D(G(prior())), lam_g)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-            with torch.no_grad():
-                codes = E(x)
-                x_rec, x_gen = G(codes), G(prior())
-            d_loss = discriminator_loss(D(x), D(x_rec), D(x_gen))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            values = {"e_loss": e_loss, "g_loss": g_loss, "d_loss": d_loss, "l1": nets.l1(x, x_rec)}
-            if C is not None and opt_c is not None:
-                c_loss = code_discriminator_loss(C(codes), C(prior()))
-                opt_c.zero_grad(set_to_none=True)
-                c_loss.backward()
-                opt_c.step()
-                values["c_loss"] = c_loss
-            snap(step, G)
-            nets.log_step(ctx, step, values)
-        model = nets.GenerativeModel(G, s.latent_dim, "normal", s.device, s.shape, ctx.steps, encoder=E,
-                                     snapshots=snap.saved)
-        return TrainResult(model=model)
+class _AlphaGANTraining(nets.ImageTraining):
+    """Algorithm 1: ``ae_steps`` encoder and generator updates, then the data discriminator, then the code
+    discriminator (α-GAN) on the same batch."""
+
+    def __init__(self, ctx: RunContext, method: AlphaGAN) -> None:
+        super().__init__(ctx)
+        s, hp = self.s, self.hp
+        self.method = method
+        self.G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
+        self.E = nets.encoder(s.shape, s.latent_dim, s.width).to(s.device)
+        self.D = nets.discriminator(s.shape, width=s.width).to(s.device)
+        self.opt_g = nets.adam(self.G.parameters(), hp["lr_g"], s.betas)  # Table 2: one rate for generator/encoder
+        self.opt_e = nets.adam(self.E.parameters(), hp["lr_g"], s.betas)
+        self.opt_d = nets.adam(self.D.parameters(), hp["lr_d"], s.betas)
+        self.parts.update(G=self.G, E=self.E, D=self.D, opt_g=self.opt_g, opt_e=self.opt_e, opt_d=self.opt_d)
+        self.C, self.opt_c = None, None
+        if method.uses_code_discriminator:
+            self.C = nets.code_discriminator(s.latent_dim, int(hp["code_hidden"]), int(hp["code_depth"])).to(s.device)
+            self.opt_c = nets.adam(self.C.parameters(), hp["lr_c"], s.betas)
+            self.parts.update(C=self.C, opt_c=self.opt_c)
+        self.lam_e, self.lam_g = float(hp["recon_e"]), float(hp["recon_g"])
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        G, E, D, C = self.G, self.E, self.D, self.C
+        x = self.images()
+        for _ in range(int(self.hp["ae_steps"])):
+            codes = E(x)
+            e_loss = self.method.encoder_objective(x, G(codes), codes, C, self.lam_e)
+            self.opt_e.zero_grad(set_to_none=True)
+            e_loss.backward()
+            self.opt_e.step()
+            x_rec = G(E(x).detach())
+            g_loss = generator_loss(x, x_rec, D(x_rec), D(G(self.prior())), self.lam_g)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+        with torch.no_grad():
+            codes = E(x)
+            x_rec, x_gen = G(codes), G(self.prior())
+        d_loss = discriminator_loss(D(x), D(x_rec), D(x_gen))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        values = {"e_loss": e_loss, "g_loss": g_loss, "d_loss": d_loss, "l1": nets.l1(x, x_rec)}
+        if C is not None and self.opt_c is not None:
+            c_loss = code_discriminator_loss(C(codes), C(self.prior()))
+            self.opt_c.zero_grad(set_to_none=True)
+            c_loss.backward()
+            self.opt_c.step()
+            values["c_loss"] = c_loss
+        self.snap(step, G)
+        return values
+
+    def result(self) -> TrainResult:
+        return TrainResult(model=self.model(self.G, encoder=self.E))

@@ -22,16 +22,16 @@ per-sample gradient penalty (Gulrajani et al. 2017, §4: "no critic batch normal
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from benchmark.api import Method, RunContext, TrainResult
+from benchmark.api import RunContext
 from benchmark.hparams import Float, HParam, Int
+from benchmark.loop import Program
+from benchmark.loop import cpu_threads as loop_threads
 
 LEAK = 0.2  # H.4: "leaky units with a slope of 0.2"
 TABLE3_MAPS = (8, 16, 32, 64, 64)
@@ -300,6 +300,12 @@ class SnapshotRecorder:
         if step in self.at:
             self.saved.append((step, {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}))
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"saved": list(self.saved)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.saved = list(state["saved"])
+
 
 def image_shape(dataset: Any) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in dataset.image_shape)
@@ -311,18 +317,9 @@ def image_shape(dataset: Any) -> tuple[int, int, int]:
 # ------------------------------------------------------------------------------- shared training
 
 
-@contextmanager
-def cpu_threads(ctx: Any) -> Iterator[None]:
-    """Run with ``budget.threads`` torch threads on CPU (small convnets gain nothing from more, and on a
-    shared machine extra threads mostly wait), restoring the previous setting afterwards."""
-    wanted = ctx.budget.get("threads") if ctx.device.type == "cpu" else None
-    before = torch.get_num_threads()
-    if wanted:
-        torch.set_num_threads(int(wanted))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def cpu_threads(ctx: Any):
+    """``budget.threads`` torch threads on CPU while a metric runs (the engine's loop does it for training)."""
+    return loop_threads(ctx.budget.get("threads") if ctx.device.type == "cpu" else None)
 
 
 @dataclass
@@ -352,13 +349,6 @@ COMMON_HPARAMS: dict[str, HParam] = {
     "batch_size": Int(64, low=1), "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.9, low=0, high=1)}
 
 
-def log_step(ctx: Any, step: int, values: dict[str, torch.Tensor | float]) -> None:
-    ctx.advance()
-    if step % ctx.log_every == 0 or step == ctx.steps:
-        ctx.log_losses(step, {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
-                              for k, v in values.items()})
-
-
 def l1(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
     """‖x − x̂‖₁ as the mean absolute difference per pixel (the scale at which H.1's coefficients 1–50 and
     100–2000 are meaningful; a per-image sum would multiply them by C·H·W)."""
@@ -373,15 +363,30 @@ def empirical_kl(codes: torch.Tensor) -> torch.Tensor:
     return ((s**2 + m**2) / 2.0 - torch.log(s)).mean() - 0.5
 
 
-class SuiteMethod(Method):
-    """The entry point every method of this suite shares: defaults under the suite's hyper-parameters,
-    seeded initialisation, the budget's CPU threads. Subclasses implement ``_train(ctx, hp)``."""
+class ImageTraining(Program):
+    """What every method of the family shares (Appendix H: Adam β = (0.5, 0.9), batch 64, fixed learning
+    rates): its settings, the data and prior streams, and the generator snapshots the independent critic reads.
+    Subclasses build their networks and optimisers, add them to ``parts``, and implement ``step``."""
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx.seed_everything()  # network initialisation and dropout use torch's global generator
-        with cpu_threads(ctx):
-            return self._train(ctx, hp)
+    prior_kind = "normal"
 
-    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        self.hp, self.dataset = ctx.hparams, ctx.dataset
+        self.s = Setup.from_ctx(ctx, ctx.hparams)
+        self.steps = ctx.steps
+        self.snap = SnapshotRecorder(ctx.steps, self.s.snapshots)
+        self.parts = {"snapshots": self.snap}
+        self.streams = {"data": ctx.rng("data"), "prior": ctx.rng("prior")}
+
+    def images(self) -> torch.Tensor:
+        return draw_images(self.dataset, self.s.batch_size, self.streams["data"], self.s.device)
+
+    def prior(self) -> torch.Tensor:
+        return sample_prior(self.s.batch_size, self.s.latent_dim, self.prior_kind, self.streams["prior"]).to(
+            self.s.device)
+
+    def model(self, generator: nn.Module, encoder: nn.Module | None = None) -> GenerativeModel:
+        s = self.s
+        return GenerativeModel(generator, s.latent_dim, self.prior_kind, s.device, s.shape, self.steps,
+                               encoder=encoder, snapshots=self.snap.saved)

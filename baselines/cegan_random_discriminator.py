@@ -8,8 +8,6 @@ the plain one of the sentence above.
 
 from __future__ import annotations
 
-import torch
-
 from baselines.cegan_image_networks import arch
 from baselines.ebgan_common import (
     BUDGET_HPARAMS,
@@ -20,6 +18,7 @@ from baselines.ebgan_common import (
     noise_dim_of,
 )
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.loop import Program
 
 
 @register_method
@@ -30,16 +29,30 @@ class RandomDiscriminator(Method):
     hparams = NETWORK_HPARAMS
     produces = ()
 
-    def train(self, ctx: RunContext) -> TrainResult:
+    def setup(self, ctx: RunContext) -> Program:
+        return _Untrained(ctx)
+
+
+class _Untrained(Program):
+    """The networks as initialised (the loop seeds them from the run's ``init`` stream, the same draw as a
+    trained method's initial networks), and no step."""
+
+    steps = 0
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
         hp = {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
         if not is_image(hp):
             raise ValueError("random_discriminator needs an image network (hparam 'net')")
-        torch.manual_seed(int(ctx.seed))  # the same draw as a trained method's initial networks
         gen, disc = build_networks(hp)
-        gen, disc = gen.to(ctx.device).eval(), disc.to(ctx.device).eval()
+        self.gen, self.disc = gen.to(ctx.device).eval(), disc.to(ctx.device).eval()
+        self.hp, self.device = hp, ctx.device
         ctx.advance(ctx.steps)  # nothing to train; the progress bar completes at once
+
+    def result(self) -> TrainResult:
+        hp = self.hp
         a = arch(str(hp["net"]))
-        model = EnergyModel(gen, disc, 1.0, ctx.device, int(hp["batch_size"]), None, noise_dim_of(hp),
+        model = EnergyModel(self.gen, self.disc, 1.0, self.device, int(hp["batch_size"]), None, noise_dim_of(hp),
                             image_shape=(a.channels, a.size, a.size), noise=str(hp.get("noise", "normal")),
                             energy_form=str(hp.get("energy_form", "identity")), label="Random")
         return TrainResult(model=model, measurements={})

@@ -9,12 +9,15 @@ after the last convolution, Table 4 on 28×28; the WGAN-code DCGAN networks on 3
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from baselines import alpha_gan_networks as nets
-from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
+from benchmark.loop import Program
 
 
 def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
@@ -28,7 +31,7 @@ def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 
 
 @register_method
-class DCGAN(nets.SuiteMethod):
+class DCGAN(Method):
     name = "dcgan"
     description = "DCGAN, two generator updates per discriminator update (Rosca et al. 2017 §6)"
     # Table 3 caption: "dropout of 0.8 after the last convolutional layer" — read as TensorFlow's keep
@@ -36,29 +39,34 @@ class DCGAN(nets.SuiteMethod):
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(2e-4, low=0), "lr_d": Float(2e-4, low=0),
                "g_steps": Int(2, low=1), "dropout": Float(0.2, low=0, high=1)}
 
-    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
-        s = nets.Setup.from_ctx(ctx, hp)
-        G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
-        D = nets.discriminator(s.shape, width=s.width, dropout=float(hp["dropout"])).to(s.device)
-        opt_g = nets.adam(G.parameters(), hp["lr_g"], s.betas)
-        opt_d = nets.adam(D.parameters(), hp["lr_d"], s.betas)
-        rng_x, rng_z = ctx.rng(1), ctx.rng(2)
-        snap = nets.SnapshotRecorder(ctx.steps, s.snapshots)
-        bs = s.batch_size
-        for step in range(1, ctx.steps + 1):
-            x = nets.draw_images(ctx.dataset, bs, rng_x, s.device)
-            z = nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
-            d_loss = discriminator_loss(D(x), D(G(z).detach()))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            for _ in range(int(hp["g_steps"])):
-                z = nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
-                g_loss = generator_loss(D(G(z)))
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-            snap(step, G)
-            nets.log_step(ctx, step, {"d_loss": d_loss, "g_loss": g_loss})
-        model = nets.GenerativeModel(G, s.latent_dim, "normal", s.device, s.shape, ctx.steps, snapshots=snap.saved)
-        return TrainResult(model=model)
+    def setup(self, ctx: RunContext) -> Program:
+        return _DCGANTraining(ctx)
+
+
+class _DCGANTraining(nets.ImageTraining):
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__(ctx)
+        s, hp = self.s, self.hp
+        self.G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
+        self.D = nets.discriminator(s.shape, width=s.width, dropout=float(hp["dropout"])).to(s.device)
+        self.opt_g = nets.adam(self.G.parameters(), hp["lr_g"], s.betas)
+        self.opt_d = nets.adam(self.D.parameters(), hp["lr_d"], s.betas)
+        self.parts.update(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d)
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        G, D = self.G, self.D
+        x = self.images()
+        d_loss = discriminator_loss(D(x), D(G(self.prior()).detach()))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        for _ in range(int(self.hp["g_steps"])):
+            g_loss = generator_loss(D(G(self.prior())))
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+        self.snap(step, G)
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def result(self) -> TrainResult:
+        return TrainResult(model=self.model(self.G))

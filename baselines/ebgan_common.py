@@ -46,6 +46,7 @@ from torch import nn
 from baselines.cegan_image_networks import ARCHS, ImageDiscriminator, arch, make_image_generator
 from benchmark.api import RunContext, TrainResult
 from benchmark.hparams import REQUIRED, Bool, Choice, Float, HParam, Int
+from benchmark.loop import Program
 
 NOISE_DIM = 4  # egan_knn_state.py: noise_size = 4
 HIDDEN = 128  # egan_knn_state.py: hidden_size = 128
@@ -337,6 +338,13 @@ class BatchStream:
         self.data, self.batch_size, self.rng = data, batch_size, rng
         self.order, self.pos = rng.permutation(len(data)), 0
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"order": self.order.copy(), "pos": self.pos, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.order, self.pos = np.asarray(state["order"]), int(state["pos"])
+        self.rng.bit_generator.state = state["rng"]
+
     def next(self) -> torch.Tensor:
         if self.pos + self.batch_size > len(self.data):
             self.order, self.pos = self.rng.permutation(len(self.data)), 0
@@ -356,83 +364,93 @@ def _optimizer(kind: str, params: Any, lr: float, beta1: float) -> torch.optim.O
 BUDGET_HPARAMS = ("batch_size", "width")  # a profile's budget may reduce these (CPU runs of the image nets)
 
 
-def train_adversarial(ctx: RunContext, hp: dict[str, Any], objective: Objective, energy_sign: float,
-                      entropy: EntropyTerm | None = None,
-                      entropy_factory: Any = None, label: str = "") -> TrainResult:
-    """The shared loop. ``entropy_factory(hp, device, ctx)`` builds the entropy term after the
-    networks, so that its parameters are drawn after theirs from the same seed."""
-    hp = {**hp, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
-    ctx = replace(ctx, hparams=hp)
-    torch.manual_seed(int(ctx.seed))  # parameter initialisation
-    device = ctx.device
-    gen, disc = build_networks(hp)
-    gen, disc = gen.to(device), disc.to(device)
-    if entropy_factory is not None:
-        entropy = entropy_factory(hp, device, ctx)
-    bs = int(hp["batch_size"])
-    data = BatchStream(training_data(ctx.dataset, hp), bs, ctx.np_rng(1))
-    z_rng = ctx.rng(2)
-    noise, noise_dim = str(hp.get("noise", "normal")), noise_dim_of(hp)
-    form = str(hp.get("energy_form", "identity"))
-    smooth, l2 = float(hp.get("smooth", 0.0)), float(hp.get("l2", 0.0))
-    max_norm = hp.get("max_grad_norm")
-    kind = str(hp.get("optimizer", "adam"))
-    opt_d = _optimizer(kind, disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
-    opt_g = _optimizer(kind, gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]), float(hp["beta1"]))
-    lbound, rbound = float(hp.get("lbound", -math.inf)), float(hp.get("rbound", math.inf))
-    steps = ctx.steps
-    first_epoch = steps // (int(hp["niter"]) + int(hp["niter_decay"])) if hp.get("all_first_epoch") else 0
-    gap, counts = 1.0, {"all": 0, "d": 0, "g": 0}  # the original starts with gap = 1
-    for step in range(1, steps + 1):
-        lr = learning_rate(hp, step - 1, steps)
-        for group in opt_d.param_groups:
+class AdversarialTraining(Program):
+    """The shared training of the four models (egan_knn.py, binary_gan.py): both networks' costs from one
+    forward pass, each network updated or not by the previous step's switch. ``entropy_factory(hp, device, ctx)``
+    builds the entropy term after the networks, so that its parameters are drawn after theirs."""
+
+    def __init__(self, ctx: RunContext, objective: Objective, energy_sign: float, entropy: EntropyTerm | None = None,
+                 entropy_factory: Any = None, label: str = "") -> None:
+        super().__init__()
+        hp = {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+        self.hp, self.objective, self.energy_sign, self.label = hp, objective, energy_sign, label
+        self.device = device = ctx.device
+        gen, disc = build_networks(hp)
+        self.gen, self.disc = gen.to(device), disc.to(device)
+        self.entropy = entropy_factory(hp, device, ctx) if entropy_factory is not None else entropy
+        self.bs = int(hp["batch_size"])
+        self.data = BatchStream(training_data(ctx.dataset, hp), self.bs, ctx.np_rng("data/order"))
+        self.noise, self.noise_dim = str(hp.get("noise", "normal")), noise_dim_of(hp)
+        self.form = str(hp.get("energy_form", "identity"))
+        self.smooth, self.l2 = float(hp.get("smooth", 0.0)), float(hp.get("l2", 0.0))
+        self.max_norm = hp.get("max_grad_norm")
+        kind = str(hp.get("optimizer", "adam"))
+        self.opt_d = _optimizer(kind, self.disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
+        self.opt_g = _optimizer(kind, self.gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]),
+                                float(hp["beta1"]))
+        self.lbound, self.rbound = float(hp.get("lbound", -math.inf)), float(hp.get("rbound", math.inf))
+        self.steps = ctx.steps
+        epochs = int(hp["niter"]) + int(hp["niter_decay"])
+        self.first_epoch = self.steps // epochs if hp.get("all_first_epoch") else 0
+        self.parts = {"gen": self.gen, "disc": self.disc, "opt_d": self.opt_d, "opt_g": self.opt_g, "data": self.data,
+                      **getattr(self.entropy, "parts", {})}
+        self.streams = {"noise": ctx.rng("noise")}
+        self.values = {"gap": 1.0, "counts": {"all": 0, "d": 0, "g": 0}}  # the original starts with gap = 1
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        hp, device, entropy = self.hp, self.device, self.entropy
+        lr = learning_rate(hp, step - 1, self.steps)
+        for group in self.opt_d.param_groups:
             group["lr"] = lr
-        for group in opt_g.param_groups:
+        for group in self.opt_g.param_groups:
             group["lr"] = lr * float(hp["multiplier"])
         if hasattr(entropy, "set_lr"):
             # the inference network follows the discriminator's schedule
             entropy.set_lr(lr * float(hp.get("q_lr_multiplier", 1.0)))
-        mode = "all" if step <= first_epoch or lbound < gap < rbound else ("d" if gap >= rbound else "g")
-        x_real = data.next().to(device)
-        z = sample_noise(bs, noise_dim, noise, z_rng).to(device)
-        gen.train()
-        disc.train()
-        x_fake = gen(z)
-        s_real, s_fake = disc(x_real).squeeze(-1), disc(x_fake).squeeze(-1)
-        e_real = energy_from_score(s_real, energy_sign, form)
-        e_fake = energy_from_score(s_fake, energy_sign, form)
-        cost_d, cost_adv = objective.costs(e_real, e_fake)
+        gap, counts = self.values["gap"], self.values["counts"]
+        mode = ("all" if step <= self.first_epoch or self.lbound < gap < self.rbound
+                else ("d" if gap >= self.rbound else "g"))
+        x_real = self.data.next().to(device)
+        z = sample_noise(self.bs, self.noise_dim, self.noise, self.streams["noise"]).to(device)
+        self.gen.train()
+        self.disc.train()
+        x_fake = self.gen(z)
+        s_real, s_fake = self.disc(x_real).squeeze(-1), self.disc(x_fake).squeeze(-1)
+        e_real = energy_from_score(s_real, self.energy_sign, self.form)
+        e_fake = energy_from_score(s_fake, self.energy_sign, self.form)
+        cost_d, cost_adv = self.objective.costs(e_real, e_fake)
         ent = entropy.generator_loss(x_fake, z) if entropy is not None else torch.zeros((), device=device)
         cost_g = cost_adv + ent
-        gap = float(cost_d.detach())  # the next step's switch reads E_T − E_F without the regularisers
-        if smooth:
-            cost_d = cost_d + smooth * ((s_fake ** 2).mean() + (s_real ** 2).mean())
-        if l2:
-            cost_d = cost_d + l2 * sum((p ** 2).sum() for p in disc.parameters())
-            cost_g = cost_g + l2 * sum((p ** 2).sum() for p in gen.parameters())
+        # the next step's switch reads E_T − E_F without the regularisers (a number: it drives control flow)
+        self.values["gap"] = float(cost_d.detach())
+        if self.smooth:
+            cost_d = cost_d + self.smooth * ((s_fake ** 2).mean() + (s_real ** 2).mean())
+        if self.l2:
+            cost_d = cost_d + self.l2 * sum((p ** 2).sum() for p in self.disc.parameters())
+            cost_g = cost_g + self.l2 * sum((p ** 2).sum() for p in self.gen.parameters())
         # gradients of both costs from this one forward pass, applied together (theano updates)
-        grads_d = torch.autograd.grad(cost_d, list(disc.parameters()), retain_graph=True)
-        grads_g = torch.autograd.grad(cost_g, list(gen.parameters()), retain_graph=entropy is not None)
+        grads_d = torch.autograd.grad(cost_d, list(self.disc.parameters()), retain_graph=True)
+        grads_g = torch.autograd.grad(cost_g, list(self.gen.parameters()), retain_graph=entropy is not None)
         if mode in ("all", "d"):
-            _apply(opt_d, disc, clip_total_norm(grads_d, max_norm))
+            _apply(self.opt_d, self.disc, clip_total_norm(grads_d, self.max_norm))
         if mode in ("all", "g"):
-            _apply(opt_g, gen, clip_total_norm(grads_g, max_norm))
+            _apply(self.opt_g, self.gen, clip_total_norm(grads_g, self.max_norm))
         extra = entropy.update(x_fake.detach(), z) if entropy is not None else {}
         counts[mode] += 1
-        ctx.advance()
-        if step % ctx.log_every == 0 or step == steps:
-            ctx.log_losses(step, {"cost_d": gap, "E_T": float(e_real.detach().mean()),
-                                  "E_F": float(e_fake.detach().mean()),
-                                  "entropy_term": float(ent.detach()), "lr": lr,
-                                  "frac_all": counts["all"] / step, "frac_d": counts["d"] / step, **extra})
-    gen.eval()
-    disc.eval()
-    a = arch(str(hp["net"])) if is_image(hp) else None
-    model = EnergyModel(gen, disc, energy_sign, device, bs, entropy, noise_dim,
-                        image_shape=(a.channels, a.size, a.size) if a else None, noise=noise, energy_form=form,
-                        label=label)
-    measurements = {"train.frac_all_updates": counts["all"] / max(steps, 1)}
-    return TrainResult(model=model, measurements=measurements)
+        return {"cost_d": self.values["gap"], "E_T": e_real.detach().mean(), "E_F": e_fake.detach().mean(),
+                "entropy_term": ent.detach(), "lr": lr, "frac_all": counts["all"] / step,
+                "frac_d": counts["d"] / step, **extra}
+
+    def result(self) -> TrainResult:
+        self.gen.eval()
+        self.disc.eval()
+        hp = self.hp
+        a = arch(str(hp["net"])) if is_image(hp) else None
+        model = EnergyModel(self.gen, self.disc, self.energy_sign, self.device, self.bs, self.entropy, self.noise_dim,
+                            image_shape=(a.channels, a.size, a.size) if a else None, noise=self.noise,
+                            energy_form=self.form, label=self.label)
+        counts = self.values["counts"]
+        return TrainResult(model=model, measurements={"train.frac_all_updates": counts["all"] / max(self.steps, 1)})
 
 
 def clip_total_norm(grads: tuple[torch.Tensor, ...], max_norm: float | None) -> tuple[torch.Tensor, ...]:

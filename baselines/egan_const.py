@@ -7,8 +7,8 @@ original has no separate script for it).
 
 from __future__ import annotations
 
-from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, EnergyObjective, state_of, train_adversarial
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, AdversarialTraining, EnergyObjective, state_of
+from benchmark.api import Method, RunContext, register_method
 
 
 @register_method
@@ -19,6 +19,5 @@ class EGANConst(Method):
     dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = ctx.hparams
-        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, label="EGAN-Const")
+    def setup(self, ctx: RunContext) -> AdversarialTraining:
+        return AdversarialTraining(ctx, EnergyObjective(ctx.hparams.get("margin")), energy_sign=1.0, label="EGAN-Const")

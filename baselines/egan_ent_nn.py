@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, EnergyObjective, state_of, train_adversarial
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, AdversarialTraining, EnergyObjective, state_of
+from benchmark.api import Method, RunContext, register_method
 from benchmark.hparams import REQUIRED, Choice, Float, Int
 
 
@@ -45,7 +45,7 @@ class KNNEntropy:
     def generator_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return (self.sample_grad(x, z) * x).sum()
 
-    def update(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    def update(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         return {}
 
     def sample_grad(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -64,8 +64,8 @@ class EGANEntNN(Method):
     dataset_defaults = state_of(PER_DATASET_KEYS)
     produces = ("train.frac_all_updates",)
 
-    def train(self, ctx: RunContext) -> TrainResult:
+    def setup(self, ctx: RunContext) -> AdversarialTraining:
         hp = ctx.hparams
         term = KNNEntropy(int(hp["knn_k"]), float(hp["knn_scale"]), str(hp["knn_normalise"]))
-        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0, entropy=term,
-                                 label="EGAN-Ent-NN")
+        return AdversarialTraining(ctx, EnergyObjective(hp.get("margin")), energy_sign=1.0, entropy=term,
+                                   label="EGAN-Ent-NN")

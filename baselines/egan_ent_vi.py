@@ -26,13 +26,13 @@ import torch
 from baselines.ebgan_common import (
     EGAN_HPARAMS,
     PER_DATASET_KEYS,
+    AdversarialTraining,
     EnergyObjective,
     build_inference_net,
     clip_total_norm,
     state_of,
-    train_adversarial,
 )
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.api import Method, RunContext, register_method
 from benchmark.hparams import Float
 
 
@@ -48,6 +48,7 @@ class VIEntropy:
                  max_grad_norm: float | None = None) -> None:
         self.net, self.weight, self.max_grad_norm = net, weight, max_grad_norm
         self.opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(beta1, 0.999))
+        self.parts = {"q_net": self.net, "q_opt": self.opt}  # checkpointed with the training's own parts
 
     def bound(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """U(q) on this batch: the upper bound on H(p_gen(z | x)), eq. (16)."""
@@ -56,7 +57,7 @@ class VIEntropy:
     def generator_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.weight * self.bound(x, z)
 
-    def update(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    def update(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         u = self.bound(x.detach(), z)
         self.opt.zero_grad(set_to_none=True)
         u.backward()
@@ -67,7 +68,7 @@ class VIEntropy:
                 p.grad = g
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        return {"vi_bound": float(u.detach())}
+        return {"vi_bound": u.detach()}
 
     def sample_grad(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         x = x.detach().requires_grad_(True)
@@ -90,7 +91,7 @@ class EGANEntVI(Method):
     dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
 
-    def train(self, ctx: RunContext) -> TrainResult:
+    def setup(self, ctx: RunContext) -> AdversarialTraining:
         hp = ctx.hparams
 
         def factory(hp: dict[str, Any], device: torch.device, _ctx: RunContext) -> VIEntropy:
@@ -99,5 +100,5 @@ class EGANEntVI(Method):
             return VIEntropy(net, float(hp["vi_weight"]), float(hp["lr"]), float(hp["beta1"]),
                              hp.get("max_grad_norm"))
 
-        return train_adversarial(ctx, hp, EnergyObjective(hp.get("margin")), energy_sign=1.0,
-                                 entropy_factory=factory, label="EGAN-Ent-VI")
+        return AdversarialTraining(ctx, EnergyObjective(hp.get("margin")), energy_sign=1.0,
+                                   entropy_factory=factory, label="EGAN-Ent-VI")

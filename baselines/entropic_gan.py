@@ -42,6 +42,7 @@ from torch import nn
 
 from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Bool, Choice, Float, Int
+from benchmark.loop import Program
 
 LOSSES = ("l1", "squared")
 EXP_CLAMP = 60.0  # exp(60) ≈ 1e26: far beyond any coupling weight a trained critic produces
@@ -250,83 +251,90 @@ class EntropicGAN(Method):
     }
     produces = ("train.dual_objective", "train.coupling_mass")
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
+    def threads(self, ctx: RunContext) -> int | None:
         # The networks are tiny: on a 2-core machine intra-op threading costs more than it saves
         # (measured: 1.3 ms per critic update with one thread, 20-30 ms with two).
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(hp["num_threads"]) if hp["num_threads"] else threads)
-        try:
-            return self._train(ctx, hp)
-        finally:
-            torch.set_num_threads(threads)
+        return int(ctx.hparams["num_threads"]) if ctx.hparams["num_threads"] else super().threads(ctx)
 
-    def _train(self, ctx: RunContext, hp: dict[str, Any]) -> TrainResult:
-        loss = str(hp["loss"])
-        if loss not in LOSSES:
-            raise ValueError(f"entropic_gan: loss must be one of {LOSSES}, not {loss!r}")
-        ds = ctx.dataset
-        dim = int(ds.dim)  # type: ignore[attr-defined]
-        latent_dim = int(hp["latent_dim"] or getattr(ds, "latent_dim", dim))
-        dtype = torch.float64 if hp["float64"] else torch.float32
-        ctx.seed_everything()
-        gen = make_generator(str(hp["generator"]), latent_dim, dim, int(hp["hidden"]), int(hp["depth"]),
-                             str(hp["output"])).to(ctx.device, dtype)
-        critics = (QuadraticCritics(dim) if hp["critic"] == "quadratic"
-                   else MLPCritics(dim, int(hp["hidden"]), int(hp["depth"]))).to(ctx.device, dtype)
-        betas = (float(hp["beta1"]), float(hp["beta2"]))
-        opt_g = torch.optim.Adam(gen.parameters(), lr=float(hp["lr_gen"]), betas=betas, eps=1e-8)
-        opt_d = torch.optim.Adam(critics.parameters(), lr=float(hp["lr_disc"]), betas=betas, eps=1e-8)
-        rng_data, rng_z = ctx.rng(1), ctx.rng(2)
-        bs, lam0 = int(hp["batch_size"]), float(hp["lam"])
+    def setup(self, ctx: RunContext) -> Program:
         if ctx.steps < 1:
             raise ValueError("entropic_gan: the budget needs steps ≥ 1")
-        last: dict[str, float] = {}
-        for it in range(ctx.steps):
-            lam = lambda_at(it, lam0, bool(hp["lambda_warmup"]))
-            for _ in range(int(hp["critic_iters"])):
-                y = ds.sample_data(bs, rng_data).to(ctx.device, dtype)  # type: ignore[attr-defined]
-                z = torch.randn(bs, latent_dim, generator=rng_z, dtype=dtype).to(ctx.device)
-                with torch.no_grad():
-                    y_hat = gen(z)
-                gap, smooth, _ = dual_terms(critics, y, y_hat, lam, loss)
-                disc_cost = -gap + smooth  # the critics minimise minus the dual objective
-                opt_d.zero_grad(set_to_none=True)
-                disc_cost.backward()
-                opt_d.step()
-                if hp["exact_constant"]:
-                    set_optimal_constant(critics, y, y_hat, lam, loss)
-            neg_emd = -gap.item()
-            if it > 0 and not (hp["skip_bad_critic"] and neg_emd >= 0.0):
-                self._generator_step(gen, critics, opt_g, y, z, lam, loss, str(hp["generator_loss"]))
-            last = {"dual_objective": -disc_cost.item(), "neg_emd": neg_emd, "smooth": smooth.item(),
-                    "lambda": lam}
-            ctx.advance()
-            if (it + 1) % ctx.log_every == 0 or it + 1 == ctx.steps:
-                ctx.log_losses(it + 1, last)
-        gen.eval()
-        critics.eval()
-        model = EntropicGANModel(gen, critics, loss, lam0, latent_dim, dim, ctx.device, dtype)
+        return _EntropicTraining(ctx)
+
+
+class _EntropicTraining(Program):
+    """trainer.py: ``critic_iters`` steps on the dual, then one generator step (from the second iteration on,
+    skipped while the critics' EMD estimate is not positive when ``skip_bad_critic``)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        self.hp, self.dataset, self.loss = hp, ds, str(hp["loss"])
+        self.dim = int(ds.dim)  # type: ignore[attr-defined]
+        self.latent_dim = int(hp["latent_dim"] or getattr(ds, "latent_dim", self.dim))
+        self.dtype = torch.float64 if hp["float64"] else torch.float32
+        self.gen = make_generator(str(hp["generator"]), self.latent_dim, self.dim, int(hp["hidden"]),
+                                  int(hp["depth"]), str(hp["output"])).to(ctx.device, self.dtype)
+        self.critics = (QuadraticCritics(self.dim) if hp["critic"] == "quadratic"
+                        else MLPCritics(self.dim, int(hp["hidden"]), int(hp["depth"]))).to(ctx.device, self.dtype)
+        betas = (float(hp["beta1"]), float(hp["beta2"]))
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=float(hp["lr_gen"]), betas=betas, eps=1e-8)
+        self.opt_d = torch.optim.Adam(self.critics.parameters(), lr=float(hp["lr_disc"]), betas=betas, eps=1e-8)
+        self.parts = {"gen": self.gen, "critics": self.critics, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        self.streams = {"data": ctx.rng("data"), "latent": ctx.rng("latent")}
+        self.bs, self.lam0 = int(hp["batch_size"]), float(hp["lam"])
+        # the last batch and dual objective: the measurements after training read them
+        self.values = {"y": None, "z": None, "dual_objective": math.nan}
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        hp, dtype = self.hp, self.dtype
+        lam = lambda_at(step - 1, self.lam0, bool(hp["lambda_warmup"]))
+        for _ in range(int(hp["critic_iters"])):
+            y = self.dataset.sample_data(self.bs, self.streams["data"]).to(self.device, dtype)  # type: ignore
+            z = torch.randn(self.bs, self.latent_dim, generator=self.streams["latent"], dtype=dtype).to(self.device)
+            with torch.no_grad():
+                y_hat = self.gen(z)
+            gap, smooth, _ = dual_terms(self.critics, y, y_hat, lam, self.loss)
+            disc_cost = -gap + smooth  # the critics minimise minus the dual objective
+            self.opt_d.zero_grad(set_to_none=True)
+            disc_cost.backward()
+            self.opt_d.step()
+            if hp["exact_constant"]:
+                set_optimal_constant(self.critics, y, y_hat, lam, self.loss)
+        neg_emd = -gap.item()  # drives control flow: the generator waits for a critic with a positive EMD
+        if step > 1 and not (hp["skip_bad_critic"] and neg_emd >= 0.0):
+            generator_step(self.gen, self.critics, self.opt_g, y, z, lam, self.loss,
+                                        str(hp["generator_loss"]))
+        self.values.update(y=y, z=z, dual_objective=-disc_cost.detach())
+        return {"dual_objective": -disc_cost, "neg_emd": neg_emd, "smooth": smooth, "lambda": lam}
+
+    def result(self) -> TrainResult:
+        self.gen.eval()
+        self.critics.eval()
+        model = EntropicGANModel(self.gen, self.critics, self.loss, self.lam0, self.latent_dim, self.dim,
+                                 self.device, self.dtype)
+        y, z = self.values["y"], self.values["z"]
         with torch.no_grad():
-            coupling = dual_terms(critics, y, gen(z), lam0, loss)[2]
+            coupling = dual_terms(self.critics, y, self.gen(z), self.lam0, self.loss)[2]
         # Σ_j π_ij / m should be ≈ 1 at the optimal critics (the coupling's y-marginal): a check
         # that the dual was solved, logged with the last dual objective.
-        measurements = {"train.dual_objective": last.get("dual_objective", math.nan),
+        measurements = {"train.dual_objective": float(self.values["dual_objective"]),
                         "train.coupling_mass": float(coupling.mean(1).mean())}
         return TrainResult(model=model, measurements=measurements)
 
-    @staticmethod
-    def _generator_step(gen: nn.Module, critics: nn.Module, opt: torch.optim.Optimizer, y: torch.Tensor,
-                        z: torch.Tensor, lam: float, loss: str, kind: str) -> None:
-        y_hat = gen(z)
-        if kind == "primal":
-            # trainer.py, usePrimalLoss: E[stop_grad(π) · ℓ(y, G(z))] over all pairs
-            with torch.no_grad():
-                coupling = dual_terms(critics, y, y_hat, lam, loss)[2]
-            g_loss = (coupling * pairwise_cost(y, y_hat, loss)).mean()
-        else:
-            gap, smooth, _ = dual_terms(critics, y, y_hat, lam, loss)
-            g_loss = gap - smooth  # useDualLoss: gen_cost = −disc_cost
-        opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt.step()
+
+def generator_step(gen: nn.Module, critics: nn.Module, opt: torch.optim.Optimizer, y: torch.Tensor,
+                   z: torch.Tensor, lam: float, loss: str, kind: str) -> None:
+    """One generator update on the primal (or dual) loss against fixed critics."""
+    y_hat = gen(z)
+    if kind == "primal":
+        # trainer.py, usePrimalLoss: E[stop_grad(π) · ℓ(y, G(z))] over all pairs
+        with torch.no_grad():
+            coupling = dual_terms(critics, y, y_hat, lam, loss)[2]
+        g_loss = (coupling * pairwise_cost(y, y_hat, loss)).mean()
+    else:
+        gap, smooth, _ = dual_terms(critics, y, y_hat, lam, loss)
+        g_loss = gap - smooth  # useDualLoss: gen_cost = −disc_cost
+    opt.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt.step()

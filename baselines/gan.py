@@ -18,7 +18,7 @@ computed as logsigmoid(±logits) so that confident discriminators stay finite.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ from torch import nn
 
 from benchmark.api import Dataset, Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Bool, Choice, Float, Int
+from benchmark.loop import Program
 
 # ------------------------------------------------------------------------------------ networks
 
@@ -98,34 +99,35 @@ class GANDiscriminator(Method):
                "batch_size": Int(512, low=1), "hidden": Int(64, low=1), "depth": Int(2, low=1),
                "lr_decay": Bool(True, doc="cosine decay of the learning rate over the run")}
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx = with_hparams(ctx, hp)
-        ds = ctx.dataset
-        ctx.seed_everything()
-        disc = mlp(data_dim(ds), 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
-        opt = _adam(disc.parameters(), ctx)
-        sched = lr_schedule(opt, ctx.steps, bool(hp["lr_decay"]))
-        rng_data, rng_model = ctx.rng(1), ctx.rng(2)
-        bs = int(hp["batch_size"])
-        for step in range(1, ctx.steps + 1):
-            x_data = ds.sample_data(bs, rng_data).to(ctx.device)  # type: ignore[attr-defined]
-            x_model = ds.sample_model(bs, rng_model).to(ctx.device)  # type: ignore[attr-defined]
-            value = discriminator_value(disc(x_data), disc(x_model))
-            opt.zero_grad(set_to_none=True)
-            (-value).backward()
-            opt.step()
-            sched.step()
-            ctx.advance()
-            if step % ctx.log_every == 0 or step == ctx.steps:
-                ctx.log_losses(step, {"d_loss": -value.item(), "value": value.item()})
-        disc.eval()
-        return TrainResult(model=DiscriminatorModel(disc, ctx.device))
+    def setup(self, ctx: RunContext) -> Program:
+        return _DiscriminatorTraining(ctx)
 
 
-def with_hparams(ctx: RunContext, hparams: dict[str, Any]) -> RunContext:
-    """The same context with the method defaults filled in, so ctx.hp() sees them."""
-    return replace(ctx, hparams=hparams)
+class _DiscriminatorTraining(Program):
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        self.disc = mlp(data_dim(ds), 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.opt = _adam(self.disc.parameters(), ctx)
+        self.sched = lr_schedule(self.opt, ctx.steps, bool(hp["lr_decay"]))
+        self.parts = {"disc": self.disc, "opt": self.opt, "sched": self.sched}
+        self.streams = {"data": ctx.rng("data"), "model": ctx.rng("model")}
+        self.dataset, self.batch_size = ds, int(hp["batch_size"])
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        bs = self.batch_size
+        x_data = self.dataset.sample_data(bs, self.streams["data"]).to(self.device)  # type: ignore[attr-defined]
+        x_model = self.dataset.sample_model(bs, self.streams["model"]).to(self.device)  # type: ignore[attr-defined]
+        value = discriminator_value(self.disc(x_data), self.disc(x_model))
+        self.opt.zero_grad(set_to_none=True)
+        (-value).backward()
+        self.opt.step()
+        self.sched.step()
+        return {"d_loss": -value, "value": value}
+
+    def result(self) -> TrainResult:
+        self.disc.eval()
+        return TrainResult(model=DiscriminatorModel(self.disc, self.device))
 
 
 def lr_schedule(opt: torch.optim.Optimizer, steps: int, decay: bool) -> torch.optim.lr_scheduler.LRScheduler:
@@ -164,47 +166,57 @@ class GAN(Method):
                "depth": Int(2, low=1), "d_steps": Int(1, low=1),
                "generator_start": Int(0, low=0, doc="steps before the generator's first update")}
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx = with_hparams(ctx, hp)
-        loss_name = str(hp["generator_loss"])
-        if loss_name not in ("non_saturating", "saturating"):
-            raise ValueError(f"gan: generator_loss must be non_saturating or saturating, not {loss_name!r}")
-        g_loss_fn = non_saturating_generator_loss if loss_name == "non_saturating" else saturating_generator_loss
-        ds = ctx.dataset
-        dim, latent, bs = data_dim(ds), int(hp["latent_dim"]), int(hp["batch_size"])
-        ctx.seed_everything()
-        gen = mlp(latent, dim, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
-        disc = mlp(dim, 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
-        opt_g = _adam(gen.parameters(), ctx, "g_")
-        opt_d = _adam(disc.parameters(), ctx, "d_")
-        rng_data, rng_z = ctx.rng(1), ctx.rng(2)
-        start = int(hp["generator_start"])
-        for step in range(1, ctx.steps + 1):
-            for _ in range(int(hp["d_steps"])):
-                x = draw_data(ds, bs, rng_data).to(ctx.device)
-                with torch.no_grad():
-                    fake = gen(torch.randn(bs, latent, generator=rng_z).to(ctx.device))
-                value = discriminator_value(disc(x), disc(fake))
-                opt_d.zero_grad(set_to_none=True)
-                (-value).backward()
-                opt_d.step()
-            g_loss = None
-            if step > start:
-                fake = gen(torch.randn(bs, latent, generator=rng_z).to(ctx.device))
-                g_loss = g_loss_fn(disc(fake))
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-            ctx.advance()
-            if step % ctx.log_every == 0 or step == ctx.steps:
-                # No g_loss while the generator waits: the engine rejects non-finite losses.
-                with torch.no_grad():
-                    p_fake = torch.sigmoid(disc(fake)).mean().item()
-                logged = {"d_loss": -value.item(), "d_fake_prob": p_fake}
-                if g_loss is not None:
-                    logged["g_loss"] = g_loss.item()
-                ctx.log_losses(step, logged)
-        gen.eval()
-        disc.eval()
-        return TrainResult(model=GANModel(gen, disc, latent, ctx.device))
+    def setup(self, ctx: RunContext) -> Program:
+        return _GameTraining(ctx)
+
+
+class _GameTraining(Program):
+    """Algorithm 1 of Goodfellow et al. (2014): ``d_steps`` discriminator updates, then one generator update
+    (from step ``generator_start`` on)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        self.g_loss_fn = (non_saturating_generator_loss if hp["generator_loss"] == "non_saturating"
+                          else saturating_generator_loss)
+        self.dim, self.latent, self.bs = data_dim(ds), int(hp["latent_dim"]), int(hp["batch_size"])
+        self.gen = mlp(self.latent, self.dim, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.disc = mlp(self.dim, 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.opt_g = _adam(self.gen.parameters(), ctx, "g_")
+        self.opt_d = _adam(self.disc.parameters(), ctx, "d_")
+        self.parts = {"gen": self.gen, "disc": self.disc, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        self.streams = {"data": ctx.rng("data"), "noise": ctx.rng("noise")}
+        self.dataset, self.d_steps, self.start = ds, int(hp["d_steps"]), int(hp["generator_start"])
+
+    def _noise(self) -> torch.Tensor:
+        return torch.randn(self.bs, self.latent, generator=self.streams["noise"]).to(self.device)
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        for _ in range(self.d_steps):
+            x = draw_data(self.dataset, self.bs, self.streams["data"]).to(self.device)
+            with torch.no_grad():
+                fake = self.gen(self._noise())
+            value = discriminator_value(self.disc(x), self.disc(fake))
+            self.opt_d.zero_grad(set_to_none=True)
+            (-value).backward()
+            self.opt_d.step()
+        g_loss = None
+        if step > self.start:
+            fake = self.gen(self._noise())
+            g_loss = self.g_loss_fn(self.disc(fake))
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+        if not log:
+            return {}
+        # No g_loss while the generator waits: the engine rejects non-finite losses.
+        with torch.no_grad():
+            logged = {"d_loss": -value, "d_fake_prob": torch.sigmoid(self.disc(fake)).mean()}
+        if g_loss is not None:
+            logged["g_loss"] = g_loss
+        return logged
+
+    def result(self) -> TrainResult:
+        self.gen.eval()
+        self.disc.eval()
+        return TrainResult(model=GANModel(self.gen, self.disc, self.latent, self.device))

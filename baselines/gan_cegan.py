@@ -11,8 +11,8 @@ weights N(0, 0.01²) (``lasagne.init.Normal()``) and generator weights N(0, 0.12
 
 from __future__ import annotations
 
-from baselines.ebgan_common import GAN_HPARAMS, bce_costs, train_adversarial
-from benchmark.api import Method, RunContext, TrainResult, register_method
+from baselines.ebgan_common import GAN_HPARAMS, AdversarialTraining, bce_costs
+from benchmark.api import Method, RunContext, register_method
 
 
 class _BCE:
@@ -28,6 +28,5 @@ class GANCegan(Method):
     hparams = GAN_HPARAMS
     produces = ("train.frac_all_updates",)
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = ctx.hparams
-        return train_adversarial(ctx, hp, _BCE(), energy_sign=1.0, label="GAN")
+    def setup(self, ctx: RunContext) -> AdversarialTraining:
+        return AdversarialTraining(ctx, _BCE(), energy_sign=1.0, label="GAN")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,10 +27,10 @@ from baselines.gan import (
     draw_data,
     mlp,
     non_saturating_generator_loss,
-    with_hparams,
 )
 from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
+from benchmark.loop import Program
 
 
 def categorical_entropy(probs: torch.Tensor) -> float:
@@ -105,51 +106,57 @@ class InfoGAN(Method):
                "beta2": Float(0.999, low=0, high=1), "batch_size": Int(256, low=1), "hidden": Int(128, low=1),
                "depth": Int(3, low=1)}
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx = with_hparams(ctx, hp)
-        ds = ctx.dataset
-        k, latent, bs = int(hp["n_classes"]), int(hp["latent_dim"]), int(hp["batch_size"])
-        lam = float(hp["lambda_info"])
-        ctx.seed_everything()
-        gen = mlp(latent + k, data_dim(ds), int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
-        shared = SharedDiscriminator(data_dim(ds), k, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
-        model = InfoGANModel(gen, shared, latent, torch.full((k,), 1.0 / k, dtype=torch.float64), ctx.device)
-        entropy_c = categorical_entropy(model.code_probs)
+    def setup(self, ctx: RunContext) -> Program:
+        return _InfoGANTraining(ctx)
+
+
+class _InfoGANTraining(Program):
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        k, self.latent, self.bs = int(hp["n_classes"]), int(hp["latent_dim"]), int(hp["batch_size"])
+        self.lam = float(hp["lambda_info"])
+        self.gen = mlp(self.latent + k, data_dim(ds), int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.shared = SharedDiscriminator(data_dim(ds), k, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.model = InfoGANModel(self.gen, self.shared, self.latent, torch.full((k,), 1.0 / k, dtype=torch.float64),
+                                  ctx.device)
+        self.entropy_c = categorical_entropy(self.model.code_probs)
         betas = (float(hp["beta1"]), float(hp["beta2"]))
         # Q's head and the shared body learn L_I with D's optimiser; G gets it through its own.
-        opt_g = torch.optim.Adam(gen.parameters(), lr=float(hp["g_lr"]), betas=betas)
-        opt_d = torch.optim.Adam(shared.parameters(), lr=float(hp["d_lr"]), betas=betas)
-        rng_data, rng_z = ctx.rng(1), ctx.rng(2)
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=float(hp["g_lr"]), betas=betas)
+        self.opt_d = torch.optim.Adam(self.shared.parameters(), lr=float(hp["d_lr"]), betas=betas)
+        self.parts = {"gen": self.gen, "shared": self.shared, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        self.streams = {"data": ctx.rng("data"), "latent": ctx.rng("latent")}
+        self.dataset = ds
         # the largest minibatch L_I over every step (not only logged ones: the measurement must not depend on
         # the logging cadence), kept on the device so that no step waits for it
-        best = torch.full((), -math.inf, device=ctx.device)
-        for step in range(1, ctx.steps + 1):
-            x = draw_data(ds, bs, rng_data).to(ctx.device)
-            codes = model.draw_codes(bs, rng_z).to(ctx.device)
-            z = torch.randn(bs, latent, generator=rng_z).to(ctx.device)
-            fake = model.generate(z, codes)
+        self.values = {"best": torch.full((), -math.inf, device=ctx.device)}
 
-            d_real, _ = shared(x)
-            d_fake, q_fake = shared(fake.detach())
-            l_info_d = lower_bound(q_fake, codes, entropy_c)
-            d_loss = -discriminator_value(d_real, d_fake) - lam * l_info_d
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        model, shared, bs, lam = self.model, self.shared, self.bs, self.lam
+        x = draw_data(self.dataset, bs, self.streams["data"]).to(self.device)
+        codes = model.draw_codes(bs, self.streams["latent"]).to(self.device)
+        z = torch.randn(bs, self.latent, generator=self.streams["latent"]).to(self.device)
+        fake = model.generate(z, codes)
 
-            d_fake, q_fake = shared(fake)
-            l_info = lower_bound(q_fake, codes, entropy_c)
-            g_loss = non_saturating_generator_loss(d_fake) - lam * l_info
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+        d_real, _ = shared(x)
+        d_fake, q_fake = shared(fake.detach())
+        l_info_d = lower_bound(q_fake, codes, self.entropy_c)
+        d_loss = -discriminator_value(d_real, d_fake) - lam * l_info_d
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
 
-            best = torch.maximum(best, l_info.detach())
-            ctx.advance()
-            if step % ctx.log_every == 0 or step == ctx.steps:
-                ctx.log_losses(step, {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                                      "info.lower_bound": l_info.item()})
-        gen.eval()
-        shared.eval()
-        return TrainResult(model=model, measurements={"info.lower_bound_max": float(best)})
+        d_fake, q_fake = shared(fake)
+        l_info = lower_bound(q_fake, codes, self.entropy_c)
+        g_loss = non_saturating_generator_loss(d_fake) - lam * l_info
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.values["best"] = torch.maximum(self.values["best"], l_info.detach())
+        return {"d_loss": d_loss, "g_loss": g_loss, "info.lower_bound": l_info}
+
+    def result(self) -> TrainResult:
+        self.gen.eval()
+        self.shared.eval()
+        return TrainResult(model=self.model, measurements={"info.lower_bound_max": float(self.values["best"])})

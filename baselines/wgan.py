@@ -18,13 +18,15 @@ estimate is K·W up to how well f fills that bound.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from baselines.gan import data_dim, lr_schedule, mlp, with_hparams
+from baselines.gan import data_dim, lr_schedule, mlp
 from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Bool, Choice, Float, Int
+from benchmark.loop import Program
 
 LIPSCHITZ = ("gradient_penalty", "weight_clipping")
 
@@ -64,41 +66,45 @@ class WGANCritic(Method):
                "depth": Int(3, low=1), "lr": Float(None, low=0, doc="default: 1e-4 (penalty) or 5e-5 (clipping)"),
                "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.9, low=0, high=1), "lr_decay": Bool(False)}
 
-    def train(self, ctx: RunContext) -> TrainResult:
-        hp = {**self.defaults, **ctx.hparams}
-        ctx = with_hparams(ctx, hp)
-        kind = str(hp["lipschitz"])
-        if kind not in LIPSCHITZ:
-            raise ValueError(f"wgan_critic: lipschitz must be one of {LIPSCHITZ}, not {kind!r}")
-        ds = ctx.dataset
-        ctx.seed_everything()
-        critic = mlp(data_dim(ds), 1, int(hp["hidden"]), int(hp["depth"]), activation=nn.ReLU).to(ctx.device)
-        opt = _optimizer(critic, kind, hp)
-        sched = lr_schedule(opt, ctx.steps, bool(hp["lr_decay"]))
-        rng_data, rng_model, rng_eps = ctx.rng(1), ctx.rng(2), ctx.rng(3)
-        bs, lam, clip = int(hp["batch_size"]), float(hp["penalty"]), float(hp["clip"])
-        for step in range(1, ctx.steps + 1):
-            x_data = ds.sample_data(bs, rng_data).to(ctx.device)  # type: ignore[attr-defined]
-            x_model = ds.sample_model(bs, rng_model).to(ctx.device)  # type: ignore[attr-defined]
-            gap = critic(x_data).mean() - critic(x_model).mean()
-            loss = -gap
-            penalty = torch.zeros(())
-            if kind == "gradient_penalty":
-                penalty = gradient_penalty(critic, x_data, x_model, rng_eps)
-                loss = loss + lam * penalty
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            if kind == "weight_clipping":
-                with torch.no_grad():
-                    for p in critic.parameters():
-                        p.clamp_(-clip, clip)
-            ctx.advance()
-            if step % ctx.log_every == 0 or step == ctx.steps:
-                ctx.log_losses(step, {"critic_gap": gap.item(), "penalty": penalty.item()})
-        critic.eval()
-        return TrainResult(model=CriticModel(critic, ctx.device))
+    def setup(self, ctx: RunContext) -> Program:
+        return _CriticTraining(ctx)
+
+
+class _CriticTraining(Program):
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        self.kind = str(hp["lipschitz"])
+        self.critic = mlp(data_dim(ds), 1, int(hp["hidden"]), int(hp["depth"]), activation=nn.ReLU).to(ctx.device)
+        self.opt = _optimizer(self.critic, self.kind, hp)
+        self.sched = lr_schedule(self.opt, ctx.steps, bool(hp["lr_decay"]))
+        self.parts = {"critic": self.critic, "opt": self.opt, "sched": self.sched}
+        self.streams = {"data": ctx.rng("data"), "model": ctx.rng("model"), "interpolation": ctx.rng("interpolation")}
+        self.dataset = ds
+        self.bs, self.lam, self.clip = int(hp["batch_size"]), float(hp["penalty"]), float(hp["clip"])
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        x_data = self.dataset.sample_data(self.bs, self.streams["data"]).to(self.device)  # type: ignore[attr-defined]
+        x_model = self.dataset.sample_model(self.bs, self.streams["model"]).to(self.device)  # type: ignore[attr-defined]
+        gap = self.critic(x_data).mean() - self.critic(x_model).mean()
+        loss = -gap
+        penalty = torch.zeros((), device=self.device)
+        if self.kind == "gradient_penalty":
+            penalty = gradient_penalty(self.critic, x_data, x_model, self.streams["interpolation"])
+            loss = loss + self.lam * penalty
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        if self.kind == "weight_clipping":
+            with torch.no_grad():
+                for p in self.critic.parameters():
+                    p.clamp_(-self.clip, self.clip)
+        return {"critic_gap": gap, "penalty": penalty}
+
+    def result(self) -> TrainResult:
+        self.critic.eval()
+        return TrainResult(model=CriticModel(self.critic, self.device))
 
 
 def _optimizer(critic: nn.Module, kind: str, hp: dict) -> torch.optim.Optimizer:

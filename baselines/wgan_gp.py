@@ -9,13 +9,16 @@ per-sample penalty; Gulrajani et al. §4), Adam(β = 0.5, 0.9), batch 64, Table 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from baselines import alpha_gan_networks as nets
 from baselines.wgan import gradient_penalty
-from benchmark.api import RunContext, TrainResult, register_method
+from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
+from benchmark.loop import Program
 
 
 class FlatCritic(nn.Module):
@@ -46,37 +49,44 @@ def generator_loss(f_fake: torch.Tensor) -> torch.Tensor:
 
 
 @register_method
-class WGANGP(nets.SuiteMethod):
+class WGANGP(Method):
     name = "wgan_gp"
     description = "WGAN-GP generative model: 5 critic updates per generator update, λ = 10"
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(1e-4, low=0), "lr_d": Float(1e-4, low=0),
                "n_critic": Int(5, low=1), "penalty": Float(10.0, low=0)}
 
-    def _train(self, ctx: RunContext, hp: dict) -> TrainResult:
-        s = nets.Setup.from_ctx(ctx, hp)
-        G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
-        D = nets.discriminator(s.shape, width=s.width, batch_norm=False).to(s.device)
-        opt_g = nets.adam(G.parameters(), hp["lr_g"], s.betas)
-        opt_d = nets.adam(D.parameters(), hp["lr_d"], s.betas)
-        rng_x, rng_z, rng_eps = ctx.rng(1), ctx.rng(2), ctx.rng(3)
-        snap = nets.SnapshotRecorder(ctx.steps, s.snapshots)
-        bs, lam = s.batch_size, float(hp["penalty"])
-        for step in range(1, ctx.steps + 1):
-            for _ in range(int(hp["n_critic"])):
-                x = nets.draw_images(ctx.dataset, bs, rng_x, s.device)
-                z = nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
-                fake = G(z).detach()
-                penalty = image_gradient_penalty(D, x, fake, rng_eps)
-                d_loss = critic_loss(D(x), D(fake), penalty, lam)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            z = nets.sample_prior(bs, s.latent_dim, "normal", rng_z).to(s.device)
-            g_loss = generator_loss(D(G(z)))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            snap(step, G)
-            nets.log_step(ctx, step, {"critic_loss": d_loss, "penalty": penalty, "g_loss": g_loss})
-        model = nets.GenerativeModel(G, s.latent_dim, "normal", s.device, s.shape, ctx.steps, snapshots=snap.saved)
-        return TrainResult(model=model)
+    def setup(self, ctx: RunContext) -> Program:
+        return _WGANGPTraining(ctx)
+
+
+class _WGANGPTraining(nets.ImageTraining):
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__(ctx)
+        s, hp = self.s, self.hp
+        self.G = nets.generator(s.shape, s.latent_dim, s.width).to(s.device)
+        self.D = nets.discriminator(s.shape, width=s.width, batch_norm=False).to(s.device)
+        self.opt_g = nets.adam(self.G.parameters(), hp["lr_g"], s.betas)
+        self.opt_d = nets.adam(self.D.parameters(), hp["lr_d"], s.betas)
+        self.parts.update(G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d)
+        self.streams["interpolation"] = ctx.rng("interpolation")
+        self.lam = float(hp["penalty"])
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        G, D = self.G, self.D
+        for _ in range(int(self.hp["n_critic"])):
+            x = self.images()
+            fake = G(self.prior()).detach()
+            penalty = image_gradient_penalty(D, x, fake, self.streams["interpolation"])
+            d_loss = critic_loss(D(x), D(fake), penalty, self.lam)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+        g_loss = generator_loss(D(G(self.prior())))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.snap(step, G)
+        return {"critic_loss": d_loss, "penalty": penalty, "g_loss": g_loss}
+
+    def result(self) -> TrainResult:
+        return TrainResult(model=self.model(self.G))

@@ -9,19 +9,20 @@ Contract, in one place:
 
 - ``Dataset``: constructed as ``cls(**params, data_dir=Path|None)``; raises
   ``benchmark.errors.DatasetMissing`` from ``__init__`` when files are absent.
-- ``Method.train(ctx) -> TrainResult``: trains for ``ctx.steps`` steps, calls
-  ``ctx.log_losses(step, {...})`` every ``ctx.log_every`` steps and ``ctx.advance()`` once per
-  step (drives the progress bar), may call ``ctx.log_figure(fig, name)``.
+- ``Method``: declares its hyper-parameters (``hparams``), what it measures itself (``produces``) and what its
+  trained model provides the metrics (``provides``); ``setup(ctx)`` builds a ``benchmark.loop.Program``
+  (networks, optimisers, random streams and one ``step``), and the engine's loop (``benchmark.loop``) runs
+  it: seeding, threads, step counting, progress, loss logging every ``ctx.log_every`` steps, non-finite
+  detection, checkpoints and resume. ``ctx.hparams`` arrives merged (declared defaults < the dataset's
+  settings < the suite's values); a method merges nothing and seeds nothing itself.
 - metric functions ``fn(result: TrainResult, ctx: RunContext) -> dict[str, float]``; a metric that needs
   files from the data directory (network weights) names a ``requires(data_dir)`` check that raises
   ``DatasetMissing``. The runner calls it before training: a job whose targets need only what such a
   metric would measure is not run; otherwise the job runs without that metric, and its measurements
   say why they are missing. A ``DatasetMissing`` raised while a metric runs is treated the same way.
-- optional, for long runs: ``ctx.restore()`` at the start returns ``(steps_done, state)`` saved by an
-  earlier, killed attempt at the same run (or None), and ``ctx.checkpoint(steps_done, state_fn)`` after
-  each step saves ``state_fn()`` every ``ctx.checkpoint_every`` steps. A method that saves its RNG
-  state with its weights resumes to the same numbers as an uninterrupted run. Methods that use
-  neither are unaffected.
+- checkpoints: the loop calls ``ctx.restore()`` before the first step, which returns ``(steps_done, state)``
+  saved by an earlier, killed attempt at the same run (or None), and ``ctx.checkpoint(steps_done, state_fn)``
+  after each step, which saves ``state_fn()`` every ``ctx.checkpoint_every`` steps.
 
 Every random draw takes its randomness from ``ctx.seed`` through a named stream (``ctx.rng("data")`` for
 torch, ``ctx.np_rng("order")`` for numpy) so that on CPU the same seed gives the same numbers, and two
@@ -215,8 +216,21 @@ class Method:
             if unknown:
                 raise ValueError(f"{cls.__qualname__}: dataset_defaults[{loader!r}] sets undeclared {unknown}")
 
-    def train(self, ctx: RunContext) -> TrainResult:  # pragma: no cover - interface
+    def setup(self, ctx: RunContext) -> Any:  # pragma: no cover - interface
+        """Build the run's training: networks (torch's global generator is already seeded from the run's
+        ``init`` stream), optimisers, random streams (``ctx.rng(name)``); return a ``benchmark.loop.Program``."""
         raise NotImplementedError
+
+    def threads(self, ctx: RunContext) -> int | None:
+        """Torch CPU threads for the run (None: leave the process's setting); the budget may set ``threads``."""
+        threads = ctx.budget.get("threads")
+        return int(threads) if threads else None
+
+    def train(self, ctx: RunContext) -> TrainResult:
+        """Train through the engine's loop (``benchmark.loop.train``): what every method does."""
+        from benchmark import loop
+
+        return loop.train(self, ctx)
 
 
 METHODS: dict[str, type[Method]] = {}

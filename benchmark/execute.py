@@ -27,6 +27,7 @@ import torch
 
 from benchmark import api
 from benchmark.errors import DatasetMissing
+from benchmark.loop import seed_global
 from benchmark.planner import Job
 from benchmark.progress import Progress
 from benchmark.tracking import CHILD, LOSS_PREFIX, MISSING_TAG, RunRecord, Tracker, runtime_tags, safe_child
@@ -177,7 +178,6 @@ class RunExecutor:
                              checkpoint_store=checkpoints.bind(losses, restored))
         measurements: dict[str, Any] = {}
         try:
-            ctx.seed_everything()
             try:
                 result = api.METHODS[job.method_name]().train(ctx)
             except DatasetMissing as missing:
@@ -185,7 +185,7 @@ class RunExecutor:
             measurements.update(result.measurements)
             for metric in job.metrics:
                 try:
-                    measurements.update(api.METRICS[metric].fn(result, ctx))
+                    measurements.update(measure(api.METRICS[metric], result, ctx))
                 except DatasetMissing as missing:  # found out only now: the other metrics still count
                     for name in api.METRICS[metric].produces:
                         self.missing.setdefault(name, str(missing))
@@ -203,6 +203,51 @@ class RunExecutor:
             if value is None or not math.isfinite(float(value)):
                 raise RunFailed(f"measurement '{name}' is {value}")
         return {k: float(v) for k, v in measurements.items()}
+
+
+def measure(metric: api.Metric, result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
+    """One metric on the trained model, read-only: the model's networks in evaluation mode, their state
+    (weights, batch-norm statistics, training flags) restored afterwards, and torch's global generators
+    seeded from the metric's own stream and restored, so that neither the order of the metrics nor running
+    one twice changes what any of them measures."""
+    modules = networks_of(result.model)
+    saved = [({k: v.detach().clone() for k, v in m.state_dict().items()},
+              [(sub, sub.training) for sub in m.modules()]) for m in modules]
+    devices = [ctx.device] if ctx.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            seed_global(ctx.seed, f"metric/{metric.name}")
+            for m in modules:
+                m.eval()
+            return metric.fn(result, ctx)
+    finally:
+        for m, (state, flags) in zip(modules, saved, strict=True):
+            m.load_state_dict(state)
+            for sub, training in flags:
+                sub.training = training
+
+
+def networks_of(model: Any, depth: int = 3) -> list[torch.nn.Module]:
+    """The torch modules a trained model holds (its own attributes and theirs, a few levels down)."""
+    found: list[torch.nn.Module] = []
+    seen: set[int] = set()
+
+    def visit(obj: Any, level: int) -> None:
+        if id(obj) in seen or level > depth:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, torch.nn.Module):
+            found.append(obj)
+            return
+        if isinstance(obj, (list, tuple)):
+            for item in obj:
+                visit(item, level + 1)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, (torch.Tensor, type)):
+            for value in vars(obj).values():
+                visit(value, level + 1)
+
+    visit(model, 0)
+    return found
 
 
 class Checkpoints:

@@ -18,6 +18,7 @@ from benchmark.metrics.inception_score import score_from_probs
 from benchmark.metrics.independent_critic import train_independent_critic
 from benchmark.metrics.latent_statistics import code_statistics
 from benchmark.metrics.sample_diversity import diversity, pairwise_diversity
+from benchmark.planner import run_hparams
 
 load_plugins()
 LOG = math.log
@@ -34,8 +35,8 @@ def t(*values: float) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-def make_ctx(dataset, steps: int = 2, seed: int = 0, **budget) -> RunContext:
-    return RunContext(dataset=dataset, hparams={}, seed=seed, device=torch.device("cpu"),
+def make_ctx(dataset, steps: int = 2, seed: int = 0, method: str = "dcgan", **budget) -> RunContext:
+    return RunContext(dataset=dataset, hparams=run_hparams(method, dataset.name), seed=seed, device=torch.device("cpu"),
                       budget={"steps": steps, "width": 0.25, "threads": 1, **budget}, profile="smoke")
 
 
@@ -131,7 +132,7 @@ def test_paper_networks_have_the_tables_shapes() -> None:
 
 @pytest.mark.parametrize("name", ["dcgan", "wgan_gp", "age", "alpha_gan", "alpha_gan_empirical_kl"])
 def test_methods_train_deterministically(name: str, digits) -> None:
-    runs = [METHODS[name]().train(make_ctx(digits, steps=2, critic_snapshots=2)) for _ in range(2)]
+    runs = [METHODS[name]().train(make_ctx(digits, steps=2, method=name, critic_snapshots=2)) for _ in range(2)]
     a, b = (r.model.sample(4, torch.Generator().manual_seed(1)) for r in runs)
     assert a.shape == (4, 3, 28, 28) and torch.equal(a, b)
     assert [s for s, _ in runs[0].model.snapshots] == [1, 2]
@@ -197,8 +198,8 @@ def test_latent_statistics_see_correlation() -> None:
 
 
 def test_metrics_run_on_the_analogue(digits) -> None:
-    ctx = make_ctx(digits, steps=2, critic_steps=2, critic_width=0.25, diversity_pairs=4, msssim_win=3,
-                   is_samples=50, is_splits=1, classifier_steps=5, latent_codes=100)
+    ctx = make_ctx(digits, steps=2, method="alpha_gan", critic_steps=2, critic_width=0.25, diversity_pairs=4,
+                   msssim_win=3, is_samples=50, is_splits=1, classifier_steps=5, latent_codes=100)
     result: TrainResult = METHODS["alpha_gan"]().train(ctx)
     for name in ("independent_critic", "sample_diversity", "classifier_score", "fid_classifier",
                  "latent_statistics"):

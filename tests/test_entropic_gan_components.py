@@ -13,8 +13,10 @@ from benchmark.api import DATASETS, METRICS, RunContext, load_plugins
 from benchmark.errors import DatasetMissing
 from benchmark.metrics.exact_gaussian_likelihood import exact_log_likelihood
 from benchmark.metrics.surrogate_likelihood import surrogate_terms
+from benchmark.planner import run_hparams
 
 load_plugins()
+METRICS_HERE = ("surrogate_likelihood", "exact_gaussian_likelihood")
 
 F64 = torch.float64
 
@@ -142,7 +144,8 @@ def test_training_is_deterministic_and_metrics_run() -> None:
           "float64": True, "lr_gen": 1e-2, "lr_disc": 1e-2, "exact_constant": True, "n_latent": 64}
     runs = []
     for _ in range(2):
-        ctx = RunContext(dataset=ds, hparams=hp, seed=0, device=torch.device("cpu"), budget={"steps": 30})
+        ctx = RunContext(dataset=ds, hparams=run_hparams("entropic_gan", ds.name, METRICS_HERE, **hp), seed=0,
+                         device=torch.device("cpu"), budget={"steps": 30})
         result = EntropicGAN().train(ctx)
         m = {**METRICS["surrogate_likelihood"].fn(result, ctx), **METRICS["exact_gaussian_likelihood"].fn(result, ctx)}
         runs.append(m)
@@ -160,7 +163,8 @@ def test_digits_protocol_gives_three_sets_and_a_histogram() -> None:
     assert len(sets["dissimilar"]) == len(sets["heldout"])
     assert len(ds.train_samples()) + len(sets["heldout"]) == 182  # all the 1s, split once
     figures = []
-    ctx = RunContext(dataset=ds, hparams={"latent_dim": 4, "hidden": 16, "n_latent": 32}, seed=1,
+    ctx = RunContext(dataset=ds, hparams=run_hparams("entropic_gan", ds.name, METRICS_HERE, latent_dim=4, hidden=16,
+                                                     n_latent=32), seed=1,
                      device=torch.device("cpu"), budget={"steps": 5}, figure_sink=lambda f, n: figures.append(n))
     result = EntropicGAN().train(ctx)
     m = METRICS["surrogate_likelihood"].fn(result, ctx)
