@@ -258,7 +258,7 @@ def cmd_compare(args) -> int:
     tracker = _tracker(args.tracking_uri)
     collected = []
     for suite in suites:
-        res = results.collect(suite, tracker, profile=args.profile, device=args.device)
+        res = results.collect_verdicts(suite, tracker, profile=args.profile, device=args.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         res.verdicts = [v for v in res.verdicts if v.target in selected]
         collected.append(res)

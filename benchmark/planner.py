@@ -8,7 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark import api
+from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
@@ -112,18 +112,19 @@ def select_targets(suite: Suite, only: list[str] | None) -> list[Target]:
     return [t for t in targets if any(fnmatch.fnmatchcase(t.id, pattern) for pattern in only)]
 
 
-def declared_keys(method_cls: type[api.Method], metrics: list[str]) -> dict[str, Any]:
+def declared_keys(method_cls: MethodDecl, metrics: list[str], cat: Catalog | None = None) -> dict[str, Any]:
     """The hyper-parameters a job of this method with these metrics reads: the method's and its metrics'."""
+    cat = cat or catalog()
     keys: dict[str, Any] = {}
     for name in metrics:
-        metric = api.METRICS.get(name)
+        metric = cat.metrics.get(name)
         if metric is not None:
             keys.update(metric.params)
     keys.update(method_cls.hparams)
     return keys
 
 
-def resolve_hparams(method_cls: type[api.Method], loader: str, metrics: list[str], method_values: dict[str, Any],
+def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], method_values: dict[str, Any],
                     experiment_values: dict[str, Any]) -> dict[str, Any]:
     """The one merge of hyper-parameters: declared defaults < the method's per-dataset settings < the suite's
     method hparams < the experiment's. An experiment's hparams are shared by its methods: each takes the
@@ -137,19 +138,21 @@ def resolve_hparams(method_cls: type[api.Method], loader: str, metrics: list[str
 def run_hparams(method_name: str, loader: str = "", metrics: tuple[str, ...] = (), **values: Any) -> dict[str, Any]:
     """The hyper-parameters a run of this method on this dataset gets when a suite sets ``values`` (the same
     merge the planner does): for calling a method directly, in tests and scripts."""
-    return resolve_hparams(api.METHODS[method_name], loader, list(metrics), values, {})
+    return resolve_hparams(catalog().methods[method_name], loader, list(metrics), values, {})
 
 
-def versions_of(method_name: str, loader: str, metrics: list[str]) -> dict[str, str]:
-    versions = {"engine": ENGINE_VERSION, "method": api.METHODS[method_name].version,
-                "dataset": api.DATASETS[loader].version}
-    versions.update({f"metric:{m}": api.METRICS[m].version for m in metrics})
+def versions_of(method_name: str, loader: str, metrics: list[str], cat: Catalog | None = None) -> dict[str, str]:
+    cat = cat or catalog()
+    versions = {"engine": ENGINE_VERSION, "method": cat.methods[method_name].version,
+                "dataset": cat.datasets[loader].version}
+    versions.update({f"metric:{m}": cat.metrics[m].version for m in metrics})
     return versions
 
 
 def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str = "cpu") -> list[Job]:
     """Jobs in suite order. Without --only every job of every experiment runs (figures and
     measurements nobody targets yet are still worth recording); with it, only what targets need."""
+    cat = catalog()
     selected = select_targets(suite, only)
     wanted: dict[tuple[str, str, str], list[str]] = {}
     needs: dict[tuple[str, str, str], list[str]] = {}
@@ -168,7 +171,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     continue
                 method_spec = suite.methods[mname]
                 dataset_spec = suite.datasets[dname]
-                method_cls = api.METHODS[method_spec.method]
+                method_cls = cat.methods[method_spec.method]
                 hparams = resolve_hparams(method_cls, dataset_spec.loader, list(exp.metrics), method_spec.hparams,
                                           exp.hparams)
                 n_seeds = getattr(exp.seeds, profile)
@@ -188,7 +191,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     budget=dict(getattr(exp.budget, profile)), seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
-                    versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics)),
+                    versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat),
                     paper_budget=dict(exp.budget.paper), budget_stated=exp.budget.paper_stated,
                 ))
     return jobs

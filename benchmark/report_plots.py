@@ -15,15 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from benchmark.check import Verdict  # noqa: E402
-from benchmark.report_outcomes import LABELS, OUTCOMES, outcome  # noqa: E402
-from benchmark.suite import Check  # noqa: E402
+from benchmark.check import Verdict
+from benchmark.report_outcomes import LABELS, OUTCOMES, outcome
+from benchmark.suite import Check
 
 # verdict colours; the same in the HTML (templates/leaderboard.css) so the plot's legend reads the page's
 COLOURS = {"reproduced": "#1b7a3a", "close": "#d99a00", "not reproduced": "#c0392b", "claim holds": "#1f6fb2",
@@ -47,6 +43,16 @@ class PlotInfo:
     missing: int  # targets of the table with no reproduced value (not run), not drawn
     off_scale: int  # points a log axis cannot show (zero or a sign unlike the rest)
 
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (not by `bench compare`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 def axis_scale(values: list[float]) -> str:
     """'log' for positive values spanning decades, 'neglog' for negative ones that do, else 'linear'."""
@@ -72,6 +78,7 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
     drawable = [p for p in judged if scale == "linear" or (sign * p.verdict.published > 0
                                                             and sign * p.verdict.reproduced > 0)]
     off_scale = len(judged) - len(drawable)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.4, 4.6))
     xs = np.array([sign * p.verdict.published for p in drawable])
     ys = np.array([sign * p.verdict.reproduced for p in drawable])
@@ -106,7 +113,7 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
     ax.set_title(_wrap(title, 60), fontsize=9)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     missing = len(points) - len(judged)
     return PlotInfo(out, {"linear": "linear", "log": "log", "neglog": "log of magnitudes"}[scale], len(drawable),
                     missing, off_scale)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from benchmark import api, planner
+from benchmark import planner
+from benchmark.catalog import catalog
 from benchmark.check import Values, Verdict, judge, outcome_of
 from benchmark.planner import Job
 from benchmark.suite import PROFILES, Ref, Suite, Target
@@ -110,11 +113,50 @@ class _Index:
 
 def _variants(job: Job) -> list[Job]:
     """The job with every metric, then without each combination of the metrics that need files."""
-    optional = [m for m in job.metrics if api.METRICS[m].requires is not None]
+    metrics = catalog().metrics
+    optional = [m for m in job.metrics if metrics[m].needs_files]
     out = [job]
     for r in range(1, len(optional) + 1):
         out += [job.without_metrics(combo) for combo in itertools.combinations(optional, r)]
     return out
+
+
+def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
+                     device: str | None = None) -> SuiteResults:
+    """``collect``'s verdicts, answered from a cache while nothing that decides them has changed: the suite file,
+    the engine's and the plug-ins' code, the options, and the store (a sqlite file's size and modification
+    time; a store without such a marker is always read). `bench compare` then needs neither MLflow nor scipy.
+    The figures, sweeps and records of a full ``collect`` are not part of the answer."""
+    from benchmark.catalog import code_hash
+    from benchmark.identity import digest
+    from benchmark.tracking import bench_home
+
+    def cache_file(stamp: list) -> Path:
+        key = digest({"suite": Path(suite.path).read_text() if Path(suite.path).exists() else suite.path,
+                      "code": code_hash(), "profile": profile, "device": device, "store": stamp, "uri": tracker.uri})
+        return bench_home() / "cache" / "readback" / f"{key}.json"
+
+    before = tracker.stamp()
+    if before is not None:
+        try:
+            saved = json.loads(cache_file(before).read_text())
+            verdicts = [Verdict(**v) for v in saved["verdicts"]]
+            return SuiteResults(suite, verdicts, {}, int(saved["runs_total"]), {})
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    res = collect(suite, tracker, profile, device)
+    after = tracker.stamp()  # reading may have created the store; a write meanwhile makes the answer stale
+    if after is not None and before in (None, after):
+        path = cache_file(after)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"runs_total": res.runs_total,
+                                       "verdicts": [v.as_dict() for v in res.verdicts]}, default=float))
+            os.replace(tmp, path)
+        except OSError:  # a read-only BENCH_HOME costs only speed
+            pass
+    return res
 
 
 def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None) -> SuiteResults:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from benchmark import api, validate, yaml_lines
+from benchmark import validate, yaml_lines
 from benchmark.claims import (  # noqa: F401 (re-exported)
     CLAIM_TYPES,
     STATISTIC_TYPES,
@@ -43,7 +43,6 @@ from benchmark.targets import Ref, ResolvedFigure, Target, expand_targets, parse
 
 
 def load_suite(path: Path | str) -> Suite:
-    api.load_plugins()
     located = yaml_lines.load(path, display_name=_display(path))
     if not isinstance(located.data, dict):
         raise located.error((), "a suite file must be a mapping at the top level")

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from benchmark.check import Values, paired_values
+from benchmark.suite import Ref, ResolvedFigure
 
-from benchmark.check import Values, paired_values  # noqa: E402
-from benchmark.suite import Ref, ResolvedFigure  # noqa: E402
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (not by `bench compare`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 def best_indices(values: np.ndarray, best: str, n: int, reference: float | None = None) -> np.ndarray:
     """Indices of the ``n`` best values: highest, lowest, or closest to ``reference``."""
@@ -56,13 +61,14 @@ def draw(fig_spec: ResolvedFigure, sweeps: dict[Ref, Values], finals: dict[Ref, 
     fig = draw_fn(fig_spec, sweeps, finals)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     return out
 
 
 def _box(fig_spec: ResolvedFigure, sweeps: dict[Ref, Values], finals: dict[Ref, Values]):
     spec = fig_spec.spec
     labels = _job_label(fig_spec.refs)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(fig_spec.refs), 4))
     rng = np.random.default_rng(0)  # dot jitter only
     profiles = set()
@@ -99,6 +105,7 @@ def _box(fig_spec: ResolvedFigure, sweeps: dict[Ref, Values], finals: dict[Ref, 
 
 def _scatter(fig_spec: ResolvedFigure, sweeps: dict[Ref, Values], finals: dict[Ref, Values]):
     spec = fig_spec.spec
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     profiles = set()
     for k, (xref, yref, label) in enumerate(zip(fig_spec.refs, fig_spec.ys, _job_label(fig_spec.refs),

@@ -175,6 +175,21 @@ class Tracker:
         return exp_id
 
     # ------------------------------------------------------------------ reading
+    def stamp(self) -> list | None:
+        """What changes whenever a sqlite store is written (size and modification time of the database and its
+        journal); None for a store without such a marker (a server)."""
+        if not self.uri.startswith("sqlite:///"):
+            return None
+        db = Path(self.uri[len("sqlite:///"):])
+        marks = []
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
+            try:
+                st = path.stat()
+                marks.append([path.name, st.st_size, st.st_mtime_ns])
+            except OSError:
+                continue
+        return marks or None
+
     def runs(self, suite: str, filter_string: str = "") -> list[RunRecord]:
         exp_id = self.experiment_id(suite, create=False)
         if exp_id is None:

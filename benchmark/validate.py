@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark import api, yaml_lines
+from benchmark import yaml_lines
+from benchmark.catalog import catalog
 from benchmark.hparams import problems as hparam_problems
 from benchmark.schema import GridSpec, RangeSpec, Suite
 from benchmark.targets import Ref
@@ -29,22 +30,24 @@ def check_measurements(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
 
 
 def produced_measurements(suite: Suite, experiment: str, method: str) -> set[str]:
+    cat = catalog()
     exp = suite.experiments[experiment]
-    produced = set(api.METHODS[suite.methods[method].method].produces)
+    produced = set(cat.methods[suite.methods[method].method].produces)
     for metric in exp.metrics:
-        produced |= set(api.METRICS[metric].produces)
+        produced |= set(cat.metrics[metric].produces)
     return produced
 
 
 def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    cat = catalog()
     for name, ds in suite.datasets.items():
-        if ds.loader not in api.DATASETS:
+        if ds.loader not in cat.datasets:
             raise located.error(("datasets", name, "loader"),
-                                f"unknown dataset loader '{ds.loader}' (known: {', '.join(sorted(api.DATASETS))})")
+                                f"unknown dataset loader '{ds.loader}' (known: {', '.join(sorted(cat.datasets))})")
     for name, m in suite.methods.items():
-        if m.method not in api.METHODS:
+        if m.method not in cat.methods:
             raise located.error(("methods", name, "method"),
-                                f"unknown method '{m.method}' (known: {', '.join(sorted(api.METHODS))})")
+                                f"unknown method '{m.method}' (known: {', '.join(sorted(cat.methods))})")
     for ename, exp in suite.experiments.items():
         for i, m in enumerate(exp.methods):
             if m not in suite.methods:
@@ -54,9 +57,9 @@ def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                 raise located.error(("experiments", ename, "datasets", i),
                                     f"dataset '{d}' is not defined under datasets")
         for i, metric in enumerate(exp.metrics):
-            if metric not in api.METRICS:
+            if metric not in cat.metrics:
                 raise located.error(("experiments", ename, "metrics", i),
-                                    f"unknown metric '{metric}' (known: {', '.join(sorted(api.METRICS))})")
+                                    f"unknown metric '{metric}' (known: {', '.join(sorted(cat.metrics))})")
         searching = any(isinstance(s, RangeSpec) for s in exp.sweep.values()) or any(
             isinstance(s, GridSpec) and len(s.grid) > 1 for s in exp.sweep.values())
         if searching and exp.objective is None:
@@ -73,18 +76,20 @@ def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
 
 def _declared(suite: Suite, experiment: str, method: str) -> dict[str, Any]:
     """The hyper-parameters a method declares, with those of the experiment's metrics."""
+    cat = catalog()
     declared: dict[str, Any] = {}
     for metric in suite.experiments[experiment].metrics:
-        declared.update(api.METRICS[metric].params)
-    declared.update(api.METHODS[suite.methods[method].method].hparams)
+        declared.update(cat.metrics[metric].params)
+    declared.update(cat.methods[suite.methods[method].method].hparams)
     return declared
 
 
 def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
     """Every hyper-parameter a suite sets is declared by the method (or by a metric) that reads it, with a value
     of the declared type and within its choices or range; every one without a default gets a value."""
+    cat = catalog()
     for name, spec in suite.methods.items():
-        declared = api.METHODS[spec.method].hparams
+        declared = cat.methods[spec.method].hparams
         for key, problem in hparam_problems(declared, spec.hparams):
             raise located.error(("methods", name, "hparams", key),
                                 f"{problem} of method '{spec.method}'" + _known(declared, problem))
@@ -113,7 +118,7 @@ def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                     if problem is not None:
                         raise located.error(("experiments", ename, "sweep", key), f"{problem} (method {m})")
         for i, m in enumerate(exp.methods):
-            method_cls = api.METHODS[suite.methods[m].method]
+            method_cls = cat.methods[suite.methods[m].method]
             for dname in exp.datasets:
                 given = {**method_cls.dataset_defaults.get(suite.datasets[dname].loader, {}),
                          **suite.methods[m].hparams, **exp.hparams, **exp.sweep}
