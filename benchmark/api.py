@@ -170,6 +170,10 @@ class RunContext:
     def log_figure(self, fig: Any, name: str) -> None:
         if self.figure_sink is not None:
             self.figure_sink(fig, name)
+        else:  # nobody keeps it: release it (pyplot holds every open figure)
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
 
     def advance(self, n: int = 1) -> None:
         if self.step_sink is not None:
