@@ -69,3 +69,15 @@ def test_every_shipped_pairing_runs_and_its_metrics_are_read_only(name: str, job
         assert all(v is None or math.isfinite(float(v)) for v in first[m.name].values()), (m.name, first[m.name])
     assert all_of(metrics) == first
     assert all_of(list(reversed(metrics))) == first
+
+
+def test_registries_refuse_a_second_definition_of_a_name():
+    with pytest.raises(ValueError, match="registered twice"):
+        @api.register_method
+        class Impostor(api.Method):  # noqa: F841 - defined for its registration
+            name = "gan"
+    with pytest.raises(ValueError, match="registered twice"):
+        @api.register_metric("kl_grid", produces=["x"])
+        def impostor(result, ctx):  # noqa: F841
+            return {}
+    assert api.METHODS["gan"].__module__ == "baselines.gan"
