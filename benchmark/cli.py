@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaderboard", default="leaderboard", help="where to write the leaderboard")
     p.add_argument("--no-leaderboard", action="store_true")
 
+    p = sub.add_parser("plan", help="what a run would train, what is done, and how long the rest takes here")
+    p.add_argument("suites", nargs="+")
+    p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
+    p.add_argument("--only", action="append", metavar="TARGET_GLOB")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="estimate from earlier runs only (default: time a few steps of jobs that have none)")
+    p.add_argument("--data-dir", default=None, help="real datasets (for calibrating the jobs that read them)")
+    _common_store_args(p)
+
     p = sub.add_parser("worker", help="join a shared run: take units of work from the studies until all are done")
     _training_args(p)
 
@@ -208,7 +219,7 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import leaderboard, planner, progress, results, runner
+    from benchmark import estimate, leaderboard, planner, progress, results, runner
     from benchmark.storage import redact
 
     tracker, settings, plans = _prepare_training(args)
@@ -217,6 +228,7 @@ def cmd_run(args) -> int:
         mode = f", {args.workers} workers sharing {redact(settings.storage_url)}" if settings.shared else ""
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
+        print(f"  {estimate.summary(estimate.estimate(jobs, tracker))}", file=sys.stderr)
         shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
         outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
         print(_report(outcomes), file=sys.stderr)
@@ -234,6 +246,27 @@ def cmd_run(args) -> int:
         every = [ran.get(p) or load_suite(p) for p in found] + [s for p, s in ran.items() if p not in found]
         out = leaderboard.write([results.collect(s, tracker) for s in every], Path(args.leaderboard), tracker)
         print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from tabulate import tabulate
+
+    from benchmark import estimate, planner
+
+    suites = _load(args.suites)
+    tracker = _tracker(args.tracking_uri)
+    jobs = [job for suite in suites for job in planner.plan(suite, args.profile, args.only, device=args.device)]
+    if args.only and not jobs:
+        raise UserError(f"no target matches {args.only}", field="--only")
+    found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir))
+    if args.format == "json":
+        print(json.dumps([e.as_dict() for e in found], indent=2))
+        return 0
+    rows = [[f"{e.experiment}/{e.method}/{e.dataset}", e.seeds, f"{e.steps:,}", f"{e.done}/{e.runs}",
+             estimate.clock(e.estimated_seconds), e.basis] for e in found]
+    print(tabulate(rows, headers=["job", "seeds", "steps", "done", "estimate", "from"], disable_numparse=True))
+    print(estimate.summary(found))
     return 0
 
 
@@ -305,7 +338,7 @@ def cmd_ui(args) -> int:
     return 0  # pragma: no cover
 
 
-COMMANDS = {"validate": cmd_validate, "targets": cmd_targets, "run": cmd_run, "worker": cmd_worker,
+COMMANDS = {"validate": cmd_validate, "targets": cmd_targets, "plan": cmd_plan, "run": cmd_run, "worker": cmd_worker,
             "compare": cmd_compare,
             "leaderboard": cmd_leaderboard, "ui": cmd_ui}
 

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import torch
 
 from benchmark import api
 from benchmark.errors import DatasetMissing
+from benchmark.estimate import shape_of
 from benchmark.loop import seed_global
 from benchmark.planner import Job
 from benchmark.progress import Progress
@@ -101,8 +103,8 @@ class RunExecutor:
                 self.tracker.finish(stale.run_id, "KILLED")
         hparams = {**job.hparams, **params}
         tags = {**place.tags, **runtime_tags(), "bench.kind": CHILD, "seed": str(seed), "phase": phase,
-                "run_key": key, "trial": str(place.trial_number), TRIAL_TAG: str(place.trial_id),
-                "worker": f"{os.uname().nodename}:{os.getpid()}"}
+                "run_key": key, "shape": shape_of(job), "trial": str(place.trial_number),
+                TRIAL_TAG: str(place.trial_id), "worker": f"{os.uname().nodename}:{os.getpid()}"}
         run_params = {**hparams, **{f"budget.{k}": v for k, v in job.budget.items()}, "seed": seed}
         run_id = self.tracker.start(job.suite, tags, run_params, parent_id=place.parent_id,
                                     name=f"{job.method} · {job.dataset} · seed {seed}"
@@ -113,6 +115,7 @@ class RunExecutor:
             with tempfile.TemporaryDirectory(prefix="bench-fig-") as tmp:
                 figures = Path(tmp)
                 measurements = self._train(hparams, seed, losses, figures, checkpoints, run_id)
+                self.tracker.set_tags(run_id, self.timing)
                 missing = {k: v for k, v in self.missing.items() if k not in measurements}
                 if missing:
                     self.tracker.set_tags(run_id, {MISSING_TAG: json.dumps(missing, sort_keys=True)})
@@ -178,10 +181,12 @@ class RunExecutor:
                              checkpoint_store=checkpoints.bind(losses, restored))
         measurements: dict[str, Any] = {}
         try:
+            started = time.perf_counter()
             try:
                 result = api.METHODS[job.method_name]().train(ctx)
             except DatasetMissing as missing:
                 raise RunNotPossible(str(missing)) from None
+            trained = time.perf_counter()
             measurements.update(result.measurements)
             for metric in job.metrics:
                 try:
@@ -197,6 +202,9 @@ class RunExecutor:
             raise RunError(exc) from exc
         finally:
             self.progress.close_steps()
+        # what `bench plan` estimates the next runs from (seconds per step and per measuring, on this device)
+        self.timing = {"train_seconds": f"{trained - started:.3f}",
+                       "measure_seconds": f"{time.perf_counter() - trained:.3f}", "steps": str(job.steps)}
         if job.objective and job.objective[0] in self.missing and job.objective[0] not in measurements:
             raise RunNotPossible(self.missing[job.objective[0]])
         for name, value in measurements.items():

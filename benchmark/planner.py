@@ -188,10 +188,10 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     suite=suite.suite, experiment=ename, method=mname, dataset=dname, profile=profile,
                     method_name=method_spec.method, loader=dataset_spec.loader,
                     dataset_params=dict(dataset_spec.params), hparams=hparams, metrics=list(exp.metrics),
-                    budget=dict(getattr(exp.budget, profile)), seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
+                    budget=exp.budget.of(profile, mname, dname), seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
                     versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat),
-                    paper_budget=dict(exp.budget.paper), budget_stated=exp.budget.paper_stated,
+                    paper_budget=exp.budget.of("paper", mname, dname), budget_stated=exp.budget.paper_stated,
                 ))
     return jobs

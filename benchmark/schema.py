@@ -80,6 +80,39 @@ class PerProfileInt(Strict):
     paper: int = Field(ge=1, le=10_000)
 
 
+def _steps_positive(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    steps = (value or {}).get("steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0
+                              or steps > 100_000_000):
+        raise ValueError("steps must be a whole number between 0 and 100000000")
+    return value
+
+
+class BudgetOverride(Strict):
+    """A budget for some of an experiment's models: the methods and/or datasets named (all when left out) take
+    these settings over the experiment's, per profile (e.g. the original code trains some models longer)."""
+
+    methods: list[Name] = []
+    datasets: list[Name] = []
+    smoke: dict[str, Any] | None = None
+    cpu: dict[str, Any] | None = None
+    paper: dict[str, Any] | None = None
+    source: str = Field(min_length=1)
+
+    _steps = field_validator("smoke", "cpu", "paper")(_steps_positive)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> BudgetOverride:
+        if not (self.methods or self.datasets):
+            raise ValueError("an override names methods, datasets or both")
+        if self.smoke is None and self.cpu is None and self.paper is None:
+            raise ValueError("an override sets smoke, cpu or paper")
+        return self
+
+    def applies(self, method: str, dataset: str) -> bool:
+        return (not self.methods or method in self.methods) and (not self.datasets or dataset in self.datasets)
+
+
 class Budget(Strict):
     smoke: dict[str, Any]
     cpu: dict[str, Any]
@@ -87,16 +120,19 @@ class Budget(Strict):
     # false where the paper and its code state no budget and `paper` is our reading: verdicts then say
     # "the paper states no budget" instead of a fraction of it
     paper_stated: bool = True
+    # per method and per (method, dataset): later entries win
+    overrides: list[BudgetOverride] = []
     source: str | None = None
 
-    @field_validator("smoke", "cpu", "paper")
-    @classmethod
-    def _steps_positive(cls, value: dict[str, Any]) -> dict[str, Any]:
-        steps = value.get("steps")
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0
-                                  or steps > 100_000_000):
-            raise ValueError("steps must be a whole number between 0 and 100000000")
-        return value
+    _steps = field_validator("smoke", "cpu", "paper")(_steps_positive)
+
+    def of(self, profile: str, method: str, dataset: str) -> dict[str, Any]:
+        """The budget of one model under one profile: the experiment's, then every override that applies."""
+        budget = dict(getattr(self, profile))
+        for override in self.overrides:
+            if override.applies(method, dataset) and getattr(override, profile) is not None:
+                budget.update(getattr(override, profile))
+        return budget
 
 
 class Objective(Strict):

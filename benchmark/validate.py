@@ -40,6 +40,13 @@ def produced_measurements(suite: Suite, experiment: str, method: str) -> set[str
 
 def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
     cat = catalog()
+    for ename, exp in suite.experiments.items():
+        for i, override in enumerate(exp.budget.overrides):
+            for field_name, allowed in (("methods", exp.methods), ("datasets", exp.datasets)):
+                for j, name in enumerate(getattr(override, field_name)):
+                    if name not in allowed:
+                        raise located.error(("experiments", ename, "budget", "overrides", i, field_name, j),
+                                            f"{field_name[:-1]} '{name}' is not part of experiment '{ename}'")
     for name, ds in suite.datasets.items():
         if ds.loader not in cat.datasets:
             raise located.error(("datasets", name, "loader"),

@@ -1,0 +1,216 @@
+"""`bench plan`: what a `bench run` would train, what is done already, and how long the rest takes here.
+
+Each finished run records how long it trained and measured (tags ``train_seconds``, ``measure_seconds``,
+``steps``). A job's estimate comes from earlier runs of the same shape (method, dataset, device, and every
+hyper-parameter and budget setting but the number of steps): seconds per step times its steps, plus the
+time its metrics took. A job with no such history is calibrated when asked (``--calibrate``, the default of
+`bench plan`): it trains twice for a few steps, which gives the time of a step and of the fixed part, and its
+metrics run once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.identity import digest
+from benchmark.planner import Job
+from benchmark.tracking import CHILD, FINGERPRINT_TAG, PARENT, STATUS_TAG, RunRecord, Tracker
+
+
+@dataclass
+class Throughput:
+    seconds_per_step: float
+    measure_seconds: float
+    basis: str  # "history (n runs)" or "calibration"
+
+
+@dataclass
+class JobEstimate:
+    suite: str
+    experiment: str
+    method: str
+    dataset: str
+    profile: str
+    device: str
+    seeds: int
+    steps: int
+    runs: int  # distinct runs the job consists of (search units, and the chosen setting's other seeds)
+    done: int
+    estimated_seconds: float | None
+    basis: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def shape_of(job: Job) -> str:
+    """What decides the time of a step: everything of the run's identity but the number of steps and the seed."""
+    budget = {k: v for k, v in job.budget.items() if k != "steps"}
+    return digest({"method": job.method_name, "loader": job.loader, "data": job.dataset_params,
+                   "hparams": job.hparams, "budget": budget, "metrics": job.metrics, "device": job.device}, 16)
+
+
+def history(runs: list[RunRecord]) -> dict[str, Throughput]:
+    """Seconds per step and per measuring, by shape, from the finished runs that recorded them (a resumed run
+    trained only part of its steps in the time it recorded, so it is left out)."""
+    per_step: dict[str, list[float]] = {}
+    measure: dict[str, list[float]] = {}
+    for run in runs:
+        tags = run.tags
+        if tags.get("bench.kind") != CHILD or run.status != "FINISHED" or "resumed_from_step" in tags:
+            continue
+        shape, steps = tags.get("shape"), int(tags.get("steps", "0") or 0)
+        if not shape or "train_seconds" not in tags or steps <= 0:
+            continue
+        per_step.setdefault(shape, []).append(float(tags["train_seconds"]) / steps)
+        measure.setdefault(shape, []).append(float(tags.get("measure_seconds", 0.0)))
+    return {shape: Throughput(statistics.median(v), statistics.median(measure[shape]), f"history ({len(v)} runs)")
+            for shape, v in per_step.items()}
+
+
+def runs_of(job: Job) -> int:
+    return job.n_trials + len(job.seeds) - 1
+
+
+def done_of(job: Job, finished: set[str], parents: dict[str, RunRecord]) -> int:
+    """How many of the job's runs are finished: all when its parent says so, else the search units and (for a
+    fixed setting) the seeds whose run keys have a finished run."""
+    parent = parents.get(job.fingerprint)
+    if parent is not None and parent.tags.get(STATUS_TAG) == "done":
+        return runs_of(job)
+    if job.sweep and any(not hasattr(spec, "grid") for spec in job.sweep.values()):
+        return 0  # a range sweep's settings are known only as TPE proposes them
+    points = job.grid_points()
+    done = sum(job.run_key(p, job.seeds[0]) in finished for p in points)
+    if len(points) == 1:
+        done += sum(job.run_key(points[0], s) in finished for s in job.seeds[1:])
+    return done
+
+
+def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False,
+             data_dir: str | None = None) -> list[JobEstimate]:
+    by_suite: dict[str, list[RunRecord]] = {}
+    for suite in sorted({j.suite for j in jobs}):
+        by_suite[suite] = tracker.runs(suite)
+    every = [r for runs in by_suite.values() for r in runs]
+    known = {**_calibrations(), **history(every)}
+    out = []
+    for job in jobs:
+        runs = by_suite.get(job.suite, [])
+        finished = {r.tags.get("run_key", "") for r in runs
+                    if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"}
+        parents = {r.tags.get(FINGERPRINT_TAG, ""): r for r in runs if r.tags.get("bench.kind") == PARENT}
+        done = done_of(job, finished, parents)
+        left = runs_of(job) - done
+        shape = shape_of(job)
+        if shape not in known and calibrate and left > 0 and not job.requires_gpu:
+            measured = calibrate_job(job, data_dir)
+            if measured is not None:
+                known[shape] = measured
+                _save_calibration(shape, measured)
+        rate = known.get(shape)
+        seconds = None if rate is None else left * (job.steps * rate.seconds_per_step + rate.measure_seconds)
+        if left == 0:
+            seconds = 0.0
+        basis = "done" if left == 0 else (rate.basis if rate else ("needs GPU" if job.requires_gpu
+                                                                      else "no earlier runs"))
+        out.append(JobEstimate(job.suite, job.experiment, job.method, job.dataset, job.profile, job.device,
+                               len(job.seeds), job.steps, runs_of(job), done, seconds, basis))
+    return out
+
+
+def calibrate_job(job: Job, data_dir: str | None) -> Throughput | None:
+    """Train the job twice for a few steps (the time of a step and the fixed part apart), measure once."""
+    import torch
+
+    from benchmark import api
+    from benchmark.errors import DatasetMissing
+    from benchmark.execute import measure
+
+    api.load_plugins()
+    try:
+        dataset = api.DATASETS[job.loader](data_dir=Path(data_dir) if data_dir else None, **job.dataset_params)
+    except DatasetMissing:
+        return None
+    params = job.grid_points()[0] if all(hasattr(s, "grid") for s in job.sweep.values()) else {}
+    # a first short run pays what happens once per process (allocation, caches); then each of two lengths three
+    # times, keeping the fastest: other work on the machine only ever adds time
+    lengths = sorted({min(job.steps, 30) or 1, min(job.steps, 120) or 1})
+    timings: dict[int, float] = {}
+    result, ctx = None, None
+    for steps in [lengths[0], *lengths * 3]:
+        ctx = api.RunContext(dataset=dataset, hparams={**job.hparams, **params}, seed=0,
+                             device=torch.device(job.device), budget={**job.budget, "steps": steps},
+                             profile=job.profile)
+        started = time.perf_counter()
+        result = api.METHODS[job.method_name]().train(ctx)
+        elapsed = time.perf_counter() - started
+        timings[steps] = min(timings.get(steps, elapsed), elapsed)
+    # the longer run's time per step bounds it from above (it includes the fixed part); the difference of the
+    # two lengths removes the fixed part, unless noise made it larger than the bound
+    per_step = timings[lengths[-1]] / lengths[-1]
+    if len(lengths) == 2 and timings[lengths[1]] > timings[lengths[0]]:
+        per_step = min(per_step, (timings[lengths[1]] - timings[lengths[0]]) / (lengths[1] - lengths[0]))
+    started = time.perf_counter()
+    for name in job.metrics:
+        metric = api.METRICS[name]
+        if metric.requires is not None:
+            continue
+        try:
+            measure(metric, result, ctx)
+        except DatasetMissing:
+            continue
+    return Throughput(per_step, time.perf_counter() - started, "calibration")
+
+
+def _calibration_file() -> Path:
+    from benchmark.tracking import bench_home
+
+    return bench_home() / "cache" / "throughput.json"
+
+
+def _calibrations() -> dict[str, Throughput]:
+    try:
+        data = json.loads(_calibration_file().read_text())
+        return {shape: Throughput(**value) for shape, value in data.items()}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _save_calibration(shape: str, rate: Throughput) -> None:
+    data = {k: asdict(v) for k, v in _calibrations().items()}
+    data[shape] = asdict(rate)
+    path = _calibration_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def summary(estimates: list[JobEstimate]) -> str:
+    left = sum(e.runs - e.done for e in estimates)
+    steps = sum((e.runs - e.done) * e.steps for e in estimates)
+    known = [e.estimated_seconds for e in estimates if e.estimated_seconds is not None]
+    unknown = [e for e in estimates if e.estimated_seconds is None]
+    text = (f"{len(estimates)} jobs, {left} runs to train ({sum(e.done for e in estimates)} done), "
+            f"{steps:,} model steps; estimated {clock(sum(known))} on this machine")
+    if unknown:
+        text += f" (+ {len(unknown)} jobs without an estimate: {', '.join(sorted({e.basis for e in unknown}))})"
+    return text
