@@ -1,0 +1,64 @@
+"""`bench plan` and per-model budgets: the paper profile of Table 2 is the original code's budget for every model,
+a budget override is part of exactly the runs it changes, and the estimate comes from earlier runs or a short
+calibration."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from conftest import REPO, TESTS
+
+from benchmark.cli import main
+
+ENGINE = (TESTS / "suites" / "engine.yaml").read_text()
+
+
+def plan_json(capsys, *args: str) -> list[dict]:
+    capsys.readouterr()
+    assert main(["plan", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_table2_paper_plan_has_the_original_codes_budget_per_model(bench_home, capsys):
+    jobs = plan_json(capsys, str(REPO / "suites" / "calibrating_ebgan.yaml"), "--profile", "paper", "--only",
+                     "table2*", "--no-calibrate")
+    assert len(jobs) == 12
+    for job in jobs:
+        assert {"method", "dataset", "seeds", "steps", "done", "estimated_seconds"} <= set(job)
+        short = job["method"] != "GAN" and job["dataset"] in ("gmm4", "biased")
+        assert job["steps"] == (20_000 if short else 100_000), job
+        assert job["seeds"] == 3 and job["done"] == 0 and job["estimated_seconds"] is None
+
+
+def test_a_budget_override_changes_only_the_runs_it_names(bench_home, capsys):
+    Path("engine.yaml").write_text(ENGINE)
+    assert main(["run", "engine.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+    longer = ENGINE.replace("      paper: {steps: 2000}\n", "      paper: {steps: 2000}\n      overrides:\n"
+                            "        - {datasets: [wide], smoke: {steps: 350}, source: the test}\n")
+    Path("engine.yaml").write_text(longer)
+    jobs = {j["dataset"]: j for j in plan_json(capsys, "engine.yaml", "--profile", "smoke", "--no-calibrate")}
+    assert jobs["narrow"]["steps"] == 300 and jobs["narrow"]["done"] == jobs["narrow"]["runs"] == 3
+    assert jobs["wide"]["steps"] == 350 and jobs["wide"]["done"] == 0
+    # the narrow job's runs are the same runs; the wide one's have another budget, hence another identity
+    assert jobs["wide"]["estimated_seconds"] is not None and jobs["wide"]["basis"] != "no earlier runs"
+    capsys.readouterr()
+    assert main(["run", "engine.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"trained 3 runs", err), err
+
+
+def test_estimates_come_from_history_or_a_calibration(bench_home, capsys):
+    Path("engine.yaml").write_text(ENGINE)
+    fresh = plan_json(capsys, "engine.yaml", "--profile", "smoke")
+    assert all(j["basis"] == "calibration" and j["estimated_seconds"] > 0 for j in fresh)
+    assert main(["run", "engine.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+    done = plan_json(capsys, "engine.yaml", "--profile", "smoke")
+    assert all(j["done"] == j["runs"] and j["estimated_seconds"] == 0 for j in done)
+    # the cpu profile differs only in steps: the smoke runs' seconds per step carry over
+    cpu = plan_json(capsys, "engine.yaml", "--profile", "cpu", "--no-calibrate")
+    assert all(j["basis"].startswith("history") and j["estimated_seconds"] > 0 for j in cpu)
+    capsys.readouterr()
+    assert main(["plan", "engine.yaml", "--profile", "cpu", "--no-calibrate"]) == 0
+    assert "runs to train" in capsys.readouterr().out
