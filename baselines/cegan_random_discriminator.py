@@ -29,6 +29,7 @@ class RandomDiscriminator(Method):
     # the networks of the experiment, drawn and not trained: only their settings apply
     hparams = NETWORK_HPARAMS
     produces = ()
+    provides = ("sampler", "noise_sampler", "energy", "features")
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}

@@ -249,6 +249,7 @@ class EntropicGAN(Method):
         "exact_constant": Bool(False),
     }
     produces = ("train.dual_objective", "train.coupling_mass")
+    provides = ("entropic_coupling", "linear_gaussian if generator=linear and loss=squared")
 
     def train(self, ctx: RunContext) -> TrainResult:
         hp = {**self.defaults, **ctx.hparams}
