@@ -20,6 +20,7 @@ that each is trained once per home rather than once per data directory (the data
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import torch
@@ -127,6 +128,12 @@ def classifier_key(dataset: Any, steps: int, device: torch.device) -> dict[str, 
             "code": CODE_VERSION, "torch": torch.__version__, "device": device.type}
 
 
+def _canonical(key: dict[str, Any]) -> str:
+    """The key as canonical JSON: stored beside the weights and compared on load (plain text, which
+    ``torch.load``'s weights-only reader accepts)."""
+    return json.dumps(key, sort_keys=True, default=str)
+
+
 def dataset_classifier(dataset: Any, steps: int, device: torch.device) -> nn.Module:
     """The dataset's classifier: from memory, from ``$BENCH_HOME/cache/classifiers``, or trained now."""
     kind = dataset.classifier_kind
@@ -138,7 +145,7 @@ def dataset_classifier(dataset: Any, steps: int, device: torch.device) -> nn.Mod
         build, train = _BUILD[kind]
         path = cache_dir("classifiers") / f"{name}.pt"
         stored = torch.load(path, map_location=device) if path.is_file() else None
-        if stored is not None and stored.get("key") == key:
+        if stored is not None and stored.get("key") == _canonical(key):
             net = build().to(device)
             net.load_state_dict(stored["state"])
             net.eval()
@@ -148,7 +155,7 @@ def dataset_classifier(dataset: Any, steps: int, device: torch.device) -> nn.Mod
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(stream_seed(0, f"metric/classifier/{kind}/init"))
                 net = train(dataset, steps, device)
-            state = {"key": key, "state": {k: v.cpu() for k, v in net.state_dict().items()}}
+            state = {"key": _canonical(key), "state": {k: v.cpu() for k, v in net.state_dict().items()}}
             write_atomically(path, lambda tmp: torch.save(state, tmp))
         _TRAINED[name] = net
     return _TRAINED[name]
