@@ -40,6 +40,7 @@ def generator_loss(codes_fake: torch.Tensor, z: torch.Tensor, recon_z: float) ->
 class AGE(Method):
     name = "age"
     description = "AGE: encoder/generator game on the unit sphere, L1 data and cosine code reconstruction"
+    provides = ("sampler", "generator_snapshots", "encoder")
     hparams = {**nets.COMMON_HPARAMS, "lr": Float(2e-4, low=0), "recon_x": Float(1000.0, low=0),
                "recon_z": Float(10.0, low=0), "g_steps": Int(2, low=1)}
 

@@ -31,201 +31,21 @@ from torch import nn
 from benchmark.api import RunContext
 from benchmark.hparams import Float, HParam, Int
 from benchmark.loop import Program
-from benchmark.loop import cpu_threads as loop_threads
-
-LEAK = 0.2  # H.4: "leaky units with a slope of 0.2"
-TABLE3_MAPS = (8, 16, 32, 64, 64)
-TABLE3_STRIDES = (2, 1, 2, 1, 2)
-TABLE4_MAPS = (64, 32)  # then the image channels
-TABLE4_STRIDES = (2, 1, 2)
-
-
-def _maps(n: int, width: float) -> int:
-    return max(1, int(round(n * width)))
-
-
-def _norm(channels: int, batch_norm: bool) -> nn.Module:
-    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
-
-
-# ------------------------------------------------------------------------------ 28×28 (Tables 3–4)
-
-
-class Table3Discriminator(nn.Module):
-    """Table 3. ``out`` = 1 for a discriminator/critic, the latent size for the AGE encoder.
-    ``dropout``: DCGAN only, after the last convolution (Table 3 caption)."""
-
-    def __init__(self, channels: int = 3, out: int = 1, width: float = 1.0, batch_norm: bool = True,
-                 dropout: float = 0.0) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c_in, size = channels, 28
-        for i, (maps, stride) in enumerate(zip(TABLE3_MAPS, TABLE3_STRIDES, strict=True)):
-            c_out = _maps(maps, width)
-            layers.append(nn.Conv2d(c_in, c_out, 5, stride, 2))
-            # no norm on the first layer, as in DCGAN (Radford et al. 2016, §3)
-            layers += [_norm(c_out, batch_norm and i > 0), nn.LeakyReLU(LEAK)]
-            c_in, size = c_out, (size + stride - 1) // stride
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Linear(c_in * size * size, out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-
-class Table4Generator(nn.Module):
-    """Table 4: linear → 7×7×64, 5×5 transposed convolutions (stride 2, 1, 2) to 64, 32, 3 maps; tanh."""
-
-    def __init__(self, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
-        super().__init__()
-        self.c0 = _maps(64, width)
-        self.fc = nn.Sequential(nn.Linear(latent_dim, self.c0 * 49), nn.BatchNorm1d(self.c0 * 49), nn.ReLU())
-        maps = [_maps(m, width) for m in TABLE4_MAPS] + [channels]
-        layers: list[nn.Module] = []
-        c_in = self.c0
-        for i, (c_out, stride) in enumerate(zip(maps, TABLE4_STRIDES, strict=True)):
-            layers.append(nn.ConvTranspose2d(c_in, c_out, 5, stride, 2, output_padding=stride - 1))
-            layers += [nn.BatchNorm2d(c_out), nn.ReLU()] if i < len(maps) - 1 else [nn.Tanh()]
-            c_in = c_out
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.fc(z).view(len(z), self.c0, 7, 7))
-
-
-class Table4Encoder(nn.Module):
-    """Table 4 transposed (H.4): 5×5 convolutions (stride 2, 1, 2) to 32, 64, 64 maps, linear to the
-    latent size, no output activation. ReLUs, since it mirrors a generator."""
-
-    def __init__(self, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
-        super().__init__()
-        maps = [_maps(m, width) for m in (32, 64, 64)]
-        layers: list[nn.Module] = []
-        c_in = channels
-        for c_out, stride in zip(maps, reversed(TABLE4_STRIDES), strict=True):
-            layers += [nn.Conv2d(c_in, c_out, 5, stride, 2), nn.BatchNorm2d(c_out), nn.ReLU()]
-            c_in = c_out
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Linear(c_in * 49, latent_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-
-# ------------------------------------------------------------------ 32×32 / 64×64 (WGAN code, H.4.2)
-
-
-def _pyramid_depth(size: int) -> int:
-    if size not in (32, 64):
-        raise ValueError(f"the DCGAN networks take 32×32 or 64×64 images, not {size}×{size}")
-    return {32: 2, 64: 3}[size]  # stride-2 layers after the first, down to 4×4
-
-
-class DCGANDiscriminator(nn.Module):
-    """models/dcgan.py DCGAN_D: conv4×4/2 to ndf maps, then conv4×4/2 doubling the maps to 4×4,
-    then a 4×4 convolution to ``out`` values."""
-
-    def __init__(self, size: int, channels: int = 3, out: int = 1, width: float = 1.0, batch_norm: bool = True,
-                 dropout: float = 0.0) -> None:
-        super().__init__()
-        c = _maps(64, width)
-        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1), nn.LeakyReLU(LEAK)]
-        for _ in range(_pyramid_depth(size)):
-            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1), _norm(2 * c, batch_norm), nn.LeakyReLU(LEAK)]
-            c *= 2
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Conv2d(c, out, 4, 1, 0), nn.Flatten())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-
-class DCGANGenerator(nn.Module):
-    """models/dcgan.py DCGAN_G: 4×4 transposed convolution from the code to a 4×4 map, then
-    transposed conv4×4/2 halving the maps, the last one to the image channels; tanh."""
-
-    def __init__(self, size: int, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
-        super().__init__()
-        depth = _pyramid_depth(size)
-        c = _maps(64, width) * 2 ** depth
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, c, 4, 1, 0), nn.BatchNorm2d(c), nn.ReLU()]
-        for _ in range(depth):
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU()]
-            c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(z.view(len(z), -1, 1, 1))
-
-
-class DCGANEncoder(nn.Module):
-    """DCGAN_G transposed: conv4×4/2 doubling the maps down to 4×4, then a 4×4 convolution to the code."""
-
-    def __init__(self, size: int, latent_dim: int, channels: int = 3, width: float = 1.0) -> None:
-        super().__init__()
-        c = _maps(64, width)
-        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1), nn.BatchNorm2d(c), nn.ReLU()]
-        for _ in range(_pyramid_depth(size)):
-            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1), nn.BatchNorm2d(2 * c), nn.ReLU()]
-            c *= 2
-        self.body = nn.Sequential(*layers, nn.Conv2d(c, latent_dim, 4, 1, 0), nn.Flatten())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-
-# ------------------------------------------------------------------------------- by image shape
-
-
-def discriminator(shape: tuple[int, int, int], out: int = 1, width: float = 1.0, batch_norm: bool = True,
-                  dropout: float = 0.0) -> nn.Module:
-    channels, size, _ = shape
-    if size == 28:
-        return Table3Discriminator(channels, out, width, batch_norm, dropout)
-    return DCGANDiscriminator(size, channels, out, width, batch_norm, dropout)
-
-
-def generator(shape: tuple[int, int, int], latent_dim: int, width: float = 1.0) -> nn.Module:
-    channels, size, _ = shape
-    if size == 28:
-        return Table4Generator(latent_dim, channels, width)
-    return DCGANGenerator(size, latent_dim, channels, width)
-
-
-def encoder(shape: tuple[int, int, int], latent_dim: int, width: float = 1.0) -> nn.Module:
-    """The α-GAN encoder (the generator transposed)."""
-    channels, size, _ = shape
-    if size == 28:
-        return Table4Encoder(latent_dim, channels, width)
-    return DCGANEncoder(size, latent_dim, channels, width)
-
-
-def code_discriminator(latent_dim: int, hidden: int = 750, depth: int = 3) -> nn.Sequential:
-    """H.4: a 3-layer MLP of 750 units (leaky ReLU 0.2), one logit."""
-    layers: list[nn.Module] = []
-    width = latent_dim
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), nn.LeakyReLU(LEAK)]
-        width = hidden
-    return nn.Sequential(*layers, nn.Linear(width, 1))
-
-
-# --------------------------------------------------------------------------- priors and training
-
-
-def sample_prior(n: int, latent_dim: int, prior: str, rng: torch.Generator) -> torch.Tensor:
-    """N(0, I) for every model but AGE, whose prior is uniform on the unit sphere (H.3)."""
-    z = torch.randn(n, latent_dim, generator=rng)
-    return project_sphere(z) if prior == "sphere" else z
-
-
-def project_sphere(z: torch.Tensor) -> torch.Tensor:
-    return z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+from benchmark.nets.rosca import (  # noqa: F401 (the family's networks and priors, re-exported for its methods)
+    LEAK,
+    DCGANDiscriminator,
+    DCGANEncoder,
+    DCGANGenerator,
+    Table3Discriminator,
+    Table4Encoder,
+    Table4Generator,
+    code_discriminator,
+    discriminator,
+    encoder,
+    generator,
+    project_sphere,
+    sample_prior,
+)
 
 
 def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
@@ -317,11 +137,6 @@ def image_shape(dataset: Any) -> tuple[int, int, int]:
 # ------------------------------------------------------------------------------- shared training
 
 
-def cpu_threads(ctx: Any):
-    """``budget.threads`` torch threads on CPU while a metric runs (the engine's loop does it for training)."""
-    return loop_threads(ctx.budget.get("threads") if ctx.device.type == "cpu" else None)
-
-
 @dataclass
 class Setup:
     """The settings every method of the family reads from its hyper-parameters (H: Adam β = (0.5, 0.9),
@@ -386,7 +201,8 @@ class ImageTraining(Program):
         return sample_prior(self.s.batch_size, self.s.latent_dim, self.prior_kind, self.streams["prior"]).to(
             self.s.device)
 
-    def model(self, generator: nn.Module, encoder: nn.Module | None = None) -> GenerativeModel:
+    def model(self, net: nn.Module, codes: nn.Module | None = None) -> GenerativeModel:
+        """The trained generator ``net`` (and encoder ``codes``) with the snapshots, for the metrics."""
         s = self.s
-        return GenerativeModel(generator, s.latent_dim, self.prior_kind, s.device, s.shape, self.steps,
-                               encoder=encoder, snapshots=self.snap.saved)
+        return GenerativeModel(net, s.latent_dim, self.prior_kind, s.device, s.shape, self.steps,
+                               encoder=codes, snapshots=self.snap.saved)

@@ -28,6 +28,7 @@ class RandomDiscriminator(Method):
     # the networks of the experiment, drawn and not trained: only their settings apply
     hparams = NETWORK_HPARAMS
     produces = ()
+    provides = ("sampler", "noise_sampler", "energy", "features")
 
     def setup(self, ctx: RunContext) -> Program:
         return _Untrained(ctx)

@@ -34,6 +34,7 @@ def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 class DCGAN(Method):
     name = "dcgan"
     description = "DCGAN, two generator updates per discriminator update (Rosca et al. 2017 §6)"
+    provides = ("sampler", "generator_snapshots")
     # Table 3 caption: "dropout of 0.8 after the last convolutional layer" — read as TensorFlow's keep
     # probability 0.8, i.e. a drop rate of 0.2.
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(2e-4, low=0), "lr_d": Float(2e-4, low=0),

@@ -18,6 +18,7 @@ class EGANConst(Method):
     hparams = EGAN_HPARAMS
     dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
+    provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:
         return AdversarialTraining(ctx, EnergyObjective(ctx.hparams.get("margin")), energy_sign=1.0, label="EGAN-Const")

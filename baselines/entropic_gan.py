@@ -250,6 +250,7 @@ class EntropicGAN(Method):
         "exact_constant": Bool(False),
     }
     produces = ("train.dual_objective", "train.coupling_mass")
+    provides = ("entropic_coupling", "linear_gaussian if generator=linear and loss=squared")
 
     def threads(self, ctx: RunContext) -> int | None:
         # The networks are tiny: on a 2-core machine intra-op threading costs more than it saves

@@ -22,12 +22,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from benchmark.api import Dataset, Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Bool, Choice, Float, Int
 from benchmark.loop import Program
+from benchmark.nets.gan_losses import (  # noqa: F401 (re-exported for the GAN methods)
+    discriminator_value,
+    non_saturating_generator_loss,
+    saturating_generator_loss,
+)
 
 # ------------------------------------------------------------------------------------ networks
 
@@ -54,21 +58,6 @@ def draw_data(dataset: Dataset, n: int, rng: torch.Generator) -> torch.Tensor:
     return sampler(n, rng)
 
 
-def discriminator_value(logits_data: torch.Tensor, logits_model: torch.Tensor) -> torch.Tensor:
-    """V(D) = E_data log D + E_model log(1 − D) from minibatch averages; −V is the BCE loss."""
-    return F.logsigmoid(logits_data).mean() + F.logsigmoid(-logits_model).mean()
-
-
-def saturating_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
-    """The minimax generator objective E log(1 − D(G(z))), which the generator minimises."""
-    return F.logsigmoid(-logits_fake).mean()
-
-
-def non_saturating_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
-    """−E log D(G(z)): same fixed point, strong gradients when D rejects the samples."""
-    return -F.logsigmoid(logits_fake).mean()
-
-
 def _adam(params: Any, ctx: RunContext, prefix: str = "") -> torch.optim.Adam:
     lr = float(ctx.hp(f"{prefix}lr") if ctx.hp(f"{prefix}lr") is not None else ctx.hp("lr"))
     return torch.optim.Adam(params, lr=lr, betas=(float(ctx.hp("beta1")), float(ctx.hp("beta2"))))
@@ -93,6 +82,7 @@ class DiscriminatorModel:
 class GANDiscriminator(Method):
     name = "gan_discriminator"
     description = "classical GAN discriminator (BCE) trained against a fixed model distribution"
+    provides = ("discriminator",)
     # Adam with β1 = 0.5 as is usual for GANs since Radford et al. (2016); the width, depth,
     # batch size and the cosine decay (which removes late minibatch noise from D) are ours.
     hparams = {"lr": Float(1e-3, low=0), "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.999, low=0, high=1),
@@ -156,6 +146,7 @@ class GANModel:
 class GAN(Method):
     name = "gan"
     description = "classical GAN, MLP generator and discriminator, saturating or non-saturating G loss"
+    provides = ("sampler", "gan_networks")
     # k = 1 discriminator step per generator step as in Goodfellow et al. (2014, Alg. 1);
     # Adam(β1 = 0.5) and the MLP sizes are the usual toy-problem choices, not from the paper.
     hparams = {"generator_loss": Choice("non_saturating", ("non_saturating", "saturating")),

@@ -27,6 +27,7 @@ class GANCegan(Method):
     # binary_gan.py updates both networks every step: no EGAN switch bounds, no margin
     hparams = GAN_HPARAMS
     produces = ("train.frac_all_updates",)
+    provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:
         return AdversarialTraining(ctx, _BCE(), energy_sign=1.0, label="GAN")

@@ -31,18 +31,7 @@ from baselines.gan import (
 from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
 from benchmark.loop import Program
-
-
-def categorical_entropy(probs: torch.Tensor) -> float:
-    """H(c) = −Σ p log p of the code prior (log K for the uniform one)."""
-    p = probs.double()
-    p = p[p > 0]
-    return float(-(p * p.log()).sum())
-
-
-def lower_bound(q_logits: torch.Tensor, codes: torch.Tensor, entropy_c: float) -> torch.Tensor:
-    """Monte-Carlo L_I = H(c) + mean log Q(c | x). Never above H(c) since log Q ≤ 0."""
-    return entropy_c - F.cross_entropy(q_logits, codes)
+from benchmark.nets.infogan import categorical_entropy, lower_bound
 
 
 class SharedDiscriminator(nn.Module):
@@ -101,6 +90,7 @@ class InfoGAN(Method):
     # the MLP sizes and latent size are ours for 2-D data.
     version = "2"  # 2: info.lower_bound_max over every step, not only the logged ones
     produces = ("info.lower_bound_max",)
+    provides = ("sampler", "info_codes")
     hparams = {"n_classes": Int(10, low=2), "latent_dim": Int(4, low=1), "lambda_info": Float(1.0, low=0),
                "g_lr": Float(1e-3, low=0), "d_lr": Float(2e-4, low=0), "beta1": Float(0.5, low=0, high=1),
                "beta2": Float(0.999, low=0, high=1), "batch_size": Int(256, low=1), "hidden": Int(128, low=1),

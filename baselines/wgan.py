@@ -27,17 +27,9 @@ from baselines.gan import data_dim, lr_schedule, mlp
 from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Bool, Choice, Float, Int
 from benchmark.loop import Program
+from benchmark.nets.wgan_gp import gradient_penalty
 
 LIPSCHITZ = ("gradient_penalty", "weight_clipping")
-
-
-def gradient_penalty(critic: nn.Module, x_data: torch.Tensor, x_model: torch.Tensor,
-                     rng: torch.Generator) -> torch.Tensor:
-    """E(‖∇f(x̂)‖ − 1)² with x̂ = εx_data + (1 − ε)x_model, ε ~ U[0, 1] per pair."""
-    eps = torch.rand(x_data.shape[0], 1, generator=rng).to(x_data.device)
-    x_hat = (eps * x_data + (1.0 - eps) * x_model).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.norm(dim=1) - 1.0) ** 2).mean()
 
 
 @dataclass
@@ -59,6 +51,7 @@ class CriticModel:
 class WGANCritic(Method):
     name = "wgan_critic"
     description = "WGAN critic (gradient penalty or weight clipping) against a fixed model distribution"
+    provides = ("critic",)
     # Per-variant optimiser settings are the papers' (see the module docstring); the MLP is
     # smaller than Gulrajani et al.'s toy critic (3×512 ReLU) to fit CPU budgets.
     hparams = {"lipschitz": Choice("gradient_penalty", LIPSCHITZ), "penalty": Float(10.0, low=0),

@@ -12,36 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from baselines import alpha_gan_networks as nets
-from baselines.wgan import gradient_penalty
 from benchmark.api import Method, RunContext, TrainResult, register_method
 from benchmark.hparams import Float, Int
 from benchmark.loop import Program
-
-
-class FlatCritic(nn.Module):
-    """Lets the flat-vector gradient penalty of baselines/wgan.py act on images: ε is drawn per example
-    and ‖∇f‖ is the norm over all of an image's pixels, as in Gulrajani et al."""
-
-    def __init__(self, critic: nn.Module, shape: tuple[int, int, int]) -> None:
-        super().__init__()
-        self.critic, self.shape = critic, shape
-
-    def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        return self.critic(flat.view(len(flat), *self.shape))
-
-
-def image_gradient_penalty(critic: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor,
-                           rng: torch.Generator) -> torch.Tensor:
-    shape = tuple(x_real.shape[1:])
-    return gradient_penalty(FlatCritic(critic, shape), x_real.flatten(1), x_fake.flatten(1), rng)
-
-
-def critic_loss(f_real: torch.Tensor, f_fake: torch.Tensor, penalty: torch.Tensor, lam: float) -> torch.Tensor:
-    """Gulrajani et al. Alg. 1: E f(x̃) − E f(x) + λ·penalty (the critic minimises it)."""
-    return f_fake.mean() - f_real.mean() + lam * penalty
+from benchmark.nets.wgan_gp import (  # noqa: F401 (re-exported: the critic objective of this method)
+    FlatCritic,
+    critic_loss,
+    image_gradient_penalty,
+)
 
 
 def generator_loss(f_fake: torch.Tensor) -> torch.Tensor:
@@ -52,6 +32,7 @@ def generator_loss(f_fake: torch.Tensor) -> torch.Tensor:
 class WGANGP(Method):
     name = "wgan_gp"
     description = "WGAN-GP generative model: 5 critic updates per generator update, λ = 10"
+    provides = ("sampler", "generator_snapshots")
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(1e-4, low=0), "lr_d": Float(1e-4, low=0),
                "n_critic": Int(5, low=1), "penalty": Float(10.0, low=0)}
 

@@ -46,12 +46,9 @@ from benchmark.hparams import HParam, defaults_of
 
 
 class Dataset:
-    """A named data source. Subclasses set ``name`` and implement what their experiments use.
-
-    Common optional capabilities (duck-typed, metrics check for them):
-    ``sample(n, rng) -> Tensor`` draws from p_data; ``log_density(x) -> Tensor`` is the exact
-    log-density where it is known; ``train_samples() -> Tensor`` is the fixed empirical set.
-    """
+    """A named data source. Subclasses set ``name`` and implement what their experiments use; what it offers the
+    metrics is declared in ``offers`` (capabilities of ``benchmark.contracts``, some with a condition on the
+    params, e.g. ``"validation_split if n_valid!=0"``)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -101,8 +98,9 @@ def stream_seed(seed: int, name: str | int) -> int:
 
 @dataclass
 class TrainResult:
-    """What a method hands to the metrics: its trained model and any measurements that only
-    training itself can take (e.g. a bound tracked over all steps)."""
+    """What a method hands to the metrics: its trained model, which provides what the method declares in
+    ``provides`` (capabilities of ``benchmark.contracts``), and any measurements that only training itself can
+    take (e.g. a bound tracked over all steps)."""
 
     model: Any
     measurements: dict[str, float] = field(default_factory=dict)

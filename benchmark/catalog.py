@@ -55,9 +55,8 @@ class MetricDecl:
 class DatasetDecl:
     name: str
     version: str
-    offers: tuple[str, ...] = ()
-    # capabilities that depend on a parameter: {capability: [param, value that enables it]}
-    offers_when: dict[str, Any] = field(default_factory=dict)
+    offers: tuple[str, ...] = ()  # capabilities, some with a condition on the params (benchmark.contracts)
+    defaults: dict[str, Any] = field(default_factory=dict)  # the params a suite may leave out, with their values
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,10 @@ def _from_registries() -> Catalog:
     metrics = {name: MetricDecl(name, tuple(m.produces), dict(m.params), str(m.version), tuple(m.needs_model),
                                 tuple(m.needs_dataset), m.requires is not None)
                for name, m in api.METRICS.items()}
-    datasets = {name: DatasetDecl(name, str(cls.version), tuple(getattr(cls, "offers", ())),
-                                  dict(getattr(cls, "offers_when", {})))
+    from benchmark.contracts import constructor_defaults
+
+    datasets = {name: DatasetDecl(name, str(cls.version), tuple(cls.offers),
+                                  json.loads(json.dumps(constructor_defaults(cls), default=str)))
                 for name, cls in api.DATASETS.items()}
     return Catalog(methods, metrics, datasets)
 
@@ -169,7 +170,7 @@ def to_json(c: Catalog) -> dict[str, Any]:
                         "version": m.version, "needs_model": list(m.needs_model),
                         "needs_dataset": list(m.needs_dataset), "needs_files": m.needs_files}
                     for n, m in c.metrics.items()},
-        "datasets": {n: {"version": d.version, "offers": list(d.offers), "offers_when": d.offers_when}
+        "datasets": {n: {"version": d.version, "offers": list(d.offers), "defaults": d.defaults}
                      for n, d in c.datasets.items()},
     }
 
@@ -181,6 +182,6 @@ def from_json(data: dict[str, Any]) -> Catalog:
     metrics = {n: MetricDecl(n, tuple(m["produces"]), {k: _hparam(h) for k, h in m["params"].items()}, m["version"],
                              tuple(m["needs_model"]), tuple(m["needs_dataset"]), m["needs_files"])
                for n, m in data["metrics"].items()}
-    datasets = {n: DatasetDecl(n, d["version"], tuple(d["offers"]), d["offers_when"])
+    datasets = {n: DatasetDecl(n, d["version"], tuple(d["offers"]), d["defaults"])
                 for n, d in data["datasets"].items()}
     return Catalog(methods, metrics, datasets)

@@ -17,14 +17,13 @@ says what one step does in ``Program.step``; the loop owns everything else:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
 from benchmark.api import RunContext, TrainResult, stream_seed
+from benchmark.threads import limit
 
 
 class Program:
@@ -86,19 +85,6 @@ def _set_global_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-@contextmanager
-def cpu_threads(wanted: int | None) -> Iterator[None]:
-    """Run with ``wanted`` torch threads (small networks gain nothing from more, and on a shared machine extra
-    threads mostly wait), restoring the previous setting afterwards."""
-    before = torch.get_num_threads()
-    if wanted:
-        torch.set_num_threads(int(wanted))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def seed_global(seed: int, name: str) -> None:
     """Seed torch's (every device) and numpy's global generators from the run's stream ``name``."""
     value = stream_seed(seed, name)
@@ -109,7 +95,7 @@ def seed_global(seed: int, name: str) -> None:
 def train(method: Any, ctx: RunContext) -> TrainResult:
     """Run ``method`` for ``ctx.steps`` steps through its program: the loop every method uses."""
     threads = method.threads(ctx) if ctx.device.type == "cpu" else None
-    with cpu_threads(threads):
+    with limit(threads):
         seed_global(ctx.seed, "init")
         program = method.setup(ctx)
         steps = program_steps(program, ctx)

@@ -1,13 +1,15 @@
 """The checks of a suite that need the plug-ins' declarations: every name is registered, every hyper-parameter
-is declared with a value of its type, and every measurement a target or a figure reads is produced by the job
-it names. Each problem is one line ``FILE:LINE: field: problem``.
+is declared with a value of its type, every metric gets the capabilities it needs from each method and dataset
+of its experiment (``benchmark.contracts``), and every measurement a target or a figure reads is produced by
+the job it names. Each problem is one line ``FILE:LINE: field: problem``.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from benchmark import yaml_lines
+from benchmark import contracts, yaml_lines
 from benchmark.catalog import catalog
 from benchmark.hparams import problems as hparam_problems
 from benchmark.schema import GridSpec, RangeSpec, Suite
@@ -15,8 +17,9 @@ from benchmark.targets import Ref
 
 
 def check(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
-    """Names and hyper-parameters (before the targets are expanded)."""
+    """Names, hyper-parameters and capabilities (before the targets are expanded)."""
     _check_names(suite, located)
+    _check_capabilities(suite, located)
 
 
 def check_measurements(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
@@ -134,6 +137,53 @@ def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                     raise located.error(("experiments", ename, "methods", i),
                                         f"method {m} on dataset {dname} needs hyper-parameters {', '.join(missing)}: "
                                         "they have no default and the dataset has no setting of its own")
+
+
+def _hparam_settings(suite: Suite, experiment: str, method: str, loader: str) -> list[dict[str, Any]]:
+    """The resolved hyper-parameters of a method on a dataset in an experiment (declared defaults < the method's
+    per-dataset settings < the suite's method hparams < the experiment's), once per value of every swept key a
+    capability condition of the method reads (a capability must hold for every setting a sweep may pick)."""
+    exp, spec = suite.experiments[experiment], suite.methods[method]
+    method_cls = catalog().methods[spec.method]
+    declared = _declared(suite, experiment, method)
+    base = {**{k: h.default for k, h in declared.items() if not h.required},
+            **method_cls.dataset_defaults.get(loader, {}), **spec.hparams,
+            **{k: v for k, v in exp.hparams.items() if k in declared}}
+    read = {key for entry in method_cls.provides for key, _, _ in contracts.parse(entry).conditions}
+    swept = {k: (s.grid if isinstance(s, GridSpec) else [s.low, s.high]) for k, s in exp.sweep.items() if k in read}
+    return [{**base, **dict(zip(swept, values, strict=True))} for values in itertools.product(*swept.values())]
+
+
+def _check_capabilities(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
+    """Every metric of an experiment gets what it needs of the model from each of the experiment's methods and of
+    the data from each of its datasets: an impossible pairing is refused here rather than failing mid-run."""
+    cat = catalog()
+    for ename, exp in suite.experiments.items():
+        for i, metric_name in enumerate(exp.metrics):
+            metric = cat.metrics[metric_name]
+            path = ("experiments", ename, "metrics", i)
+            for dname in exp.datasets:
+                ds_spec = suite.datasets[dname]
+                ds_cls = cat.datasets[ds_spec.loader]
+                offers = contracts.resolve(ds_cls.offers, {**ds_cls.defaults, **ds_spec.params}, "dataset")
+                missing = sorted(set(metric.needs_dataset) - offers)
+                if missing:
+                    need = missing[0]
+                    why = contracts.missing_reason(ds_cls.offers, need, "dataset", offers)
+                    raise located.error(path, f"metric '{metric_name}' needs dataset capability '{need}' "
+                                              f"({contracts.DESCRIPTIONS[need]}), which dataset '{dname}' "
+                                              f"(loader {ds_spec.loader}) does not offer ({why})")
+                for mname in exp.methods:
+                    method_cls = cat.methods[suite.methods[mname].method]
+                    for hp in _hparam_settings(suite, ename, mname, ds_spec.loader):
+                        missing = sorted(set(metric.needs_model) - contracts.method_provides(method_cls, hp))
+                        if missing:
+                            need = missing[0]
+                            why = contracts.missing_reason(method_cls.provides, need, "model",
+                                                           contracts.method_provides(method_cls, hp))
+                            raise located.error(path, f"metric '{metric_name}' needs model capability '{need}' "
+                                                      f"({contracts.DESCRIPTIONS[need]}), which method "
+                                                      f"'{mname}' ({method_cls.name}) does not provide ({why})")
 
 
 def _known(declared: dict[str, Any], problem: str) -> str:

@@ -13,8 +13,8 @@ from baselines import age, alpha_gan, alpha_gan_kl, dcgan, wgan_gp
 from baselines import alpha_gan_networks as nets
 from benchmark.api import DATASETS, METHODS, METRICS, RunContext, TrainResult, load_plugins
 from benchmark.errors import DatasetMissing
-from benchmark.metrics.classifier_score import Table5VGG
-from benchmark.metrics.inception_score import score_from_probs
+from benchmark.features.classifiers import Table5VGG
+from benchmark.features.scores import score_from_probs
 from benchmark.metrics.independent_critic import train_independent_critic
 from benchmark.metrics.latent_statistics import code_statistics
 from benchmark.metrics.sample_diversity import diversity, pairwise_diversity
@@ -24,6 +24,12 @@ load_plugins()
 LOG = math.log
 D_REAL = math.log(3.0)  # a logit with sigmoid = 0.75
 D_FAKE = -math.log(3.0)  # sigmoid = 0.25
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feature metrics cache under $BENCH_HOME: keep each test's cache to itself."""
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / ".bench"))
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import torch
 
 from baselines.cegan_image_networks import ImageDiscriminator, make_image_generator
 from benchmark.api import DATASETS, METHODS, METRICS, RunContext, load_plugins
+from benchmark.features.scores import score_from_probs
 from benchmark.metrics.energy_ranking import permutation_p, rank_by_energy, spearman
-from benchmark.metrics.inception_score import score_from_probs
-from benchmark.metrics.linear_probe import labelled_images, probe_errors
+from benchmark.metrics.linear_probe import probe_errors
 
 load_plugins()
 
@@ -64,8 +64,8 @@ def test_real_share_in_top_and_bottom():
 
 def test_probe_on_raw_pixels_of_the_embedded_digits_is_below_15_percent():
     ds = DATASETS["sklearn_digits"](upsample=28, test_fraction=0.3, dissimilar=None)
-    xtr, ytr = labelled_images(ds, "train")
-    xte, yte = labelled_images(ds, "test")
+    xtr, ytr = ds.labelled("train")
+    xte, yte = ds.labelled("test")
     errors = probe_errors(xtr, ytr, xte, yte, [torch.Generator().manual_seed(s) for s in range(2)], epochs=5)
     assert len(errors) == 2 and max(errors) < 15.0
 

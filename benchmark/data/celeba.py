@@ -18,6 +18,7 @@ import torch
 from benchmark.api import Dataset, register_dataset
 from benchmark.data.color_mnist import ImageSplits
 from benchmark.errors import DatasetMissing
+from benchmark.streams import fixed_rng
 
 CELEBA_FILES = ("img_align_celeba/", "list_eval_partition.txt", "identity_CelebA.txt", "list_attr_celeba.txt",
                 "list_bbox_celeba.txt", "list_landmarks_align_celeba.txt")
@@ -35,6 +36,8 @@ class CelebA64(ImageSplits, Dataset):
     name = "celeba64"
     description = "CelebA aligned faces, centre crop 108, resized to 64×64, in [-1, 1]"
     image_shape = (3, 64, 64)
+    version = "2"  # the fixed evaluation subsets come from the named stream "data/celeba64/eval_subset"
+    offers = ("samples", "images", "image_splits", "validation_split")
 
     def __init__(self, data_dir: Path | None = None, n_eval: int = 10_000, eval_seed: int = 0,
                  **params: Any) -> None:
@@ -50,7 +53,7 @@ class CelebA64(ImageSplits, Dataset):
                           for name, tv in TV_SPLIT.items()}
         except RuntimeError as err:  # torchvision: "Dataset not found or corrupted."
             raise DatasetMissing("celeba", celeba_needed(data_dir)) from err
-        g = torch.Generator().manual_seed(int(eval_seed))
+        g = fixed_rng(int(eval_seed), "data/celeba64/eval_subset")
         self._eval_index = {name: torch.randperm(len(self._sets[name]), generator=g)[: int(n_eval)]
                             for name in ("valid", "test")}
         self._cache: dict[str, torch.Tensor] = {}

@@ -49,6 +49,7 @@ class CIFAR10Images(ImageSplits, Dataset):
     description = "CIFAR-10 (torchvision files in the data dir), 32×32 RGB in [-1, 1]"
     image_shape = (3, 32, 32)
     classifier_kind = "cifar_vgg"
+    offers = ("samples", "images", "image_splits", "classifier", "validation_split if n_valid!=0")
 
     def __init__(self, data_dir: Path | None = None, n_valid: int = 5000, **params: Any) -> None:
         super().__init__(data_dir, n_valid=n_valid, **params)

@@ -22,12 +22,13 @@ of the α-GAN suite (colour digits, CelebA, CIFAR-10).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from benchmark.api import Dataset, register_dataset
 from benchmark.data.mnist import load_mnist_split
+from benchmark.streams import fixed_rng
 
 SPLITS = ("train", "valid", "test")
 
@@ -36,12 +37,14 @@ class ImageSplits:
     """Images in [-1, 1], shape (n, C, H, W), in three splits; what the α-GAN metrics read.
 
     Subclasses fill ``_splits`` with uint8 or float tensors (or override ``split``) and set
-    ``image_shape``; ``classifier_kind`` names the dataset-trained classifier of the classifier score.
+    ``image_shape``; ``classifier_kind`` names the dataset-trained classifier of the classifier score, and
+    subclasses that offer it fill ``_labels`` for ``split_labels``.
     """
 
     image_shape: tuple[int, int, int]
     classifier_kind: str | None = None
     _splits: dict[str, torch.Tensor]
+    _labels: dict[str, torch.Tensor]
 
     @staticmethod
     def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -53,6 +56,10 @@ class ImageSplits:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r} (one of {SPLITS})")
         return self.to_unit(self._splits[name])
+
+    def split_labels(self, name: str) -> torch.Tensor:
+        """The class of each image of ``split(name)``."""
+        return self._labels[name]
 
     def sample_split(self, name: str, n: int, rng: torch.Generator) -> torch.Tensor:
         pool = self._splits[name]
@@ -71,6 +78,7 @@ class StackedDigits(ImageSplits):
 
     classifier_kind = "stacked_digits"
     image_shape = (3, 28, 28)
+    name: ClassVar[str]  # the registered dataset's, naming its streams
     _digits: dict[str, torch.Tensor]  # split -> (n, 28, 28) grey digits in [0, 1]
     _labels: dict[str, torch.Tensor]
     _fixed: dict[str, torch.Tensor]  # split -> (n_eval, 3) digit indices of the fixed triples
@@ -78,7 +86,7 @@ class StackedDigits(ImageSplits):
     def _build(self, digits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], n_eval: int,
                eval_seed: int) -> None:
         self._digits, self._labels = digits, labels
-        g = torch.Generator().manual_seed(int(eval_seed))
+        g = fixed_rng(int(eval_seed), f"data/{self.name}/eval_triples")
         self._fixed = {name: torch.randint(0, len(digits[name]), (int(n_eval), 3), generator=g)
                        for name in ("valid", "test")}
 
@@ -115,6 +123,8 @@ class StackedDigits(ImageSplits):
 class ColorMNIST(StackedDigits, Dataset):
     name = "color_mnist"
     description = "ColorMNIST (Metz et al. 2017): three MNIST digits stacked as RGB, 28×28, in [-1, 1]"
+    version = "2"  # the fixed triples come from the named stream "data/color_mnist/eval_triples"
+    offers = ("samples", "images", "image_splits", "classifier", "validation_split if n_valid!=0")
 
     def __init__(self, data_dir: Path | None = None, n_valid: int = 10_000, n_eval: int = 10_000,
                  eval_seed: int = 0, **params: Any) -> None:

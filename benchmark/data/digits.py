@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.api import DATASETS, Dataset, register_dataset
+from benchmark.streams import fixed_np_rng
 
 SPLITS = ("train", "test")
 
@@ -38,9 +39,9 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     return out.squeeze(1).clamp(0.0, 1.0).to(images.dtype)
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, test_fraction: float,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (train, test), the same fraction of every class in the test split."""
-    rng = np.random.default_rng(seed)
     train, test = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
@@ -87,11 +88,18 @@ class ImageEvaluationMixin:
         others = [c for c in range(10) if c not in self.digits]
         return self._select(self.test_index, others)
 
+    def labelled(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(flat images float32 in [0, 1], labels) of every class of ``split`` ("train" or "test")."""
+        index = self.train_index if split == "train" else self.test_index
+        return self.images[index].reshape(len(index), -1).float(), self.labels[index]
+
 
 @register_dataset
 class SklearnDigits(ImageEvaluationMixin, Dataset):
     name = "sklearn_digits"
     description = "scikit-learn's bundled 8×8 digits in [0, 1]; train on `digits`, score held-out/other/dissimilar"
+    version = "2"  # the train/test split is drawn from the named stream "data/sklearn_digits/split"
+    offers = ("samples", "train_set", "test_set", "images", "labelled_images", "evaluation_sets")
 
     def __init__(self, data_dir: Path | None = None, digits: Sequence[int] = tuple(range(10)),
                  split: str = "train", test_fraction: float = 0.3, split_seed: int = 0, upsample: int | None = None,
@@ -113,8 +121,9 @@ class SklearnDigits(ImageEvaluationMixin, Dataset):
         self.digits = tuple(int(d) for d in digits)
         self.split = split
         self.dim = self.size * self.size
-        self.image_shape = (self.size, self.size)
-        self.train_index, self.test_index = stratified_split(bunch.target, float(test_fraction), int(split_seed))
+        self.image_shape = (1, self.size, self.size)
+        self.train_index, self.test_index = stratified_split(
+            bunch.target, float(test_fraction), fixed_np_rng(int(split_seed), "data/sklearn_digits/split"))
         self.dissimilar = dissimilar
         self.dissimilar_params = dict(dissimilar_params or {})
 

@@ -7,9 +7,11 @@ authors' repository (yogeshbalaji/EntropicGANs_meet_VAEs, which holds only the M
 the Gaussian was made, so the construction here is ours and stated in the suite YAML:
 
 - μ ~ N(0, I_d); Σ = Q diag(s) Qᵀ with Q a Haar-random rotation and eigenvalues s log-uniform on
-  [eig_low, eig_high], all drawn from ``data_seed`` so that every run seed sees the same law;
+  [eig_low, eig_high], all drawn from the stream "data/gaussian_nd/law" of ``data_seed`` so that every run
+  seed sees the same law;
 - a fixed held-out test set of ``n_test`` points (evaluator.py evaluates ``nsamples_eval`` = 1000
-  samples), drawn from ``data_seed`` too; training draws a fresh stream from the run's seed.
+  samples), drawn from the stream "data/gaussian_nd/test" of ``data_seed``; training draws a fresh stream
+  from the run's seed.
 
 Keeping the eigenvalues of Σ above λ/2 lets a linear generator with latent dimension d represent
 the maximum-likelihood model exactly (AAᵀ = Σ − (λ/2)I), so any gap is the bound's, not the model's.
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from benchmark.api import Dataset, register_dataset
+from benchmark.streams import fixed_np_rng, fixed_rng
 
 
 def _haar_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -36,6 +39,8 @@ def _haar_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
 class GaussianND(Dataset):
     name = "gaussian_nd"
     description = "N(μ, Σ) in d dimensions with a random rotation and log-uniform spectrum (fixed by data_seed)"
+    version = "2"  # the law and the test set are drawn from named streams of data_seed
+    offers = ("samples", "density", "test_set", "evaluation_sets")
 
     def __init__(self, data_dir: Path | None = None, dim: int = 5, latent_dim: int | None = None,
                  eig_low: float = 1.0, eig_high: float = 10.0, n_test: int = 1000, data_seed: int = 0) -> None:
@@ -45,16 +50,15 @@ class GaussianND(Dataset):
                          n_test=n_test, data_seed=data_seed)
         self.dim = int(dim)
         self.latent_dim = int(latent_dim) if latent_dim else self.dim
-        rng = np.random.default_rng(int(data_seed))
+        rng = fixed_np_rng(int(data_seed), "data/gaussian_nd/law")
         self.mean = torch.from_numpy(rng.standard_normal(self.dim))
         eig = np.exp(rng.uniform(math.log(eig_low), math.log(eig_high), self.dim))
         q = _haar_rotation(self.dim, rng)
         self.eigenvalues = torch.from_numpy(np.sort(eig)[::-1].copy())
         self.scale = torch.from_numpy(q * np.sqrt(np.sort(eig)[::-1]))  # Σ = scale scaleᵀ
         self.covariance = self.scale @ self.scale.T
-        # A separate stream for the test set, so it never depends on the run seed.
-        test_rng = torch.Generator().manual_seed(int(data_seed) * 7919 + 17)
-        self._test = self._draw(int(n_test), test_rng)
+        # A stream of its own for the test set, so it never depends on the run seed.
+        self._test = self._draw(int(n_test), fixed_rng(int(data_seed), "data/gaussian_nd/test"))
 
     def _draw(self, n: int, rng: torch.Generator) -> torch.Tensor:
         z = torch.randn(n, self.dim, generator=rng, dtype=torch.float64)

@@ -20,6 +20,7 @@ import torch
 
 from benchmark.api import DATASETS, Dataset, register_dataset
 from benchmark.errors import DatasetMissing
+from benchmark.streams import fixed_rng
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                "t10k-labels-idx1-ubyte")
@@ -53,8 +54,10 @@ def _subset(images: torch.Tensor, n: int, generator: torch.Generator) -> torch.T
 class MNISTDigits(Dataset):
     name = "mnist"
     description = "MNIST (torchvision files in the data dir); train on `digits`, score held-out/other/SVHN"
+    version = "2"  # the evaluation subsets come from the named stream "data/mnist/eval_subsets"
+    offers = ("samples", "train_set", "test_set", "images", "labelled_images", "evaluation_sets")
     dim = 28 * 28
-    image_shape = (28, 28)
+    image_shape = (1, 28, 28)
 
     def __init__(self, data_dir: Path | None = None, digits: Sequence[int] = (1,), split: str = "train",
                  n_eval: int = 1000, eval_seed: int = 0, dissimilar: str | None = "svhn") -> None:
@@ -93,8 +96,13 @@ class MNISTDigits(Dataset):
     def sample_data(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return self.sample(n, rng)
 
+    def labelled(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(flat images float32 in [0, 1], labels) of every digit of MNIST's ``split`` ("train" or "test")."""
+        images, labels = load_mnist_split(self.data_dir, train=split == "train")
+        return self._flat(images), labels
+
     def evaluation_sets(self) -> dict[str, torch.Tensor]:
-        g = torch.Generator().manual_seed(self.eval_seed)
+        g = fixed_rng(self.eval_seed, "data/mnist/eval_subsets")
         sets = {"heldout": self._flat(_subset(self._test_same, self.n_eval, g)),
                 "other_digits": self._flat(_subset(self._test_other, self.n_eval, g))}
         if self.dissimilar:

@@ -14,6 +14,7 @@ import torch
 from benchmark.api import Dataset, register_dataset
 from benchmark.data.digits import resize_images
 from benchmark.errors import DatasetMissing
+from benchmark.streams import fixed_rng
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 SVHN_FILES = {"test": "test_32x32.mat", "train": "train_32x32.mat"}
@@ -29,6 +30,8 @@ def svhn_needed(data_dir: Path | None, split: str) -> str:
 class SVHNGrey(Dataset):
     name = "svhn"
     description = "SVHN (torchvision .mat in <data dir>/SVHN), grey, resized to size×size, in [0, 1]"
+    version = "2"  # the subset comes from the named stream "data/svhn/eval_subset"
+    offers = ("samples", "images")
 
     def __init__(self, data_dir: Path | None = None, split: str = "test", size: int = 28, n_eval: int = 1000,
                  eval_seed: int = 0) -> None:
@@ -43,14 +46,14 @@ class SVHNGrey(Dataset):
             ds = SVHN(root=str(Path(data_dir) / "SVHN"), split=split, download=False)
         except RuntimeError as err:  # torchvision: "Dataset not found or corrupted ..."
             raise DatasetMissing("svhn", svhn_needed(data_dir, split)) from err
-        g = torch.Generator().manual_seed(int(eval_seed))
+        g = fixed_rng(int(eval_seed), "data/svhn/eval_subset")
         keep = torch.randperm(len(ds.data), generator=g)[: int(n_eval)].numpy()
         rgb = ds.data[keep].astype(np.float64)  # (n, 3, 32, 32), 0..255
         grey = torch.from_numpy(np.tensordot(_LUMA, rgb, axes=([0], [1])) / 255.0)
         self.images = resize_images(grey, int(size))
         self.size = int(size)
         self.dim = self.size * self.size
-        self.image_shape = (self.size, self.size)
+        self.image_shape = (1, self.size, self.size)
 
     def samples(self) -> torch.Tensor:
         return self.images.reshape(len(self.images), -1).to(torch.float32)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.api import Dataset, register_dataset
+from benchmark.streams import fixed_np_rng
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -26,6 +27,8 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 class SklearnTextures(Dataset):
     name = "sklearn_textures"
     description = "grey natural-image patches (size×size, pooled) from scikit-learn's bundled sample photos"
+    version = "2"  # patch places come from the named stream "data/sklearn_textures/patches"
+    offers = ("samples", "images")
 
     def __init__(self, data_dir: Path | None = None, n_patches: int = 500, size: int = 8, pool: int = 4,
                  patch_seed: int = 0) -> None:
@@ -35,7 +38,7 @@ class SklearnTextures(Dataset):
             raise ValueError("sklearn_textures: n_patches, size and pool must be ≥ 1")
         super().__init__(data_dir, n_patches=n_patches, size=size, pool=pool, patch_seed=patch_seed)
         greys = [torch.from_numpy(img @ _LUMA / 255.0) for img in load_sample_images().images]
-        rng = np.random.default_rng(int(patch_seed))
+        rng = fixed_np_rng(int(patch_seed), "data/sklearn_textures/patches")
         side = int(size) * int(pool)
         patches = []
         for k in range(int(n_patches)):
@@ -47,7 +50,7 @@ class SklearnTextures(Dataset):
         self.images = F.avg_pool2d(stack, int(pool)).squeeze(1) if pool > 1 else stack.squeeze(1)
         self.size = int(size)
         self.dim = self.size * self.size
-        self.image_shape = (self.size, self.size)
+        self.image_shape = (1, self.size, self.size)
 
     def samples(self) -> torch.Tensor:
         return self.images.reshape(len(self.images), -1).clone()

@@ -18,11 +18,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import torch
 from scipy import integrate
 
+from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
 
 LOG4 = math.log(4.0)
@@ -73,18 +75,19 @@ def _scalar(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[float], flo
     "discriminator_optimality",
     produces=["dstar.mae", "value.v_trained", "value.v_theory", "jsd.exact"],
     description="|D − D*| weighted by the mixture density, V(D) and 2·JSD − log 4 by quadrature",
+    needs_model=("discriminator",), needs_dataset=("density_pair_1d",),
 )
 def discriminator_optimality(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    ds = ctx.dataset
-    model = result.model
-    log_p, log_q = _scalar(ds.log_density_data), _scalar(ds.log_density_model)  # type: ignore[attr-defined]
-    lo, hi = ds.support()  # type: ignore[attr-defined]
-    points = tuple(getattr(ds, "breakpoints", tuple)())
+    ds = cast(contracts.DensityPair1D, ctx.dataset)
+    model = cast(contracts.Discriminator, result.model)
+    log_p, log_q = _scalar(ds.log_density_data), _scalar(ds.log_density_model)
+    lo, hi = ds.support()
+    points = tuple(ds.breakpoints())
 
-    x = ds.grid(4001)  # type: ignore[attr-defined]
-    d_star = ds.optimal_discriminator(x).squeeze(1).double()  # type: ignore[attr-defined]
+    x = ds.grid(4001)
+    d_star = ds.optimal_discriminator(x).squeeze(1).double()
     d_hat = torch.sigmoid(model.logits(x.float()).double())
-    mix = 0.5 * (ds.log_density_data(x).exp() + ds.log_density_model(x).exp()).squeeze(1)  # type: ignore[attr-defined]
+    mix = 0.5 * (ds.log_density_data(x).exp() + ds.log_density_model(x).exp()).squeeze(1)
     xs = x.squeeze(1).numpy()
     mae = np.trapezoid((mix * (d_hat - d_star).abs()).numpy(), xs) / np.trapezoid(mix.numpy(), xs)
 

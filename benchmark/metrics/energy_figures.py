@@ -6,6 +6,8 @@ contour levels are spaced quadratically between min and max, as in the original'
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,7 +17,6 @@ import numpy as np  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
 
 N_SHOWN = 2000  # num_visualize in the original scripts
-_RNG = 9_431
 
 
 def _energy_panel(ax, energy: np.ndarray, canvas, title: str, levels: int = 15) -> None:
@@ -38,22 +39,25 @@ def _samples_panel(ax, points: np.ndarray, canvas, title: str, colour: str, cent
     ax.set_title(title, fontsize=10)
 
 
-@register_metric("energy_figures", produces=[], description="Figures 1-3: true and learned energies with samples")
+@register_metric("energy_figures", produces=[], description="Figures 1-3: true and learned energies with samples",
+                 version="2", needs_model=("sampler", "energy"),
+                 needs_dataset=("canvas", "mixture", "density", "train_set"))
 def energy_figures(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    ds, model = ctx.dataset, result.model
+    ds = cast(Any, ctx.dataset)  # declared: canvas, mixture, density, train_set
+    model = cast(Any, result.model)  # declared: sampler, energy
     canvas = ds.canvas
     points = canvas.points()
     train = ds.train_samples().numpy()
-    shown = train[ctx.np_rng(_RNG).choice(len(train), N_SHOWN, replace=False)]
+    shown = train[ctx.np_rng("metric/energy_figures/shown").choice(len(train), N_SHOWN, replace=False)]
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    _energy_panel(axes[0], ds.energy(points).numpy(), canvas, f"true energy −log p_data ({ds.name})")
+    _energy_panel(axes[0], -ds.log_density(points).numpy(), canvas, f"true energy −log p_data ({ds.name})")
     _samples_panel(axes[1], shown, canvas, "training samples; green: component means", "red", ds.means.numpy())
     fig.tight_layout()
     ctx.log_figure(fig, f"figure1_true_energy_{ds.name}")
     plt.close(fig)
 
-    gen = model.sample(N_SHOWN, ctx.rng(_RNG)).numpy()
+    gen = model.sample(N_SHOWN, ctx.rng("metric/energy_figures/samples")).numpy()
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     _energy_panel(axes[0], model.energy(points.float()).double().numpy(), canvas, "learned energy c(x)")
     _samples_panel(axes[1], shown, canvas, "generated (red) and real (blue) samples", "blue")

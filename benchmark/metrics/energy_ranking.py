@@ -24,6 +24,7 @@ many as real images, the paper's 1:1 mix), ``rank_top``, ``rank_noise``, ``rank_
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import matplotlib
 
@@ -35,7 +36,6 @@ from scipy import stats  # noqa: E402
 
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
 
-_RNG_REAL, _RNG_GEN, _RNG_PERM = 5_201, 5_202, 5_203
 FRAME_RGB = (1.0, 0.1, 0.1)  # real images get a red frame ("bounding box" in the captions)
 
 
@@ -66,27 +66,35 @@ def distance_to_mean(images: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.linalg.norm(images.reshape(len(images), -1) - mean.reshape(1, -1), axis=1)
 
 
-def image_grid(images: np.ndarray, framed: np.ndarray, side: int, columns: int) -> np.ndarray:
-    """RGB grid of grey (n, side·side) images in [0, 1]; framed ones get a 2-pixel red frame
+def _rgb(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """One flat image of ``shape`` (C, H, W), values in [0, 1], as an (H, W, 3) RGB array (grey repeated)."""
+    c, h, w = shape
+    pixels = np.clip(image.reshape(c, h, w), 0, 1).transpose(1, 2, 0)
+    return np.repeat(pixels, 3, axis=2) if c == 1 else pixels
+
+
+def image_grid(images: np.ndarray, framed: np.ndarray, shape: tuple[int, int, int], columns: int) -> np.ndarray:
+    """RGB grid of flat images of ``shape`` (C, H, W) in [0, 1]; framed ones get a 2-pixel red frame
     (knn_nist/egan_knn.py marks real images with 2-pixel white strokes)."""
     n = len(images)
+    _, h, w = shape
     rows = max(1, math.ceil(n / columns))
     pad = 2
-    grid = np.ones((rows * (side + pad) + pad, columns * (side + pad) + pad, 3))
+    grid = np.ones((rows * (h + pad) + pad, columns * (w + pad) + pad, 3))
     for i, (img, frame) in enumerate(zip(images, framed, strict=True)):
-        tile = np.repeat(np.clip(img.reshape(side, side), 0, 1)[:, :, None], 3, axis=2)
+        tile = _rgb(img, shape)
         if frame:
             for edge in (np.s_[:2, :], np.s_[-2:, :], np.s_[:, :2], np.s_[:, -2:]):
                 tile[edge] = FRAME_RGB
         r, c = divmod(i, columns)
-        y, x = pad + r * (side + pad), pad + c * (side + pad)
-        grid[y:y + side, x:x + side] = tile
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y:y + h, x:x + w] = tile
     return grid
 
 
-def _grid_figure(images: np.ndarray, framed: np.ndarray, side: int, columns: int, title: str):
-    grid = image_grid(images, framed, side, columns)
-    fig, ax = plt.subplots(figsize=(min(14, 0.45 * columns + 1), min(14, 0.45 * grid.shape[0] / side + 1)))
+def _grid_figure(images: np.ndarray, framed: np.ndarray, shape: tuple[int, int, int], columns: int, title: str):
+    grid = image_grid(images, framed, shape, columns)
+    fig, ax = plt.subplots(figsize=(min(14, 0.45 * columns + 1), min(14, 0.45 * grid.shape[0] / shape[1] + 1)))
     ax.imshow(grid, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(title, fontsize=9)
@@ -98,17 +106,21 @@ def _grid_figure(images: np.ndarray, framed: np.ndarray, side: int, columns: int
     produces=["rank.rho_real", "rank.rho_real_p", "rank.rho_generated", "rank.real_share_top",
               "rank.real_share_bottom", "rank.n_real", "rank.n_generated", "rank.top"],
     description="Figures 4/5/7/9: images ranked by energy; Spearman rho of energy vs distance to the mean digit",
+    version="2", needs_model=("noise_sampler", "energy"), needs_dataset=("train_set", "test_set", "images"),
 )
 def energy_ranking(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model, ds, budget = result.model, ctx.dataset, ctx.budget
+    model = cast(Any, result.model)  # declared: noise_sampler, energy
+    ds = cast(Any, ctx.dataset)  # declared: train_set, test_set, images
+    budget = ctx.budget
     train = ds.train_samples().double().numpy()
     mean_digit = train.mean(axis=0)
     test = ds.test_samples().double().numpy()
     n_real = min(int(budget.get("rank_real", 500)), len(test))
-    real = test[np.sort(ctx.np_rng(_RNG_REAL).choice(len(test), n_real, replace=False))]
+    real = test[np.sort(ctx.np_rng("metric/energy_ranking/real").choice(len(test), n_real, replace=False))]
     n_gen = int(budget.get("rank_generated", n_real))
     noise = str(budget.get("rank_noise", "uniform"))
-    gen = model.sample(n_gen, ctx.rng(_RNG_GEN), noise=noise).double().reshape(n_gen, -1).numpy()
+    gen = model.sample(n_gen, ctx.rng("metric/energy_ranking/generated"), noise=noise).double()
+    gen = gen.reshape(n_gen, -1).numpy()
     e_real = model.energy(torch.from_numpy(real).float()).double().numpy()
     e_gen = model.energy(torch.from_numpy(gen).float()).double().numpy()
 
@@ -118,32 +130,33 @@ def energy_ranking(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     is_real = np.concatenate([np.zeros(n_gen, bool), np.ones(n_real, bool)])
     top = int(budget.get("rank_top", max(1, round(0.1 * len(energy)))))
     out = {"rank.rho_real": spearman(e_real, d_real),
-           "rank.rho_real_p": permutation_p(e_real, d_real, ctx.np_rng(_RNG_PERM), perms),
+           "rank.rho_real_p": permutation_p(e_real, d_real, ctx.np_rng("metric/energy_ranking/permutations"), perms),
            "rank.rho_generated": spearman(e_gen, d_gen), **rank_by_energy(energy, is_real, top),
            "rank.n_real": float(n_real), "rank.n_generated": float(n_gen), "rank.top": float(top)}
-    _log_figures(ctx, model.label or "model", np.concatenate([gen, real]), energy, is_real, mean_digit, top, out)
+    shape = tuple(int(s) for s in ds.image_shape)
+    _log_figures(ctx, model.label or "model", np.concatenate([gen, real]), energy, is_real, mean_digit, top, out,
+                 shape)
     return out
 
 
 def _log_figures(ctx: RunContext, label: str, images: np.ndarray, energy: np.ndarray, is_real: np.ndarray,
-                 mean_digit: np.ndarray, top: int, out: dict[str, float]) -> None:
-    side = int(round(math.sqrt(images.shape[1])))
+                 mean_digit: np.ndarray, top: int, out: dict[str, float], shape: tuple[int, int, int]) -> None:
     order = np.argsort(energy, kind="stable")
     columns = 10 if top <= 100 else 20
-    fig = _grid_figure(images[order[:top]], is_real[order[:top]], side, columns,
+    fig = _grid_figure(images[order[:top]], is_real[order[:top]], shape, columns,
                        f"Figure 4 ({label}): {top} lowest-energy of {len(order)}; red frame = real "
                        f"({out['rank.real_share_top']:.0%})")
     ctx.log_figure(fig, f"figure4_top{top}_{label}")
-    fig = _grid_figure(images[order[-top:]], is_real[order[-top:]], side, columns,
+    fig = _grid_figure(images[order[-top:]], is_real[order[-top:]], shape, columns,
                        f"Figure 5 ({label}): {top} highest-energy of {len(order)}; red frame = real "
                        f"({out['rank.real_share_bottom']:.0%})")
     ctx.log_figure(fig, f"figure5_bottom{top}_{label}")
-    fig = _grid_figure(images[order], is_real[order], side, 50 if len(order) > 400 else 20,
+    fig = _grid_figure(images[order], is_real[order], shape, 50 if len(order) > 400 else 20,
                        f"Figure 9 ({label}): all {len(order)} ranked by energy (row by row); "
                        f"Spearman rho(energy, distance to mean | real) = {out['rank.rho_real']:.3f}")
     ctx.log_figure(fig, f"figure9_ranked_{label}")
     fig, ax = plt.subplots(figsize=(2.2, 2.4))
-    ax.imshow(mean_digit.reshape(side, side), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(_rgb(mean_digit, shape), vmin=0, vmax=1)
     ax.set_axis_off()
     ax.set_title("Figure 7: mean training digit", fontsize=8)
     ctx.log_figure(fig, "figure7_mean_digit")

@@ -12,14 +12,17 @@ belongs to its nearest mixture component; ``mode.small_*`` is the mass that p_da
 p_gen put on the cells of the lowest-weight component (0.1 for cegan_biased; for equal weights
 the first component). ``mode.energy_gap`` = c(µ_small) − c(µ_large) at the two component means,
 ``mode.energy_gap_true`` the same for −log p_data (log 9 ≈ 2.2 on cegan_biased): positive means
-the small mode gets the higher energy, as it should.
+the small mode gets the higher energy, as it should. p_gen and p_disc are ``kl_grid``'s, computed once per run.
 """
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import torch
 
+from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
 from benchmark.metrics.kl_grid import grid_distributions
 
@@ -43,21 +46,22 @@ def coefficient_of_variation(values: np.ndarray) -> float:
 @register_metric("energy_shape",
                  produces=["flat.cv_disc", "flat.cv_pdata", "flat.ratio", "mode.small_pdata", "mode.small_pdisc",
                            "mode.small_pgen", "mode.energy_gap", "mode.energy_gap_true"],
-                 description="flatness of exp(−c) on the data's core, and the mass each model gives the small mode")
+                 description="flatness of exp(−c) on the data's core, and the mass each model gives the small mode",
+                 version="2", needs_model=("sampler", "energy"), needs_dataset=("canvas", "mixture", "density"))
 def energy_shape(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    ds = ctx.dataset
+    ds = cast(Any, ctx.dataset)  # declared: canvas, mixture, density
     dist = grid_distributions(result, ctx)
     mask = core_cells(dist["pdata"])
     cv_disc, cv_data = coefficient_of_variation(dist["pdisc"][mask]), coefficient_of_variation(dist["pdata"][mask])
     out = {"flat.cv_disc": cv_disc, "flat.cv_pdata": cv_data, "flat.ratio": cv_disc / max(cv_data, 1e-12)}
-    weights = ds.weights  # type: ignore[attr-defined]
+    weights = ds.weights
     small, large = int(torch.argmin(weights)), int(torch.argmax(weights))
-    cells = ds.nearest_component(ds.canvas.points()).numpy()  # type: ignore[attr-defined]
+    cells = ds.nearest_component(ds.canvas.points()).numpy()
     for name in ("pdata", "pdisc", "pgen"):
         out[f"mode.small_{name}"] = float(dist[name][cells == small].sum())
-    means = ds.means[[small, large]].float()  # type: ignore[attr-defined]
-    e_model = result.model.energy(means).double().numpy()
-    e_true = ds.energy(means).numpy()  # type: ignore[attr-defined]
+    means = ds.means[[small, large]].float()
+    e_model = cast(contracts.Energy, result.model).energy(means).double().numpy()
+    e_true = -ds.log_density(means).numpy()  # the true energy −log p_data
     out["mode.energy_gap"] = float(e_model[0] - e_model[1])
     out["mode.energy_gap_true"] = float(e_true[0] - e_true[1])
     return out

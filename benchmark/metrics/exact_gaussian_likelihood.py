@@ -34,12 +34,14 @@ and E_Q log f_X, E_Q ‖y − G(x)‖², H(Q) are Gaussian moments.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import torch
 
+from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
 from benchmark.hparams import Int
-from benchmark.metrics.surrogate_likelihood import N_LATENT, evaluation_sets, latent_rng, main_set, surrogate_terms
+from benchmark.metrics.surrogate_likelihood import N_LATENT, evaluation_sets, main_set, set_terms
 
 
 def marginal_covariance(a: torch.Tensor, lam: float) -> torch.Tensor:
@@ -59,9 +61,10 @@ def exact_log_likelihood(a: torch.Tensor, b: torch.Tensor, lam: float, y: torch.
     return -0.5 * (sol**2).sum(0) - 0.5 * log_det - 0.5 * d * math.log(2.0 * math.pi)
 
 
-def linear_squared_parameters(model) -> tuple[torch.Tensor, torch.Tensor]:
-    params = model.linear_parameters() if hasattr(model, "linear_parameters") else None
-    if params is None or getattr(model, "loss", None) != "squared":
+def linear_squared_parameters(model: contracts.LinearGaussian) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A, b) of a model that declares ``linear_gaussian``; a model that declares it falsely is a bug."""
+    params = model.linear_parameters()
+    if params is None or model.loss != "squared":
         raise ValueError("exact_gaussian_likelihood needs a linear generator and loss: squared "
                          "(no closed form for log f_Y otherwise)")
     return params
@@ -72,21 +75,22 @@ def linear_squared_parameters(model) -> tuple[torch.Tensor, torch.Tensor]:
     produces=["loglik.exact", "loglik.gap", "loglik.frac_above_exact", "loglik.max_gap_violation", "loglik.data",
               "loglik.surrogate_analytic", "loglik.max_gap_violation_analytic", "loglik.mc_error"],
     description="closed-form log f_Y = log N(b, AAᵀ + λ/2 I) of a linear Entropic GAN, and the surrogate's gap to it",
-    params={"n_latent": Int(N_LATENT, low=1, doc="latent draws per sample (evaluator.py nsamples)")})
+    params={"n_latent": Int(N_LATENT, low=1, doc="latent draws per sample (evaluator.py nsamples)")},
+    version="2", needs_model=("entropic_coupling", "linear_gaussian"), needs_dataset=("evaluation_sets",))
 def exact_gaussian_likelihood(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model = result.model
+    model = cast(Any, result.model)  # declared: entropic_coupling, linear_gaussian
     a, b = linear_squared_parameters(model)
-    sets = evaluation_sets(ctx.dataset)
+    sets = evaluation_sets(ctx)
     name = main_set(sets)
     y = sets[name].to(torch.float64)
     exact = exact_log_likelihood(a, b, float(model.lam), y)
-    surrogate = surrogate_terms(model, y, latent_rng(ctx, name), int(ctx.hp("n_latent", N_LATENT)))["surrogate"]
+    surrogate = set_terms(result, ctx, name, int(ctx.hp("n_latent", N_LATENT)))["surrogate"]
     excess = surrogate - exact
     out = {"loglik.exact": float(exact.mean()), "loglik.gap": float(-excess.mean()),
            "loglik.frac_above_exact": float((excess > 0).double().mean()),
            "loglik.max_gap_violation": float(excess.max())}
-    if hasattr(ctx.dataset, "log_density"):
-        out["loglik.data"] = float(ctx.dataset.log_density(y).mean())
+    if "density" in contracts.offered(ctx.dataset):  # the ceiling, where the dataset knows it
+        out["loglik.data"] = float(cast(contracts.Density, ctx.dataset).log_density(y).mean())
     analytic = analytic_bound(model, a, b, y)
     if analytic is not None:
         out["loglik.surrogate_analytic"] = float(analytic.mean())
@@ -95,13 +99,14 @@ def exact_gaussian_likelihood(result: TrainResult, ctx: RunContext) -> dict[str,
     return out
 
 
-def analytic_bound(model, a: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+def analytic_bound(model: Any, a: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
     """E_Q[log f_X] + log C − E_Q[‖y − Ax − b‖²]/λ + H(Q) for Gaussian Q, per row of y.
 
-    None when the critics are not quadratic or Q is improper (P not positive definite).
+    None when the critics are not quadratic (``contracts.QuadraticCritics``, the optional part of
+    ``linear_gaussian``) or Q is improper (P not positive definite).
     """
     critics = model.critics
-    if not hasattr(critics, "m2"):
+    if not isinstance(critics, contracts.QuadraticCritics):
         return None
     lam, r = float(model.lam), a.shape[1]
     m2 = critics.m2.detach().double().cpu()

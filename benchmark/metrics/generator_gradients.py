@@ -8,18 +8,20 @@ w.r.t. all generator parameters, of
 
 on one fresh batch of latents. With logits s = logit D(G(z)), the two per-sample gradients are
 −σ(s)·∇s and −(1 − σ(s))·∇s: when D confidently rejects the samples (σ(s) ≈ 0) the first
-vanishes while the second does not.
+vanishes while the second does not. The latents come from the run's stream "metric/generator_gradients/z".
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
-from baselines.gan import non_saturating_generator_loss, saturating_generator_loss
+from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
+from benchmark.nets.gan_losses import non_saturating_generator_loss, saturating_generator_loss
 
 N_EVAL = 4096
-_Z = 9_301
 
 
 def _grad_norm(loss: torch.Tensor, params: list[torch.nn.Parameter]) -> float:
@@ -32,13 +34,14 @@ def _grad_norm(loss: torch.Tensor, params: list[torch.nn.Parameter]) -> float:
     "generator_gradients",
     produces=["grad.saturating", "grad.non_saturating", "d.fake_prob"],
     description="‖∇_θG‖ of the saturating and non-saturating generator losses on a fresh batch",
+    version="2", needs_model=("gan_networks",),
 )
 def generator_gradients(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model = result.model
+    model = cast(contracts.GANNetworks, result.model)
     gen, disc = model.generator, model.discriminator
     params = [p for p in gen.parameters() if p.requires_grad]
     device = next(gen.parameters()).device
-    z = torch.randn(N_EVAL, model.latent_dim, generator=ctx.rng(_Z)).to(device)
+    z = torch.randn(N_EVAL, model.latent_dim, generator=ctx.rng("metric/generator_gradients/z")).to(device)
     with torch.enable_grad():
         logits = disc(gen(z)).squeeze(-1)
         out = {

@@ -12,6 +12,8 @@ over the real training batch in blue.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,16 +21,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmark import contracts  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
-
-_RNG = 8_821
 
 
 @register_metric("gradient_fields", produces=["grad.disc_norm", "grad.ent_norm", "grad.ent_over_disc"],
-                 description="Figure 8: per-sample discriminator vs entropy gradient norms, and their fields")
+                 description="Figure 8: per-sample discriminator vs entropy gradient norms, and their fields",
+                 version="2", needs_model=("gradient_fields",), needs_dataset=("canvas", "train_set"))
 def gradient_fields(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model = result.model
-    fields = model.sample_gradients(model.batch_size, ctx.rng(_RNG))
+    model = cast(contracts.GradientFields, result.model)
+    fields = model.sample_gradients(model.batch_size, ctx.rng("metric/gradient_fields/batch"))
     disc = float(fields["disc"].norm(dim=1).double().mean())
     ent = float(fields["ent"].norm(dim=1).double().mean())
     _figure(fields, ctx)
@@ -36,8 +38,9 @@ def gradient_fields(result: TrainResult, ctx: RunContext) -> dict[str, float]:
 
 
 def _figure(fields: dict[str, torch.Tensor], ctx: RunContext) -> None:
-    ds = ctx.dataset
-    real = ds.train_samples()[ctx.np_rng(_RNG).choice(len(ds.train_samples()), len(fields["x"]), replace=False)]
+    ds = cast(Any, ctx.dataset)  # declared: canvas, train_set
+    train = ds.train_samples()
+    real = train[ctx.np_rng("metric/gradient_fields/shown").choice(len(train), len(fields["x"]), replace=False)]
     x = fields["x"].numpy()
     fig, axes = plt.subplots(1, 3, figsize=(15, 5))
     for ax, key, colour, title in zip(axes, ("disc", "ent", "total"), ("red", "magenta", "blueviolet"),

@@ -6,7 +6,7 @@ estimates between the *test* set and the generator (higher is better).
 "Half way": "we only start training it half way through the training of our model" (§5). The critic
 trains alongside the second half of the model's training, so it faces the generator as it was at each
 point of that half. Metrics run after training, so each method saves its generator at
-``critic_snapshots`` points from the middle to the end (``alpha_gan_networks.snapshot_steps``) and the
+``critic_snapshots`` points from the middle to the end (capability ``generator_snapshots``) and the
 critic replays that half: its ``critic_steps`` updates are spread evenly over it, each drawing samples
 from the snapshot in force at that point; the final estimate uses the final generator.
 
@@ -14,12 +14,15 @@ Critic: the dataset's discriminator architecture (H.4) without batch norm, gradi
 Adam(1e-4, β = (0.5, 0.9)), batch 64 (Gulrajani et al. 2017, Alg. 1). Its learning curve — the loss on a
 validation minibatch and the estimate on the whole test set — is logged as a figure (Figure 13).
 Measurements: ``critic.neg_w`` = −(E_test f − E_G f); ``critic.neg_w_valid`` the same on the validation
-data it trained on (the train/test gap of Appendix E).
+data it trained on (the train/test gap of Appendix E). Its initial weights, minibatches, samples and penalty
+interpolates come from the run's streams "metric/independent_critic/…", and its initialisation leaves torch's
+global generator as it was.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 import matplotlib
 
@@ -28,15 +31,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from baselines import alpha_gan_networks as nets  # noqa: E402
-from baselines.wgan_gp import critic_loss, image_gradient_penalty  # noqa: E402
-from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
+from benchmark import contracts  # noqa: E402
+from benchmark.api import RunContext, TrainResult, register_metric, stream_seed  # noqa: E402
+from benchmark.nets.rosca import discriminator, sample_prior  # noqa: E402
+from benchmark.nets.wgan_gp import critic_loss, image_gradient_penalty  # noqa: E402
+from benchmark.threads import cpu_threads  # noqa: E402
 
 PENALTY, LR, BETAS, BATCH = 10.0, 1e-4, (0.5, 0.9), 64
-_VALID, _SAMPLES, _EPS, _EVAL = 7_001, 7_002, 7_003, 7_004  # rng offsets, apart from the methods' (1–3)
+_STREAM = "metric/independent_critic"
 
 
-def _generators(model: nets.GenerativeModel) -> list[tuple[int, nn.Module]]:
+def _generators(model: contracts.GeneratorSnapshots) -> list[tuple[int, nn.Module]]:
     """(step, generator in eval mode) from half way to the end; the final generator if none was saved."""
     out = []
     for step, state in model.snapshots:
@@ -58,12 +63,12 @@ def _schedule(critic_steps: int, generators: list[tuple[int, nn.Module]], total:
 
 
 @torch.no_grad()
-def _draw(net: nn.Module, n: int, model: nets.GenerativeModel, rng: torch.Generator) -> torch.Tensor:
-    return net(nets.sample_prior(n, model.latent_dim, model.prior, rng).to(model.device))
+def _draw(net: nn.Module, n: int, model: contracts.GeneratorSnapshots, rng: torch.Generator) -> torch.Tensor:
+    return net(sample_prior(n, model.latent_dim, model.prior, rng).to(model.device))
 
 
 @torch.no_grad()
-def _estimate(critic: nn.Module, data: torch.Tensor, net: nn.Module, model: nets.GenerativeModel,
+def _estimate(critic: nn.Module, data: torch.Tensor, net: nn.Module, model: contracts.GeneratorSnapshots,
               rng: torch.Generator, batch: int = 500) -> float:
     """E_data f − E_G f with as many samples as data points."""
     f_data = torch.cat([critic(data[i:i + batch].to(model.device)) for i in range(0, len(data), batch)])
@@ -72,13 +77,19 @@ def _estimate(critic: nn.Module, data: torch.Tensor, net: nn.Module, model: nets
     return float(f_data.double().mean() - f_gen.double().mean())
 
 
-def train_independent_critic(model: nets.GenerativeModel, dataset, ctx: RunContext,
+def train_independent_critic(model: contracts.GeneratorSnapshots, dataset: Any, ctx: RunContext,
                              critic_steps: int, width: float = 1.0) -> dict[str, object]:
+    """Train the critic on ``dataset`` (capabilities ``image_splits`` and ``validation_split``)."""
     generators = _generators(model)
     schedule = _schedule(critic_steps, generators, model.steps)
-    critic = nets.discriminator(model.image_shape, width=width, batch_norm=False).to(model.device)
-    opt = nets.adam(critic.parameters(), LR, BETAS)
-    rng_v, rng_g, rng_e, rng_eval = ctx.rng(_VALID), ctx.rng(_SAMPLES), ctx.rng(_EPS), ctx.rng(_EVAL)
+    # network initialisation draws from torch's global generator: take it from the run's own stream for the
+    # critic and put the global one back, so that nothing after this metric depends on it having run
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stream_seed(ctx.seed, f"{_STREAM}/init"))
+        critic = discriminator(model.image_shape, width=width, batch_norm=False).to(model.device)
+    opt = torch.optim.Adam(critic.parameters(), lr=LR, betas=BETAS)
+    rng_v, rng_g = ctx.rng(f"{_STREAM}/valid_batches"), ctx.rng(f"{_STREAM}/samples")
+    rng_e, rng_eval = ctx.rng(f"{_STREAM}/penalty"), ctx.rng(f"{_STREAM}/estimate")
     test = dataset.split("test")
     curve: dict[str, list[float]] = {"step": [], "valid_loss": [], "test_w": []}
     every = max(1, critic_steps // 10)
@@ -92,7 +103,7 @@ def train_independent_critic(model: nets.GenerativeModel, dataset, ctx: RunConte
         if k % every == 0 or k == critic_steps:
             curve["step"].append(k)
             curve["valid_loss"].append(float(loss.detach()))
-            curve["test_w"].append(_estimate(critic, test, generators[-1][1], model, ctx.rng(_EVAL + k)))
+            curve["test_w"].append(_estimate(critic, test, generators[-1][1], model, ctx.rng(f"{_STREAM}/curve/{k}")))
     final = model.generator.eval()
     w_test = _estimate(critic, test, final, model, rng_eval)
     w_valid = _estimate(critic, dataset.split("valid"), final, model, rng_eval)
@@ -114,12 +125,13 @@ def _figure(curve: dict[str, list[float]], title: str):
     "independent_critic",
     produces=["critic.neg_w", "critic.neg_w_valid"],
     description="negative Wasserstein distance of an independent WGAN-GP critic started half way (§5)",
+    version="2", needs_model=("generator_snapshots",), needs_dataset=("image_splits", "validation_split"),
 )
 def independent_critic(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model = result.model
+    model = cast(contracts.GeneratorSnapshots, result.model)
     steps = int(ctx.budget.get("critic_steps", max(1, model.steps // 2)))
     width = float(ctx.budget.get("critic_width", 1.0))
-    with nets.cpu_threads(ctx):
+    with cpu_threads(ctx):
         out = train_independent_critic(model, ctx.dataset, ctx, steps, width)
     ctx.log_figure(_figure(out["curve"], f"independent critic ({ctx.dataset.name})"), "independent_critic_curve")
     return {"critic.neg_w": float(out["neg_w"]), "critic.neg_w_valid": float(out["neg_w_valid"])}

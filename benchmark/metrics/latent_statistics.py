@@ -7,10 +7,13 @@ means of the codes of ``latent_codes`` training images (64,000 in the paper) and
   its diagonal (Figure 12: "the code discriminator produces latents which have a lot less correlation");
 - ``latent.var_mean``: the mean per-dimension variance (1 under the N(0, I) prior).
 
-Both figures are logged. Methods without an encoder (DCGAN, WGAN-GP) produce nothing here.
+Both figures are logged. The metric needs a model with an ``encoder`` (α-GAN, AGE; ``bench validate`` rejects it
+with DCGAN or WGAN-GP); the images come from the run's stream "metric/latent_statistics/images".
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import matplotlib
 
@@ -18,9 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from benchmark import contracts  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
-
-_IMAGES = 8_401
 
 
 def code_statistics(codes: torch.Tensor) -> dict[str, float | torch.Tensor]:
@@ -48,14 +50,14 @@ def _figures(stats: dict, title: str):
     "latent_statistics",
     produces=["latent.mean_abs", "latent.offdiag_mass", "latent.var_mean"],
     description="per-dimension means and covariance of encoder codes (Appendix D, Figures 11–12)",
+    version="2", needs_model=("encoder",), needs_dataset=("samples",),
 )
 def latent_statistics(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model = result.model
-    if getattr(model, "encoder", None) is None:
-        return {}
+    model = cast(contracts.Encoder, result.model)
+    ds = cast(contracts.Samples, ctx.dataset)
     n = int(ctx.budget.get("latent_codes", 64_000))
-    rng = ctx.rng(_IMAGES)
-    images = torch.cat([ctx.dataset.sample(min(1000, n - i), rng) for i in range(0, n, 1000)])
+    rng = ctx.rng("metric/latent_statistics/images")
+    images = torch.cat([ds.sample(min(1000, n - i), rng) for i in range(0, n, 1000)])
     stats = code_statistics(model.encode(images))
     hist, cov = _figures(stats, ctx.dataset.name)
     ctx.log_figure(hist, "figure11_latent_means")

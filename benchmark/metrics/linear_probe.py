@@ -10,38 +10,21 @@ drawn N(0, 0.01²) from the run's seed, Adam (lr ``probe_lr``, 1e-3) on minibatc
 (``probe_weight_decay``, 1e-4). Each of the ``probe_runs`` (10) classifiers differs in its initial
 weights and batch order, as the paper's 10 runs differ in their initialisation.
 
-Features: ``model.features(x)`` (the discriminator's input to its final linear map). Labelled images:
-the dataset's ``labelled(split)`` when it has one; otherwise scikit-learn digits (its train/test
-split) and MNIST (the torchvision files) are read directly, every digit class.
+Features: ``model.features(x)`` (the discriminator's input to its final linear map; capability ``features``).
+Labelled images: the dataset's ``labelled(split)`` (capability ``labelled_images``), every digit class.
+Classifier k takes its initial weights and batch order from the run's stream "metric/linear_probe/run/k".
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
-
-_RNG = 7_301
-
-
-def labelled_images(dataset: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(flat images in [0, 1] float32, labels) of every class of the dataset's ``split``."""
-    if hasattr(dataset, "labelled"):
-        return dataset.labelled(split)
-    if hasattr(dataset, "train_index") and hasattr(dataset, "labels"):  # sklearn_digits
-        index = dataset.train_index if split == "train" else dataset.test_index
-        x = dataset.images[index].reshape(len(index), -1).float()
-        return x, dataset.labels[index]
-    if getattr(dataset, "name", "") == "mnist":
-        from benchmark.data.mnist import load_mnist_split
-
-        images, labels = load_mnist_split(dataset.data_dir, train=split == "train")
-        return images.reshape(len(images), -1).float() / 255.0, labels
-    raise ValueError(f"linear_probe: dataset '{getattr(dataset, 'name', dataset)}' has no labelled images")
 
 
 def probe_errors(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
@@ -79,13 +62,16 @@ def summarise(errors: list[float]) -> dict[str, float]:
 
 
 @register_metric("linear_probe", produces=["probe.err_min", "probe.err_mean", "probe.err_std"],
-                 description="Table 3: test error (%) of linear classifiers on last-layer discriminator features")
+                 description="Table 3: test error (%) of linear classifiers on last-layer discriminator features",
+                 version="2", needs_model=("features",), needs_dataset=("labelled_images",))
 def linear_probe(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    ds, model, budget = ctx.dataset, result.model, ctx.budget
-    train_x, train_y = labelled_images(ds, "train")
-    test_x, test_y = labelled_images(ds, "test")
+    ds = cast(contracts.LabelledImages, ctx.dataset)
+    model = cast(contracts.Features, result.model)
+    budget = ctx.budget
+    train_x, train_y = ds.labelled("train")
+    test_x, test_y = ds.labelled("test")
     f_train, f_test = model.features(train_x).float(), model.features(test_x).float()
-    generators = [ctx.rng(_RNG + run) for run in range(int(budget.get("probe_runs", 10)))]
+    generators = [ctx.rng(f"metric/linear_probe/run/{k}") for k in range(int(budget.get("probe_runs", 10)))]
     errors = probe_errors(f_train, train_y, f_test, test_y, generators, epochs=int(budget.get("probe_epochs", 20)),
                           batch=int(budget.get("probe_batch", 100)), lr=float(budget.get("probe_lr", 1e-3)),
                           weight_decay=float(budget.get("probe_weight_decay", 1e-4)), device=ctx.device)

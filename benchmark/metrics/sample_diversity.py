@@ -7,12 +7,14 @@ so images are enlarged bilinearly by the smallest integer factor that gets there
 window of Wang et al. 2003: 28 → 168, 32 → 192, 64 → 192); identical images stay identical, so their
 diversity is exactly 0. ``msssim_win`` in the budget picks w (the cpu profile uses 5: 28 → 84 pixels).
 The noise standard deviation (0.1 on the [0, 1] scale, clipped back to [0, 1]) is ours: the paper does not give it.
-Reference values do not depend on the model and are computed once per process with a fixed seed.
+Reference values do not depend on the model: they are computed once per process from the fixed stream
+"metric/sample_diversity/reference"; the samples come from the run's stream "metric/sample_diversity/samples".
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import matplotlib
 
@@ -22,12 +24,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from pytorch_msssim import ms_ssim  # noqa: E402
 
-from baselines.alpha_gan_networks import cpu_threads  # noqa: E402
+from benchmark import contracts  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
+from benchmark.streams import fixed_rng  # noqa: E402
+from benchmark.threads import cpu_threads  # noqa: E402
 
 WIN = 11  # Wang et al. (2003) and pytorch_msssim's default
 NOISE_STD = 0.1
-_SAMPLES = 8_001
 _REFERENCE: dict[tuple, tuple[float, float]] = {}
 
 
@@ -52,10 +55,11 @@ def diversity(images: torch.Tensor, n_pairs: int, rng: torch.Generator, win: int
     return pairwise_diversity(images[i], images[j], win)
 
 
-def reference_diversity(dataset, n_pairs: int, win: int = WIN) -> tuple[float, float]:
+def reference_diversity(dataset: Any, n_pairs: int, win: int = WIN) -> tuple[float, float]:
+    """(test diversity, noisy test diversity) of a dataset offering ``image_splits``."""
     key = (dataset.name, repr(sorted(dataset.params.items())), n_pairs, win)
     if key not in _REFERENCE:
-        g = torch.Generator().manual_seed(0)
+        g = fixed_rng(0, "metric/sample_diversity/reference")
         test = dataset.split("test")
         noisy = (((test + 1) / 2 + NOISE_STD * torch.randn(test.shape, generator=g)).clamp(0, 1)) * 2 - 1
         _REFERENCE[key] = (diversity(test, n_pairs, g, win), diversity(noisy, n_pairs, g, win))
@@ -82,11 +86,13 @@ def sample_grid(images: torch.Tensor, title: str, rows: int = 8):
     "sample_diversity",
     produces=["diversity.samples", "diversity.test", "diversity.test_noisy"],
     description="1 − MS-SSIM over random pairs: samples, test set, test set plus normal noise (§5)",
+    version="2", needs_model=("sampler",), needs_dataset=("image_splits",),
 )
 def sample_diversity(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     n_pairs = int(ctx.budget.get("diversity_pairs", 1000))
     win = int(ctx.budget.get("msssim_win", WIN))
-    samples = result.model.sample(2 * n_pairs, ctx.rng(_SAMPLES))
+    model = cast(contracts.Sampler, result.model)
+    samples = model.sample(2 * n_pairs, ctx.rng("metric/sample_diversity/samples"))
     with cpu_threads(ctx):
         test, noisy = reference_diversity(ctx.dataset, n_pairs, win)
         value = pairwise_diversity(samples[:n_pairs], samples[n_pairs:], win)

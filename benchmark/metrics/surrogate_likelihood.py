@@ -33,26 +33,32 @@ Measurements: for the dataset's main evaluation set (``heldout`` or ``test``) th
 their sum, the effective sample size of the weights, and the code's number; for every other set
 ``loglik.surrogate_<set>`` and ``loglik.surrogate_code_<set>``; a histogram figure when there is
 more than one set (the paper's Figure "dissimilar datasets have low likelihood").
+
+Each set's latent draws come from the run's stream "metric/surrogate_likelihood/latents/<set>", so adding a
+set never changes another's numbers; ``exact_gaussian_likelihood`` reads the same per-point estimates, computed
+once per run (``set_terms``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 
+from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
 from benchmark.hparams import Int
 
 N_LATENT = 640  # evaluator.py: nsamples = batchSize * 5 with batch_size 128 (main.py)
 CHUNK_ELEMENTS = 4_000_000  # test points per chunk × S × d, to bound memory
-_LATENT_STREAM = 7_301  # ctx.rng offset of the latent draws, disjoint from training streams
 SETS = ("heldout", "other_digits", "dissimilar")
 
 COMPONENTS = ("surrogate", "reconstruction", "coupling_entropy", "prior")
 
 
-def surrogate_terms(model, y: torch.Tensor, rng: torch.Generator, n_latent: int = N_LATENT) -> dict[str, torch.Tensor]:
+def surrogate_terms(model: contracts.EntropicCoupling, y: torch.Tensor, rng: torch.Generator,
+                    n_latent: int = N_LATENT) -> dict[str, torch.Tensor]:
     """Per-test-point estimates, each of shape (n,), float64 on the CPU.
 
     Keys: the four ``COMPONENTS``, ``mc_loglik`` (log of the plain Monte-Carlo mean of
@@ -66,7 +72,8 @@ def surrogate_terms(model, y: torch.Tensor, rng: torch.Generator, n_latent: int 
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
-def _chunk_terms(model, y: torch.Tensor, rng: torch.Generator, n_latent: int) -> dict[str, torch.Tensor]:
+def _chunk_terms(model: contracts.EntropicCoupling, y: torch.Tensor, rng: torch.Generator,
+                 n_latent: int) -> dict[str, torch.Tensor]:
     n, r, lam = len(y), model.latent_dim, float(model.lam)
     x = torch.randn(n, n_latent, r, generator=rng, dtype=torch.float64)  # fresh draws per test point
     y_hat = model.generate(x).double().cpu()  # (n, S, d)
@@ -95,10 +102,11 @@ def _chunk_terms(model, y: torch.Tensor, rng: torch.Generator, n_latent: int) ->
             "code": code}
 
 
-def evaluation_sets(dataset) -> dict[str, torch.Tensor]:
-    if hasattr(dataset, "evaluation_sets"):
-        return dataset.evaluation_sets()
-    return {"test": dataset.test_samples()}
+def evaluation_sets(ctx: RunContext) -> dict[str, torch.Tensor]:
+    """The dataset's evaluation sets (capability ``evaluation_sets``), built once per run."""
+    if "evaluation_sets" not in ctx.run_cache:
+        ctx.run_cache["evaluation_sets"] = cast(contracts.EvaluationSets, ctx.dataset).evaluation_sets()
+    return ctx.run_cache["evaluation_sets"]
 
 
 def main_set(sets: dict[str, torch.Tensor]) -> str:
@@ -107,7 +115,17 @@ def main_set(sets: dict[str, torch.Tensor]) -> str:
 
 def latent_rng(ctx: RunContext, set_name: str) -> torch.Generator:
     """One stream per evaluation set, so that adding a set never changes another set's numbers."""
-    return ctx.rng(_LATENT_STREAM + sum(ord(c) for c in set_name))
+    return ctx.rng(f"metric/surrogate_likelihood/latents/{set_name}")
+
+
+def set_terms(result: TrainResult, ctx: RunContext, set_name: str, n_latent: int) -> dict[str, torch.Tensor]:
+    """``surrogate_terms`` of one evaluation set under the run's model, computed once per run."""
+    slot = ("surrogate_terms", set_name, n_latent)
+    if slot not in ctx.run_cache:
+        model = cast(contracts.EntropicCoupling, result.model)
+        y = evaluation_sets(ctx)[set_name]
+        ctx.run_cache[slot] = surrogate_terms(model, y, latent_rng(ctx, set_name), n_latent)
+    return ctx.run_cache[slot]
 
 
 @register_metric(
@@ -115,13 +133,13 @@ def latent_rng(ctx: RunContext, set_name: str) -> torch.Generator:
     produces=[*(f"loglik.{c}" for c in COMPONENTS), "loglik.ess", "loglik.surrogate_code",
               *(f"loglik.surrogate_{s}" for s in SETS), *(f"loglik.surrogate_code_{s}" for s in SETS)],
     description="Entropic-GAN variational lower bound on log f_Y and its three terms (Balaji et al. 2019)",
-    params={"n_latent": Int(N_LATENT, low=1, doc="latent draws per sample (evaluator.py nsamples)")})
+    params={"n_latent": Int(N_LATENT, low=1, doc="latent draws per sample (evaluator.py nsamples)")},
+    version="2", needs_model=("entropic_coupling",), needs_dataset=("evaluation_sets",))
 def surrogate_likelihood(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    model = result.model
     n_latent = int(ctx.hp("n_latent", N_LATENT))
-    sets = evaluation_sets(ctx.dataset)
+    sets = evaluation_sets(ctx)
     main = main_set(sets)
-    per_set = {name: surrogate_terms(model, y, latent_rng(ctx, name), n_latent) for name, y in sets.items()}
+    per_set = {name: set_terms(result, ctx, name, n_latent) for name in sets}
     terms = per_set[main]
     out = {f"loglik.{c}": float(terms[c].mean()) for c in COMPONENTS}
     out["loglik.ess"] = float(terms["ess"].mean())

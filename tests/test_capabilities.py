@@ -1,0 +1,197 @@
+"""Declared capabilities: `bench validate` refuses a metric paired with a method or a dataset that lacks what it
+needs (one line, exit 2), accepts every pairing of the shipped suites, and what each plug-in declares is really
+there (runtime-checkable protocols over the datasets that build offline and the models of smoke-sized runs)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+
+from benchmark import api, contracts
+from benchmark.api import RunContext
+from benchmark.cli import main
+from benchmark.errors import DatasetMissing
+from benchmark.planner import plan
+from benchmark.suite import load_suite
+
+api.load_plugins()
+ONE_LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+): (?P<field>[^:]+): (?P<msg>.+)$")
+SUITES = sorted((REPO / "suites").glob("*.yaml"))
+
+
+def _validate_edited(tmp_path: Path, monkeypatch, capsys, suite: str, old: str, new: str) -> re.Match:
+    text = (REPO / "suites" / suite).read_text()
+    assert old in text, f"the test's anchor {old!r} is no longer in {suite}"
+    text = text.replace(old, new, 1)
+    monkeypatch.chdir(tmp_path)
+    Path("x.yaml").write_text(text)
+    code = main(["validate", "x.yaml"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, err
+    match = ONE_LINE.match(err)
+    assert match, err
+    assert int(match["line"]) == text[:text.index(new)].count("\n") + 1, err
+    return match
+
+
+def test_kl_grid_on_an_image_dataset_is_refused_with_one_line(tmp_path, monkeypatch, capsys):
+    match = _validate_edited(tmp_path, monkeypatch, capsys, "calibrating_ebgan.yaml",
+                             "    metrics: [energy_ranking]\n", "    metrics: [energy_ranking, kl_grid]\n")
+    assert match["field"] == "experiments.digit_ranking.metrics[1]"
+    assert "'kl_grid' needs dataset capability 'canvas'" in match["msg"]
+    assert "dataset 'digits1' (loader sklearn_digits)" in match["msg"]
+
+
+def test_a_metric_needing_an_encoder_is_refused_for_a_method_without_one(tmp_path, monkeypatch, capsys):
+    match = _validate_edited(tmp_path, monkeypatch, capsys, "alpha_gan.yaml",
+                             "    metrics: [independent_critic, classifier_score]\n",
+                             "    metrics: [independent_critic, classifier_score, latent_statistics]\n")
+    assert match["field"] == "experiments.colormnist_gan.metrics[2]"
+    assert "'latent_statistics' needs model capability 'encoder'" in match["msg"]
+    assert "method 'DCGAN' (dcgan) does not provide" in match["msg"]
+
+
+def test_a_capability_that_depends_on_a_hyper_parameter_says_when_it_holds(tmp_path, monkeypatch, capsys):
+    # the EBGAN models have the discriminator's image features only with an image network (hparam net)
+    anchor = ("    metrics: [linear_probe]\n    hparams:  # knn_nist/exp_state.py egan_state() and "
+              "knn_nist/network.py, shared by every model here\n      net: digits28 ")
+    match = _validate_edited(tmp_path, monkeypatch, capsys, "calibrating_ebgan.yaml", anchor,
+                             anchor.replace("net: digits28 ", "net: null     "))
+    assert match["field"] == "experiments.probe_digits.metrics[0]"
+    assert "needs model capability 'features'" in match["msg"] and "only when net is set" in match["msg"]
+
+
+def test_a_dataset_capability_that_depends_on_its_parameters_says_when_it_holds(tmp_path, monkeypatch, capsys):
+    # calibrating_ebgan trains on all of CIFAR-10's training images (n_valid 0): no validation split for a critic
+    match = _validate_edited(tmp_path, monkeypatch, capsys, "calibrating_ebgan.yaml",
+                             "    metrics: [inception_score, fid]\n",
+                             "    metrics: [inception_score, fid, independent_critic]\n")
+    assert "needs dataset capability 'validation_split'" in match["msg"]
+    assert "only when n_valid!=0" in match["msg"]
+
+
+def test_every_pairing_of_the_shipped_suites_is_accepted(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", *map(str, SUITES)]) == 0, capsys.readouterr().err
+
+
+def test_every_declaration_names_a_known_capability():
+    for cls in api.DATASETS.values():
+        contracts.declared(cls.offers, "dataset")
+    for cls in api.METHODS.values():
+        contracts.declared(cls.provides, "model")
+    for metric in api.METRICS.values():
+        contracts.declared(metric.needs_model, "model")
+        contracts.declared(metric.needs_dataset, "dataset")
+    with pytest.raises(ValueError, match="unknown dataset capabilities"):
+        contracts.declared(("canvass",), "dataset")
+
+
+def test_conditions_read_like_yaml_scalars():
+    d = contracts.parse("features if net and loss=squared and n_valid!=0 and net2=null")
+    assert d.name == "features"
+    assert d.holds({"net": "digits28", "loss": "squared", "n_valid": 5, "net2": None})
+    assert not d.holds({"net": None, "loss": "squared", "n_valid": 5, "net2": None})
+    assert not d.holds({"net": "x", "loss": "squared", "n_valid": 0.0, "net2": None})
+    assert contracts.resolve(("sampler", "encoder if encoder=true"), {"encoder": False}, "model") == {"sampler"}
+
+
+# ------------------------------------------------------------------------ declarations are true
+
+
+def _datasets_of_the_suites() -> list[tuple[str, dict]]:
+    seen: list[tuple[str, dict]] = [(name, {}) for name in sorted(api.DATASETS)]
+    for path in SUITES:
+        for spec in load_suite(path).datasets.values():
+            if (spec.loader, dict(spec.params)) not in seen:
+                seen.append((spec.loader, dict(spec.params)))
+    return seen
+
+
+@pytest.mark.parametrize("loader,params", _datasets_of_the_suites(),
+                         ids=[f"{n}{p or ''}" for n, p in _datasets_of_the_suites()])
+def test_each_dataset_offers_what_it_declares(loader, params):
+    try:
+        ds = api.DATASETS[loader](data_dir=None, **params)
+    except DatasetMissing:
+        pytest.skip(f"{loader} needs files from the data directory")
+    offers = contracts.offered(ds)
+    for name in offers:
+        assert isinstance(ds, contracts.DATASET_CAPABILITIES[name]), f"{loader} declares {name} but lacks it"
+    rng = torch.Generator().manual_seed(0)
+    if "images" in offers:
+        c, h, w = ds.image_shape  # (C, H, W) everywhere
+        assert c in (1, 3) and h == w
+        assert math.prod(ds.sample(2, rng).shape[1:]) == c * h * w
+    if "image_splits" in offers:
+        test = ds.split("test")
+        assert test.shape[1:] == ds.image_shape and test.min() >= -1 and test.max() <= 1
+    if "validation_split" in offers:
+        assert len(ds.split("valid")) > 0
+    if "labelled_images" in offers:
+        x, y = ds.labelled("test")
+        assert len(x) == len(y) and x.ndim == 2 and 0 <= x.min() and x.max() <= 1
+    if "classifier" in offers:
+        assert len(ds.split_labels("test")) == len(ds.split("test"))
+
+
+def _jobs_per_method() -> list:
+    """One smoke job of each method and loader of the shipped suites."""
+    chosen: dict[tuple[str, str, str], object] = {}
+    for path in SUITES:
+        for job in plan(load_suite(path), "smoke"):
+            key = (job.method_name, job.loader, str(job.hparams.get("net", "")))
+            chosen.setdefault(key, job)
+    return list(chosen.values())
+
+
+@pytest.mark.parametrize("job", _jobs_per_method(), ids=lambda j: f"{j.method_name}-{j.dataset}")
+def test_each_trained_model_provides_what_its_method_declares(job):
+    try:
+        ds = api.DATASETS[job.loader](data_dir=None, **job.dataset_params)
+    except DatasetMissing:
+        pytest.skip(f"{job.loader} needs files from the data directory")
+    budget = {**job.budget, "steps": min(int(job.budget.get("steps", 2)), 4)}
+    ctx = RunContext(dataset=ds, hparams=dict(job.hparams), seed=0, device=torch.device("cpu"), budget=budget,
+                     profile="smoke")
+    model = api.METHODS[job.method_name]().train(ctx).model
+    method_cls = api.METHODS[job.method_name]
+    provided = contracts.method_provides(method_cls, job.hparams)
+    for name in provided:
+        assert isinstance(model, contracts.MODEL_CAPABILITIES[name]), f"{job.method_name} declares {name}"
+
+
+# ----------------------------------------------------------------------------- static contracts
+
+
+def _sources(package: str) -> list[Path]:
+    return sorted((REPO / "benchmark" / package).glob("*.py"))
+
+
+def test_no_metric_imports_a_method_module():
+    for path in _sources("metrics") + _sources("features") + _sources("nets"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "baselines" or n.startswith("baselines.") for n in names), path
+
+
+def test_metrics_and_datasets_draw_only_from_named_streams():
+    # ctx.rng(7_001), ctx.rng(_SAMPLES + k): hand-picked offsets; fixed_rng(seed, <not a literal name>)
+    integer_stream = re.compile(r"\.(rng|np_rng)\(\s*(\d|_[A-Z])|fixed_(np_)?rng\([^,]+,\s*[^\s\"f]")
+    for path in _sources("metrics") + _sources("data") + _sources("features"):
+        text = path.read_text()
+        assert not integer_stream.search(text), f"{path.name}: an integer stream"
+        assert "sum(ord(" not in text and "1_000_003" not in text, path.name
+        if path.name != "cegan_synthetic.py":  # RandomState(5) etc. are the original code's own seeds
+            assert "manual_seed(0)" not in text and "default_rng(int(" not in text, path.name
+        if path.parent.name == "metrics":
+            # a metric may reseed torch's global generator only inside fork_rng, from a named stream
+            assert "torch.manual_seed(" not in text or "fork_rng" in text, path.name
