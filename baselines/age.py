@@ -84,4 +84,4 @@ class _AGETraining(nets.ImageTraining):
         return {"e_loss": e_loss, "g_loss": g_loss}
 
     def result(self) -> TrainResult:
-        return TrainResult(model=self.model(self.G, encoder=self.E))
+        return TrainResult(model=self.model(self.G, codes=self.E))

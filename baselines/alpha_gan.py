@@ -132,4 +132,4 @@ class _AlphaGANTraining(nets.ImageTraining):
         return values
 
     def result(self) -> TrainResult:
-        return TrainResult(model=self.model(self.G, encoder=self.E))
+        return TrainResult(model=self.model(self.G, codes=self.E))

@@ -219,7 +219,7 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import estimate, leaderboard, planner, progress, results, runner
+    from benchmark import estimate, leaderboard, notes, planner, progress, results, runner
     from benchmark.storage import redact
 
     tracker, settings, plans = _prepare_training(args)
@@ -233,6 +233,7 @@ def cmd_run(args) -> int:
         outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
         print(_report(outcomes), file=sys.stderr)
         res = results.collect(suite, tracker, profile=args.profile, device=settings.device)
+        notes.annotate_parents(res, tracker, args.profile, settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
         print(leaderboard.table(shown))

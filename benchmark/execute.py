@@ -29,6 +29,7 @@ import torch
 from benchmark import api
 from benchmark.errors import DatasetMissing
 from benchmark.estimate import shape_of
+from benchmark.identity import digest
 from benchmark.loop import seed_global
 from benchmark.planner import Job
 from benchmark.progress import Progress
@@ -109,6 +110,11 @@ class RunExecutor:
         run_id = self.tracker.start(job.suite, tags, run_params, parent_id=place.parent_id,
                                     name=f"{job.method} · {job.dataset} · seed {seed}"
                                          + (" · search" if phase == "search" and job.sweep else ""))
+        self.tracker.log_dataset(run_id, job.dataset, digest({"loader": job.loader, "params": job.dataset_params,
+                                                               "version": job.versions.get("dataset")}, 12),
+                                 f"{job.loader}({', '.join(f'{k}={v}' for k, v in sorted(job.dataset_params.items()))})"
+                                 + (f" from {self.settings.data_dir}" if self.settings.data_dir else ""),
+                                 {"loader": job.loader, **job.dataset_params})
         checkpoints = Checkpoints(self.settings, key)
         losses: list[tuple[str, float, int]] = []
         try:

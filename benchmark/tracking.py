@@ -26,6 +26,9 @@ MEMBER_PREFIX = "job."  # tag job.<fingerprint> = search | final | search,final 
 SUPERSEDED_TAG = "superseded"  # "1" on runs and parents that no current version of their job uses
 STATUS_TAG = "job_status"  # a parent run: done | not_run | failed | running | interrupted
 REASON_TAG = "not_run_reason"  # a parent run that is not done: why
+# MLflow 3 opens an experiment on the view its kind names: these are training runs, not GenAI traces
+KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = {KIND_TAG: "custom_model_development"}
 
 
 def bench_home() -> Path:
@@ -162,7 +165,8 @@ class Tracker:
                 return None
             location = safe_child(self.artifact_root, suite).as_uri() if self.artifact_root else None
             try:
-                exp_id = self.client.create_experiment(name, artifact_location=location, tags={"suite": suite})
+                exp_id = self.client.create_experiment(name, artifact_location=location,
+                                                       tags={"suite": suite, **EXPERIMENT_KIND})
             except Exception:
                 # another worker created it between our look and our create
                 found = self.client.get_experiment_by_name(name)
@@ -171,6 +175,8 @@ class Tracker:
                 exp_id = found.experiment_id
         else:
             exp_id = found.experiment_id
+            if found.tags.get(KIND_TAG) != EXPERIMENT_KIND[KIND_TAG]:  # made before bench set the kind
+                self.client.set_experiment_tag(exp_id, KIND_TAG, EXPERIMENT_KIND[KIND_TAG])
         self._experiments[suite] = exp_id
         return exp_id
 
@@ -240,6 +246,16 @@ class Tracker:
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_dataset(self, run_id: str, name: str, digest: str, source: str, profile: dict[str, Any]) -> None:
+        """The run's training data as an MLflow dataset input (shown beside the run in the UI)."""
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest, source_type="bench", source=source,
+                          profile=json.dumps(profile, sort_keys=True, default=str))
+        self.client.log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)

@@ -30,6 +30,7 @@ from optuna.trial import TrialState
 from benchmark import api, studies
 from benchmark.errors import DatasetMissing
 from benchmark.execute import LostClaim, RunError, RunExecutor, RunFailed, RunNotPossible, RunPlace
+from benchmark.notes import job_note
 from benchmark.planner import Job
 from benchmark.progress import Progress
 from benchmark.storage import (
@@ -171,7 +172,7 @@ class Worker:
 
     def _end_parent(self, state: _JobState, status: str, reason: str, mlflow_status: str) -> None:
         self.tracker.set_tags(state.parent, {STATUS_TAG: status, REASON_TAG: reason,
-                                             "mlflow.note.content": _description(state.job, status, reason)})
+                                             "mlflow.note.content": job_note(state.job, status, reason)})
         self.tracker.finish(state.parent, mlflow_status)
 
     def _finish_failed(self, state: _JobState) -> str:
@@ -294,7 +295,7 @@ class Worker:
                 return record.run_id
         tags = {**job_tags(job, self.settings), **runtime_tags(), "bench.kind": PARENT,
                 FINGERPRINT_TAG: job.fingerprint, STATUS_TAG: "running",
-                "mlflow.note.content": _description(job, "running", "")}
+                "mlflow.note.content": job_note(job, "running", "")}
         params = {"method_name": job.method_name, "loader": job.loader,
                   **{f"data.{k}": v for k, v in job.dataset_params.items()},
                   **{f"budget.{k}": v for k, v in job.budget.items()},
@@ -390,18 +391,6 @@ def job_tags(job: Job, settings: Any) -> dict[str, str]:
     return {"suite": job.suite, "experiment": job.experiment, "method": job.method, "dataset": job.dataset,
             "profile": job.profile, "device": job.device, "job_key": job.key, "method_name": job.method_name,
             "loader": job.loader, **settings.tags}
-
-
-def _description(job: Job, status: str, reason: str) -> str:
-    """What the parent run shows in the MLflow UI: the job, the targets it serves and how it ended."""
-    lines = [f"**{job.experiment} · {job.method} · {job.dataset}** at profile `{job.profile}` on {job.device}: "
-             f"{job.steps:,} steps, {len(job.seeds)} seeds" + (f", {job.n_trials} settings" if job.sweep else ""),
-             "", f"Status: {status}" + (f": {reason}" if reason else "")]
-    if job.targets:
-        lines += ["", "Targets it serves:", *(f"- `{t}`" for t in job.targets[:50])]
-        if len(job.targets) > 50:
-            lines.append(f"- … and {len(job.targets) - 50} more")
-    return "\n".join(lines)
 
 
 def _quote(text: str) -> str:

@@ -19,6 +19,7 @@ from benchmark.metrics.independent_critic import train_independent_critic
 from benchmark.metrics.latent_statistics import code_statistics
 from benchmark.metrics.sample_diversity import diversity, pairwise_diversity
 from benchmark.planner import run_hparams
+from benchmark.threads import cpu_threads
 
 load_plugins()
 LOG = math.log
@@ -175,7 +176,7 @@ def test_independent_critic_ranks_collapsed_generator_below_good_one(digits) -> 
                                      (3, 28, 28), steps=10)
         ctx = make_ctx(digits)
         torch.manual_seed(0)  # the critic's initialisation must not depend on which tests ran before
-        with nets.cpu_threads(ctx):
+        with cpu_threads(ctx):
             scores[collapsed] = train_independent_critic(model, digits, ctx, critic_steps=100, width=0.25)["neg_w"]
     assert scores[False] > scores[True]
 
