@@ -334,9 +334,29 @@ def cmd_ui(args) -> int:
                "--port", str(args.port)]
     if args.tracking_uri is None:
         command += ["--default-artifact-root", (bench_home() / "mlartifacts").as_uri()]
-    print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    # MLflow 3's UI opens in its GenAI workspace unless the address asks for the training runs
+    base = f"http://{args.host}:{args.port}"
+    print(f"MLflow UI on {base}/#/experiments?workflowType=machine_learning (Ctrl-C to stop)", file=sys.stderr)
+    for name, exp_id in _experiments(uri):
+        print(f"  {name}: {base}/#/experiments/{exp_id}/runs?workflowType=machine_learning", file=sys.stderr)
     os.execv(sys.executable, command)
     return 0  # pragma: no cover
+
+
+def _experiments(uri: str) -> list[tuple[str, str]]:
+    """The suites' experiments in the store, for direct links (none when the store cannot be read yet)."""
+    try:
+        tracker = _tracker(None if uri == _default_uri() else uri)
+        return sorted((e.name, e.experiment_id) for e in tracker.client.search_experiments()
+                      if e.name.startswith("bench/"))
+    except (UserError, OSError):
+        return []
+
+
+def _default_uri() -> str:
+    from benchmark.tracking import default_tracking_uri
+
+    return default_tracking_uri()
 
 
 COMMANDS = {"validate": cmd_validate, "targets": cmd_targets, "plan": cmd_plan, "run": cmd_run, "worker": cmd_worker,

@@ -33,6 +33,8 @@ from benchmark.results import SuiteResults
 from benchmark.suite import Suite
 
 MLFLOW_UI = "http://127.0.0.1:5000"  # where `bench ui` serves the MLflow UI
+# MLflow 3's UI opens in its GenAI workspace unless told otherwise; these are training runs
+WORKSPACE = "?workflowType=machine_learning"
 
 
 @dataclass
@@ -104,11 +106,11 @@ class PaperView:
     def run_url(self, run_id: str) -> str | None:
         if self.experiment_id is None:
             return None
-        return f"{MLFLOW_UI}/#/experiments/{self.experiment_id}/runs/{run_id}"
+        return f"{MLFLOW_UI}/#/experiments/{self.experiment_id}/runs/{run_id}{WORKSPACE}"
 
     @property
     def experiment_url(self) -> str | None:
-        return None if self.experiment_id is None else f"{MLFLOW_UI}/#/experiments/{self.experiment_id}"
+        return None if self.experiment_id is None else f"{MLFLOW_UI}/#/experiments/{self.experiment_id}{WORKSPACE}"
 
     def causes_among(self, verdicts: list[Verdict]) -> list[tuple[report_causes.Cause, int]]:
         """The causes some verdicts share, each with how many of them it holds back."""
