@@ -9,12 +9,26 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.errors import UserError
+from benchmark.errors import DeviceBroken, UserError
 
 
 def _common_store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI (default: sqlite file under $BENCH_HOME, ./.bench)")
+
+
+def _numerics_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=["fp32", "tf32"], default="fp32",
+                   help="fp32 (default): full float32 matmuls and convolutions; tf32: faster on recent GPUs "
+                        "(recorded, part of every run's identity)")
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="allow non-deterministic GPU algorithms (faster; recorded, part of identity)")
+
+
+def _numerics(args):
+    from benchmark.numerics import Numerics
+
+    return Numerics(args.precision, not args.nondeterministic)
 
 
 def _training_args(p: argparse.ArgumentParser) -> None:
@@ -26,6 +40,7 @@ def _training_args(p: argparse.ArgumentParser) -> None:
                    help="Optuna storage URL (default: sqlite file under $BENCH_HOME); postgresql://... to share")
     _common_store_args(p)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _numerics_args(p)
     p.add_argument("--data-dir", default=None, help="real datasets and metric weights (default: $BENCH_DATA)")
     p.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
                    help="shared storage: seconds between a trial's heartbeats; a worker silent 5x as long is "
@@ -61,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
     p.add_argument("--only", action="append", metavar="TARGET_GLOB")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    _numerics_args(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--no-calibrate", action="store_true",
                    help="estimate from earlier runs only (default: time a few steps of jobs that have none)")
@@ -78,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", metavar="TARGET_GLOB")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None,
                    help="judge runs of this device only (default: cpu where both exist)")
+    _numerics_args(p)
     p.add_argument("--strict", action="store_true",
                    help="exit 1 unless every counted target reproduced or holds")
     _common_store_args(p)
@@ -88,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None,
                    help="judge every target on this profile (default: the largest complete one per target)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    _numerics_args(p)
     _common_store_args(p)
 
     p = sub.add_parser("ui", help="the MLflow UI on the default store")
@@ -98,12 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark.numerics import prepare_environment
+
+    prepare_environment()  # before anything can initialise CUDA
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except DeviceBroken as broken:
+        if argv is not None:  # called in-process: the caller decides
+            raise
+        # the GPU context is lost for good in this process: start the same command again, which resumes
+        print(f"the GPU context broke ({broken}): starting again to resume", file=sys.stderr)
+        os.execv(sys.executable, [sys.executable, "-m", "benchmark.cli", *sys.argv[1:]])
     except KeyboardInterrupt:
         print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
         return 130
@@ -184,7 +211,7 @@ def _prepare_training(args):
     storage = args.storage or tracking.default_storage_url()
     if args.checkpoint_dir is not None:
         _writable_dir(args.checkpoint_dir, "--checkpoint-dir")
-    plans = [(s, planner.plan(s, args.profile, args.only, device=device)) for s in suites]
+    plans = [(s, planner.plan(s, args.profile, args.only, device=device, numerics=_numerics(args))) for s in suites]
     if args.only and not any(jobs for _, jobs in plans):
         raise UserError(f"no target matches {args.only}", field="--only")
     shared = runner.is_shared_storage(storage) or args.command == "worker"
@@ -192,7 +219,7 @@ def _prepare_training(args):
                                   artifact_root=str(tracker.artifact_root) if tracker.artifact_root else None,
                                   show_progress=not args.no_progress, shared=shared, heartbeat=args.heartbeat,
                                   checkpoint_dir=str(Path(args.checkpoint_dir).resolve()) if args.checkpoint_dir
-                                  else None, checkpoint_every=args.checkpoint_every)
+                                  else None, checkpoint_every=args.checkpoint_every, numerics=_numerics(args))
     runner.open_settings_storage(settings)  # a locked, refused or unwritable storage fails here
     for suite, _ in plans:
         tracker.experiment_id(suite.suite)  # created once here, not raced by workers
@@ -232,7 +259,7 @@ def cmd_run(args) -> int:
         shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
         outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
         print(_report(outcomes), file=sys.stderr)
-        res = results.collect(suite, tracker, profile=args.profile, device=settings.device)
+        res = results.collect(suite, tracker, profile=args.profile, device=settings.device, numerics=settings.numerics)
         notes.annotate_parents(res, tracker, args.profile, settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
@@ -245,7 +272,8 @@ def cmd_run(args) -> int:
         ran = {Path(suite.path).resolve(): suite for suite, _ in plans}
         found = [p.resolve() for p in find_suites(None)]
         every = [ran.get(p) or load_suite(p) for p in found] + [s for p, s in ran.items() if p not in found]
-        out = leaderboard.write([results.collect(s, tracker) for s in every], Path(args.leaderboard), tracker)
+        out = leaderboard.write([results.collect(s, tracker, numerics=settings.numerics) for s in every],
+                                Path(args.leaderboard), tracker)
         print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
     return 0
 
@@ -257,7 +285,8 @@ def cmd_plan(args) -> int:
 
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
-    jobs = [job for suite in suites for job in planner.plan(suite, args.profile, args.only, device=args.device)]
+    jobs = [job for suite in suites
+            for job in planner.plan(suite, args.profile, args.only, device=args.device, numerics=_numerics(args))]
     if args.only and not jobs:
         raise UserError(f"no target matches {args.only}", field="--only")
     found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir))
@@ -292,7 +321,8 @@ def cmd_compare(args) -> int:
     tracker = _tracker(args.tracking_uri)
     collected = []
     for suite in suites:
-        res = results.collect_verdicts(suite, tracker, profile=args.profile, device=args.device)
+        res = results.collect_verdicts(suite, tracker, profile=args.profile, device=args.device,
+                                       numerics=_numerics(args))
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         res.verdicts = [v for v in res.verdicts if v.target in selected]
         collected.append(res)
@@ -318,7 +348,8 @@ def cmd_leaderboard(args) -> int:
 
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
-    collected = [results.collect(s, tracker, profile=args.profile, device=args.device) for s in suites]
+    collected = [results.collect(s, tracker, profile=args.profile, device=args.device, numerics=_numerics(args))
+                 for s in suites]
     out = leaderboard.write(collected, Path(args.out), tracker)
     print(f"leaderboard written to {out}/")
     return 0

@@ -35,3 +35,8 @@ class DatasetMissing(Exception):
         self.dataset = dataset
         self.needed = needed
         super().__init__(f"needs dataset {dataset}: {needed}")
+
+
+class DeviceBroken(Exception):
+    """The process's GPU context is unusable after a sticky CUDA error (an illegal memory access, a device-side
+    assert): every later run in the process would fail too, so the worker process starts again and resumes."""

@@ -27,10 +27,11 @@ from typing import Any
 import torch
 
 from benchmark import api
-from benchmark.errors import DatasetMissing
+from benchmark.errors import DatasetMissing, DeviceBroken  # noqa: F401 (re-exported)
 from benchmark.estimate import shape_of
 from benchmark.identity import digest
 from benchmark.loop import seed_global
+from benchmark.numerics import provenance
 from benchmark.planner import Job
 from benchmark.progress import Progress
 from benchmark.tracking import CHILD, LOSS_PREFIX, MISSING_TAG, RunRecord, Tracker, runtime_tags, safe_child
@@ -53,13 +54,18 @@ class RunNotPossible(RunFailed):
 
 
 class RunError(Exception):
-    """A method or metric raised something other than a divergence or a missing file."""
+    """A method or metric raised something other than a divergence or a missing file: a bug, a mistake, or the
+    device failing (out of memory, a CUDA or cuDNN error). Never a result: the job is retried next time."""
 
     def __init__(self, exc: BaseException) -> None:
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         self.reason = f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
         self.traceback = "".join(traceback.format_exception(exc))
+        # after an illegal address, a device-side assert or a launch failure the process's CUDA context is lost
+        # for good: every later run in it would fail too, so the worker process must start again
+        self.sticky = "CUDA error" in str(exc) and not isinstance(exc, MemoryError) and "out of memory" not in str(exc)
         super().__init__(self.reason)
+
 
 
 class LostClaim(Exception):
@@ -103,7 +109,8 @@ class RunExecutor:
             if is_stale(stale):
                 self.tracker.finish(stale.run_id, "KILLED")
         hparams = {**job.hparams, **params}
-        tags = {**place.tags, **runtime_tags(), "bench.kind": CHILD, "seed": str(seed), "phase": phase,
+        tags = {**place.tags, **runtime_tags(), **provenance(self.settings.device), "bench.kind": CHILD,
+                "seed": str(seed), "phase": phase,
                 "run_key": key, "shape": shape_of(job), "trial": str(place.trial_number),
                 TRIAL_TAG: str(place.trial_id), "worker": f"{os.uname().nodename}:{os.getpid()}"}
         run_params = {**hparams, **{f"budget.{k}": v for k, v in job.budget.items()}, "seed": seed}

@@ -10,6 +10,7 @@ from typing import Any
 
 from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
+from benchmark.numerics import Numerics
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
 
@@ -43,6 +44,7 @@ class Job:
     versions: dict[str, str] = field(default_factory=dict)
     paper_budget: dict[str, Any] = field(default_factory=dict)
     budget_stated: bool = True  # the paper (or its code) states the `paper` profile's budget
+    numerics: Numerics = field(default_factory=Numerics)  # precision and determinism (benchmark.numerics)
 
     @property
     def key(self) -> str:
@@ -57,7 +59,7 @@ class Job:
     def _run_basis(self) -> dict[str, Any]:
         return {"job": self.key, "method": self.method_name, "loader": self.loader, "data": self.dataset_params,
                 "hparams": self.hparams, "budget": self.budget, "metrics": self.metrics, "device": self.device,
-                "versions": self.versions}
+                "numerics": self.numerics.mode, "versions": self.versions}
 
     @property
     def fingerprint(self) -> str:
@@ -149,7 +151,8 @@ def versions_of(method_name: str, loader: str, metrics: list[str], cat: Catalog 
     return versions
 
 
-def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str = "cpu") -> list[Job]:
+def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str = "cpu",
+         numerics: Numerics | None = None) -> list[Job]:
     """Jobs in suite order. Without --only every job of every experiment runs (figures and
     measurements nobody targets yet are still worth recording); with it, only what targets need."""
     cat = catalog()
@@ -193,5 +196,6 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
                     versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat),
                     paper_budget=exp.budget.of("paper", mname, dname), budget_stated=exp.budget.paper_stated,
+                    numerics=numerics or Numerics(),
                 ))
     return jobs

@@ -19,6 +19,7 @@ from typing import Any
 from benchmark import planner
 from benchmark.catalog import catalog
 from benchmark.check import Values, Verdict, judge, outcome_of
+from benchmark.numerics import Numerics
 from benchmark.planner import Job
 from benchmark.suite import PROFILES, Ref, Suite, Target
 from benchmark.tracking import (
@@ -121,8 +122,8 @@ def _variants(job: Job) -> list[Job]:
     return out
 
 
-def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
-                     device: str | None = None) -> SuiteResults:
+def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None,
+                     numerics: Numerics | None = None) -> SuiteResults:
     """``collect``'s verdicts, answered from a cache while nothing that decides them has changed: the suite file,
     the engine's and the plug-ins' code, the options, and the store (a sqlite file's size and modification
     time; a store without such a marker is always read). `bench compare` then needs neither MLflow nor scipy.
@@ -133,7 +134,8 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
 
     def cache_file(stamp: list) -> Path:
         key = digest({"suite": Path(suite.path).read_text() if Path(suite.path).exists() else suite.path,
-                      "code": code_hash(), "profile": profile, "device": device, "store": stamp, "uri": tracker.uri})
+                      "code": code_hash(), "profile": profile, "device": device, "store": stamp, "uri": tracker.uri,
+                      "numerics": (numerics or Numerics()).mode})
         return bench_home() / "cache" / "readback" / f"{key}.json"
 
     before = tracker.stamp()
@@ -144,7 +146,7 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
             return SuiteResults(suite, verdicts, {}, int(saved["runs_total"]), {})
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    res = collect(suite, tracker, profile, device)
+    res = collect(suite, tracker, profile, device, numerics)
     after = tracker.stamp()  # reading may have created the store; a write meanwhile makes the answer stale
     if after is not None and before in (None, after):
         path = cache_file(after)
@@ -159,14 +161,15 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
     return res
 
 
-def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None) -> SuiteResults:
+def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None,
+            numerics: Numerics | None = None) -> SuiteResults:
     runs = tracker.runs(suite.suite)
     index = _Index(runs)
     profiles = [profile] if profile else list(PREFERENCE)
     devices = [device] if device else list(DEVICES)
     records: dict[tuple[str, str, Triple], JobRecord] = {}
     for p, d in itertools.product(profiles, devices):
-        for job in planner.plan(suite, p, device=d):
+        for job in planner.plan(suite, p, device=d, numerics=numerics):
             records[(p, d, job.triple)] = index.record(suite, job)
 
     verdicts = [_judge(suite, target, records, profiles, devices, index) for target in suite.all_targets]

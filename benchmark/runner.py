@@ -15,7 +15,9 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.errors import UserError
+from benchmark.errors import DeviceBroken, UserError
+from benchmark.numerics import Numerics, prepare_environment
+from benchmark.numerics import apply as apply_numerics
 from benchmark.planner import Job
 from benchmark.progress import Progress
 from benchmark.storage import is_shared_storage, open_storage, redact
@@ -42,6 +44,7 @@ class RunSettings:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0  # steps between checkpoints; 0: a tenth of the run's steps
     poll: float = 0.5  # seconds between looks at the studies while other workers hold the rest
+    numerics: Numerics = field(default_factory=Numerics)
 
     @property
     def grace(self) -> int:
@@ -102,21 +105,25 @@ def _in_processes(tasks: list[tuple[list[Job], RunSettings]], workers: int) -> l
     collected: list[list[JobOutcome]] = []
     errors: list[str] = []
     crashes: list[str] = []
+    restarts = 0
     while todo or running:
         while todo and len(running) < workers:
             index, (jobs, settings) = todo.pop(0)
             proc = ctx.Process(target=_process_main, args=(jobs, settings, workers, results), daemon=False)
             proc.start()
-            running[index] = proc
+            running[index] = (proc, (jobs, settings))
         try:
             kind, payload = results.get(timeout=1.0)
             {"ok": collected, "error": errors, "crash": crashes}[kind].append(payload)
         except queue.Empty:
             pass
-        for index, proc in list(running.items()):
+        for index, (proc, task) in list(running.items()):
             if not proc.is_alive():
                 proc.join(timeout=5)
                 del running[index]
+                if proc.exitcode == RESTART and restarts < MAX_RESTARTS:
+                    restarts += 1  # its GPU context broke: a fresh process resumes where it stopped
+                    todo.append((index, task))
     while True:  # reports that arrived as their process exited
         try:
             kind, payload = results.get(timeout=0.2)
@@ -130,12 +137,23 @@ def _in_processes(tasks: list[tuple[list[Job], RunSettings]], workers: int) -> l
     return collected
 
 
+RESTART = 75  # a worker's exit status after a sticky CUDA error: start it again
+MAX_RESTARTS = 20
+
+
 def _process_main(jobs: list[Job], settings: RunSettings, workers: int, results) -> None:
     import torch
 
+    prepare_environment()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    if settings.device.startswith("cuda") and torch.cuda.device_count() > 1:
+        # spread the workers over the visible GPUs (each process its own, round robin by process number)
+        index = (multiprocessing.current_process()._identity or (0,))[0]
+        settings = RunSettings(**{**settings.__dict__, "device": f"cuda:{index % torch.cuda.device_count()}"})
     try:
         results.put(("ok", work(jobs, settings)))
+    except DeviceBroken:
+        os._exit(RESTART)
     except UserError as err:
         results.put(("error", str(err)))
     except Exception as exc:  # a bug, not a user's mistake: say so in the parent instead of a silent gap
@@ -148,6 +166,7 @@ def work(jobs: list[Job], settings: RunSettings, progress: Progress | None = Non
     from benchmark import api
 
     api.load_plugins()
+    apply_numerics(settings.numerics)
     worker = Worker(jobs, settings, progress)
     try:
         return worker.loop()

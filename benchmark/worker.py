@@ -28,7 +28,7 @@ from typing import Any
 from optuna.trial import TrialState
 
 from benchmark import api, studies
-from benchmark.errors import DatasetMissing
+from benchmark.errors import DatasetMissing, DeviceBroken
 from benchmark.execute import LostClaim, RunError, RunExecutor, RunFailed, RunNotPossible, RunPlace
 from benchmark.notes import job_note
 from benchmark.planner import Job
@@ -349,6 +349,8 @@ class Worker:
                 state.error = error.reason
                 tell(study, trial, state=TrialState.FAIL)
                 self.progress.run_done(job, seed, phase, "failed", time.monotonic() - started)
+                if error.sticky and job.device.startswith("cuda"):
+                    raise DeviceBroken(error.reason) from error
                 return
             except RunFailed as failure:
                 set_trial_attr(study, tid, "failure", str(failure))

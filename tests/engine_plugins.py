@@ -12,7 +12,7 @@ import torch
 
 from benchmark import api
 from benchmark.errors import DatasetMissing
-from benchmark.hparams import Float, Int
+from benchmark.hparams import Choice, Float, Int
 
 
 @api.register_dataset
@@ -39,6 +39,12 @@ class FixtureFileData(FixtureGaussian):
         super().__init__(data_dir, **params)
 
 
+# errors a method can raise, as torch raises them on a GPU: a bug, a sticky CUDA error, memory running out
+PLANTED = {"value": ValueError("a bug in the method, planted by the test"),
+           "cuda": RuntimeError("CUDA error: an illegal memory access was encountered"),
+           "oom": torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")}
+
+
 @api.register_method
 class FixtureGaussianFit(api.Method):
     name = "test_gaussian_fit"
@@ -46,7 +52,8 @@ class FixtureGaussianFit(api.Method):
                "poison_at": Int(-1, doc="log a NaN loss at this step (failure tests)"),
                "poison_lr": Float(None, doc="poison only the run with this lr"),
                "step_delay": Float(0.0, low=0, doc="seconds to sleep per step (kill tests)"),
-               "raise_at": Int(-1, doc="raise a ValueError at this step (error tests)")}
+               "raise_at": Int(-1, doc="raise an error at this step (error tests)"),
+               "raise_kind": Choice("value", ("value", "cuda", "oom"), doc="which error raise_at raises")}
     produces = ("fit.final_nll",)
 
     def train(self, ctx: api.RunContext) -> api.TrainResult:
@@ -77,7 +84,7 @@ class FixtureGaussianFit(api.Method):
             if step % ctx.log_every == 0:
                 ctx.log_losses(step, {"nll": nll.item()})
             if step == int(ctx.hp("raise_at")):
-                raise ValueError("a bug in the method, planted by the test")
+                raise PLANTED[ctx.hp("raise_kind")]
             if ctx.hp("step_delay"):
                 time.sleep(float(ctx.hp("step_delay")))  # lets the kill test land mid-run
             ctx.advance()

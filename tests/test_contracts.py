@@ -17,9 +17,11 @@ from conftest import REPO
 from benchmark import api, planner
 from benchmark.errors import DatasetMissing
 from benchmark.execute import measure
+from benchmark.numerics import Numerics, apply
 from benchmark.suite import load_suite
 
 api.load_plugins()
+apply(Numerics())  # as every run: full FP32, deterministic algorithms (an op without one raises)
 SUITES = sorted((REPO / "suites").glob("*.yaml"))
 
 

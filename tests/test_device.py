@@ -1,0 +1,89 @@
+"""The CUDA path, proven without a GPU: the device, the precision and the determinism are part of a run's
+identity and recorded with it; full FP32 and deterministic algorithms are set explicitly; and a device error
+(CUDA, out of memory) ends its job as failed and is retried, never taken for a divergence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from conftest import TESTS
+
+from benchmark import results
+from benchmark.cli import main
+from benchmark.numerics import Numerics, apply
+from benchmark.planner import plan
+from benchmark.suite import load_suite
+from benchmark.tracking import Tracker, default_tracking_uri
+
+ENGINE = (TESTS / "suites" / "engine.yaml").read_text()
+
+
+def test_device_precision_and_determinism_are_part_of_identity():
+    suite = load_suite(TESTS / "suites" / "engine.yaml")
+    keys = {}
+    for device in ("cpu", "cuda"):
+        for numerics in (Numerics("fp32", True), Numerics("tf32", True), Numerics("fp32", False)):
+            job = plan(suite, "smoke", device=device, numerics=numerics)[0]
+            keys[(device, numerics)] = (job.fingerprint, job.run_key({"lr": 0.02}, 0))
+    assert len({k[0] for k in keys.values()}) == len(keys) == 6
+    assert len({k[1] for k in keys.values()}) == 6
+
+
+def test_cpu_runs_are_never_read_back_for_a_cuda_request(bench_home, capsys):
+    Path("engine.yaml").write_text(ENGINE)
+    assert main(["run", "engine.yaml", "--profile", "smoke", "--device", "cpu", "--no-progress",
+                 "--no-leaderboard"]) == 0
+    suite = load_suite("engine.yaml")
+    tracker = Tracker(default_tracking_uri())
+    on_cpu = results.collect(suite, tracker)
+    assert all(v.device == "cpu" and v.outcome != "not run" for v in on_cpu.verdicts)
+    on_cuda = results.collect(suite, tracker, device="cuda")
+    assert all(v.outcome == "not run" for v in on_cuda.verdicts)
+    tf32 = results.collect(suite, tracker, numerics=Numerics("tf32", True))
+    assert all(v.outcome == "not run" for v in tf32.verdicts)
+    tags = next(r.tags for r in tracker.runs("engine_test") if r.tags["bench.kind"] == "run")
+    assert tags["precision.matmul"] == "ieee" and tags["precision.conv"] == "ieee"
+    assert tags["deterministic"] == "true" and tags["cudnn.deterministic"] == "true"
+    assert tags["cudnn.benchmark"] == "false" and tags["cublas_workspace"] == ":4096:8"
+
+
+def test_fp32_and_determinism_are_set_explicitly():
+    before = (torch.backends.cudnn.conv.fp32_precision, torch.are_deterministic_algorithms_enabled())
+    try:
+        apply(Numerics("fp32", True))
+        # torch 2.14's own default for cuDNN convolutions is TF32
+        assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        apply(Numerics("tf32", False))
+        assert torch.backends.cudnn.conv.fp32_precision == "tf32" and not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = before[0]
+        apply(Numerics("fp32", True))
+
+
+def _fails_and_is_retried(bench_home, capsys, kind: str, words: str) -> None:
+    broken = ENGINE.replace("hparams: {lr: 0.05}", f"hparams: {{lr: 0.05, raise_at: 3, raise_kind: {kind}}}")
+    Path("engine.yaml").write_text(broken)
+    for attempt in (1, 2):
+        capsys.readouterr()
+        assert main(["run", "engine.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+        err = capsys.readouterr().err
+        assert f"failed: {words}" in err and "diverged" not in err, err
+        runs = [r for r in Tracker(default_tracking_uri()).runs("engine_test") if r.tags["bench.kind"] == "run"]
+        assert len(runs) == 2 * attempt  # each attempt tries again: one run per job, which fails
+        assert all(r.status == "FAILED" and r.tags["error"].startswith(words.split(":")[0]) for r in runs)
+    capsys.readouterr()
+    assert main(["compare", "engine.yaml", "--format", "json"]) == 0
+    verdicts = json.loads(capsys.readouterr().out)["suites"][0]["targets"]
+    assert all(v["outcome"] == "failed" and v["reason"].startswith(words) for v in verdicts)
+
+
+def test_a_cuda_error_is_a_failure_and_is_retried(bench_home, capsys):
+    _fails_and_is_retried(bench_home, capsys, "cuda", "RuntimeError: CUDA error: an illegal memory access")
+
+
+def test_running_out_of_memory_is_a_failure_and_is_retried(bench_home, capsys):
+    _fails_and_is_retried(bench_home, capsys, "oom", "OutOfMemoryError: CUDA out of memory")
