@@ -20,7 +20,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +84,27 @@ class RunPlace:
     still_claimed: Callable[[], bool] | None = None
 
 
+@dataclass
+class Started:
+    """A run begun in MLflow and ready to train: its context, and where its losses and figures go."""
+
+    run_id: str
+    key: str
+    seed: int
+    tags: dict[str, str]
+    ctx: api.RunContext
+    losses: list[tuple[str, float, int]]
+    figures: tempfile.TemporaryDirectory
+    checkpoints: Checkpoints
+    started: float = 0.0  # when training began (perf_counter)
+    trained: float = 0.0  # when it ended
+    timing: dict[str, str] = field(default_factory=dict)  # train and measure seconds, recorded with the run
+
+
 class RunExecutor:
-    """Trains one run of one claimed trial, or reads it back when a run with its key already finished."""
+    """One run of one claimed trial: read back when a run with its key already finished, else started in
+    MLflow (``start``), trained (``train``, or by a batch of runs trained together), then measured and recorded
+    (``complete``). ``run`` does the three for a run trained on its own."""
 
     def __init__(self, tracker: Tracker, job: Job, dataset: api.Dataset | None, missing: dict[str, str],
                  settings: Any, progress: Progress) -> None:
@@ -100,72 +119,50 @@ class RunExecutor:
     def run(self, params: dict[str, Any], seed: int, phase: str, place: RunPlace,
             is_stale: Callable[[RunRecord], bool]) -> tuple[RunRecord, bool]:
         """The run's record and whether it was trained now (False: an earlier finished run was reused)."""
+        begun = self.start(params, seed, phase, place, is_stale)
+        if isinstance(begun, RunRecord):
+            return begun, False
+        try:
+            result = self.train(begun)
+        except BaseException as exc:
+            self.complete(begun, place, error=exc)
+            raise
+        return self.complete(begun, place, result=result), True
+
+    def start(self, params: dict[str, Any], seed: int, phase: str, place: RunPlace,
+              is_stale: Callable[[RunRecord], bool]) -> RunRecord | Started:
+        """The finished run with this identity, if there is one; else a new MLflow run, ready to train."""
         job = self.job
         key = job.run_key(params, seed)
         done, found = self.finished(key)
         if done is not None:
-            return done, False
+            return done
         for stale in (r for r in found if r.status == "RUNNING" and r.tags.get("bench.kind") == CHILD):
             if is_stale(stale):
                 self.tracker.finish(stale.run_id, "KILLED")
         hparams = {**job.hparams, **params}
         tags = {**place.tags, **runtime_tags(), **provenance(self.settings.device), "bench.kind": CHILD,
-                "seed": str(seed), "phase": phase,
-                "run_key": key, "shape": shape_of(job), "trial": str(place.trial_number),
-                TRIAL_TAG: str(place.trial_id), "worker": f"{os.uname().nodename}:{os.getpid()}"}
+                "seed": str(seed), "phase": phase, "run_key": key, "shape": shape_of(job),
+                "trial": str(place.trial_number), TRIAL_TAG: str(place.trial_id),
+                "worker": f"{os.uname().nodename}:{os.getpid()}"}
         run_params = {**hparams, **{f"budget.{k}": v for k, v in job.budget.items()}, "seed": seed}
         run_id = self.tracker.start(job.suite, tags, run_params, parent_id=place.parent_id,
                                     name=f"{job.method} · {job.dataset} · seed {seed}"
                                          + (" · search" if phase == "search" and job.sweep else ""))
+        params_text = ", ".join(f"{k}={v}" for k, v in sorted(job.dataset_params.items()))
         self.tracker.log_dataset(run_id, job.dataset, digest({"loader": job.loader, "params": job.dataset_params,
                                                                "version": job.versions.get("dataset")}, 12),
-                                 f"{job.loader}({', '.join(f'{k}={v}' for k, v in sorted(job.dataset_params.items()))})"
+                                 f"{job.loader}({params_text})"
                                  + (f" from {self.settings.data_dir}" if self.settings.data_dir else ""),
                                  {"loader": job.loader, **job.dataset_params})
-        checkpoints = Checkpoints(self.settings, key)
-        losses: list[tuple[str, float, int]] = []
-        try:
-            with tempfile.TemporaryDirectory(prefix="bench-fig-") as tmp:
-                figures = Path(tmp)
-                measurements = self._train(hparams, seed, losses, figures, checkpoints, run_id)
-                self.tracker.set_tags(run_id, self.timing)
-                missing = {k: v for k, v in self.missing.items() if k not in measurements}
-                if missing:
-                    self.tracker.set_tags(run_id, {MISSING_TAG: json.dumps(missing, sort_keys=True)})
-                self.tracker.log_metrics(run_id, losses + [(k, v, 0) for k, v in sorted(measurements.items())])
-                for png in sorted(figures.glob("*.png")):
-                    self.tracker.log_artifact(run_id, png, "figures")
-        except RunFailed as failure:
-            self._record(run_id, losses, {"failure": str(failure), "failure_step": str(failure.step or "")})
-            checkpoints.clear()
-            raise
-        except RunError as error:
-            self._record(run_id, losses, {"failure": f"error: {error.reason}", "error": error.reason})
-            self.tracker.log_text(run_id, error.traceback, "error/traceback.txt")
-            checkpoints.clear()
-            raise
-        except BaseException:  # interrupted (Ctrl-C, SIGTERM): nothing stays RUNNING; the checkpoint is kept
-            self.tracker.log_metrics(run_id, losses)
-            self.tracker.finish(run_id, "KILLED")
-            raise
-        if place.still_claimed is not None and not place.still_claimed():
-            # we stalled past the grace period and our unit was handed to another worker: leave it to them
-            self.tracker.set_tags(run_id, {"failure": "claim lost: the trial was retried by another worker"})
-            self.tracker.finish(run_id, "KILLED")
-            raise LostClaim()
-        self.tracker.finish(run_id, "FINISHED")
-        checkpoints.clear()
-        return RunRecord(run_id, "FINISHED", tags, {}, measurements), True
+        begun = Started(run_id, key, seed, tags, None, [], tempfile.TemporaryDirectory(prefix="bench-fig-"),
+                        Checkpoints(self.settings, key))  # type: ignore[arg-type]
+        begun.ctx = self._context(begun, hparams)
+        return begun
 
-    def _record(self, run_id: str, losses: list, tags: dict[str, str]) -> None:
-        self.tracker.log_metrics(run_id, losses)
-        self.tracker.set_tags(run_id, tags)
-        self.tracker.finish(run_id, "FAILED")
-
-    def _train(self, hparams: dict[str, Any], seed: int, losses: list, figures: Path, checkpoints: Checkpoints,
-               run_id: str) -> dict[str, float]:
-        job = self.job
-        step_sink = self.progress.steps(job, seed)
+    def _context(self, begun: Started, hparams: dict[str, Any]) -> api.RunContext:
+        job, losses, figures = self.job, begun.losses, Path(begun.figures.name)
+        step_sink = self.progress.steps(job, begun.seed)
 
         def loss_sink(step: int, values: dict[str, float]) -> None:
             for name, value in values.items():
@@ -183,30 +180,23 @@ class RunExecutor:
             losses[:] = [tuple(row) for row in saved_losses]  # the history before the restart stays whole
             if step_sink is not None:
                 step_sink(step)
-            self.tracker.set_tags(run_id, {"resumed_from_step": str(step)})
+            self.tracker.set_tags(begun.run_id, {"resumed_from_step": str(step)})
 
         # how often is not part of the run's identity: it changes no number the run produces
         every = self.settings.checkpoint_every or max(1, job.steps // 10 if job.steps else 100)
-        ctx = api.RunContext(dataset=self.dataset, hparams=hparams, seed=seed,
-                             device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
-                             log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
-                             step_sink=step_sink, checkpoint_every=every,
-                             checkpoint_store=checkpoints.bind(losses, restored))
-        measurements: dict[str, Any] = {}
+        return api.RunContext(dataset=self.dataset, hparams=hparams, seed=begun.seed,
+                              device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
+                              log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
+                              step_sink=step_sink, checkpoint_every=every,
+                              checkpoint_store=begun.checkpoints.bind(losses, restored))
+
+    def train(self, begun: Started) -> api.TrainResult:
+        """Train the run on its own, through the method's program and the engine's loop."""
+        begun.started = time.perf_counter()
         try:
-            started = time.perf_counter()
-            try:
-                result = api.METHODS[job.method_name]().train(ctx)
-            except DatasetMissing as missing:
-                raise RunNotPossible(str(missing)) from None
-            trained = time.perf_counter()
-            measurements.update(result.measurements)
-            for metric in job.metrics:
-                try:
-                    measurements.update(measure(api.METRICS[metric], result, ctx))
-                except DatasetMissing as missing:  # found out only now: the other metrics still count
-                    for name in api.METRICS[metric].produces:
-                        self.missing.setdefault(name, str(missing))
+            result = api.METHODS[self.job.method_name]().train(begun.ctx)
+        except DatasetMissing as missing:
+            raise RunNotPossible(str(missing)) from None
         except (RunFailed, KeyboardInterrupt, SystemExit):
             raise
         except FloatingPointError as exc:  # anomaly detection or numpy set to raise: a divergence
@@ -215,9 +205,74 @@ class RunExecutor:
             raise RunError(exc) from exc
         finally:
             self.progress.close_steps()
+        begun.trained = time.perf_counter()
+        return result
+
+    def complete(self, begun: Started, place: RunPlace, result: api.TrainResult | None = None,
+                 error: BaseException | None = None) -> RunRecord:
+        """Measure the trained run and record it (or record why it has no result), and end its MLflow run.
+        Raises what went wrong, as ``run`` does."""
+        run_id, losses, checkpoints = begun.run_id, begun.losses, begun.checkpoints
+        try:
+            if error is not None:
+                raise error
+            measurements = self._measure(begun, result)
+            self.tracker.set_tags(run_id, begun.timing)
+            missing = {k: v for k, v in self.missing.items() if k not in measurements}
+            if missing:
+                self.tracker.set_tags(run_id, {MISSING_TAG: json.dumps(missing, sort_keys=True)})
+            self.tracker.log_metrics(run_id, losses + [(k, v, 0) for k, v in sorted(measurements.items())])
+            for png in sorted(Path(begun.figures.name).glob("*.png")):
+                self.tracker.log_artifact(run_id, png, "figures")
+        except RunFailed as failure:
+            self._record(run_id, losses, {"failure": str(failure), "failure_step": str(failure.step or "")})
+            checkpoints.clear()
+            raise
+        except RunError as failure:
+            self._record(run_id, losses, {"failure": f"error: {failure.reason}", "error": failure.reason})
+            self.tracker.log_text(run_id, failure.traceback, "error/traceback.txt")
+            checkpoints.clear()
+            raise
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): nothing stays RUNNING; the checkpoint is kept
+            self.tracker.log_metrics(run_id, losses)
+            self.tracker.finish(run_id, "KILLED")
+            raise
+        finally:
+            begun.figures.cleanup()
+        if place.still_claimed is not None and not place.still_claimed():
+            # we stalled past the grace period and our unit was handed to another worker: leave it to them
+            self.tracker.set_tags(run_id, {"failure": "claim lost: the trial was retried by another worker"})
+            self.tracker.finish(run_id, "KILLED")
+            raise LostClaim()
+        self.tracker.finish(run_id, "FINISHED")
+        checkpoints.clear()
+        return RunRecord(run_id, "FINISHED", begun.tags, {}, measurements)
+
+    def _record(self, run_id: str, losses: list, tags: dict[str, str]) -> None:
+        self.tracker.log_metrics(run_id, losses)
+        self.tracker.set_tags(run_id, tags)
+        self.tracker.finish(run_id, "FAILED")
+
+    def _measure(self, begun: Started, result: api.TrainResult) -> dict[str, float]:
+        job, ctx = self.job, begun.ctx
+        measurements: dict[str, Any] = dict(result.measurements)
+        measured = time.perf_counter()
+        try:
+            for metric in job.metrics:
+                try:
+                    measurements.update(measure(api.METRICS[metric], result, ctx))
+                except DatasetMissing as missing:  # found out only now: the other metrics still count
+                    for name in api.METRICS[metric].produces:
+                        self.missing.setdefault(name, str(missing))
+        except (RunFailed, KeyboardInterrupt, SystemExit):
+            raise
+        except FloatingPointError as exc:
+            raise RunFailed(f"FloatingPointError: {exc}") from exc
+        except Exception as exc:
+            raise RunError(exc) from exc
         # what `bench plan` estimates the next runs from (seconds per step and per measuring, on this device)
-        self.timing = {"train_seconds": f"{trained - started:.3f}",
-                       "measure_seconds": f"{time.perf_counter() - trained:.3f}", "steps": str(job.steps)}
+        begun.timing = {"train_seconds": f"{begun.trained - begun.started:.3f}",
+                        "measure_seconds": f"{time.perf_counter() - measured:.3f}", "steps": str(job.steps)}
         if job.objective and job.objective[0] in self.missing and job.objective[0] not in measurements:
             raise RunNotPossible(self.missing[job.objective[0]])
         for name, value in measurements.items():
