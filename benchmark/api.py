@@ -223,6 +223,12 @@ class Method:
         ``init`` stream), optimisers, random streams (``ctx.rng(name)``); return a ``benchmark.loop.Program``."""
         raise NotImplementedError
 
+    @classmethod
+    def batch_family(cls, hparams: dict[str, Any], budget: dict[str, Any]) -> str | None:
+        """The family of runs this run can train together with as one batched model (``benchmark.batching``),
+        or None to train alone. Runs of one family with the same steps may be batched whatever their method."""
+        return None
+
     def threads(self, ctx: RunContext) -> int | None:
         """Torch CPU threads for the run (None: leave the process's setting); the budget may set ``threads``."""
         threads = ctx.budget.get("threads")

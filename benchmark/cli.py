@@ -49,6 +49,8 @@ def _training_args(p: argparse.ArgumentParser) -> None:
                    help="where long runs keep checkpoints (default: $BENCH_HOME/checkpoints; shared with workers)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                    help="steps between checkpoints of methods that keep them (default: a tenth of the run)")
+    p.add_argument("--batch", type=int, default=36, metavar="N",
+                   help="train up to N runs of one family together as one batched model (1: each alone)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -203,6 +205,8 @@ def _prepare_training(args):
         raise UserError("must be 0 (automatic) or more", field="--checkpoint-every")
     if args.heartbeat < 1:
         raise UserError("must be at least 1 second", field="--heartbeat")
+    if args.batch < 1:
+        raise UserError("must be at least 1", field="--batch")
     suites = _load(args.suites)
     device = runner.resolve_device(args.device)
     data_dir = _data_dir(args.data_dir)
@@ -219,7 +223,8 @@ def _prepare_training(args):
                                   artifact_root=str(tracker.artifact_root) if tracker.artifact_root else None,
                                   show_progress=not args.no_progress, shared=shared, heartbeat=args.heartbeat,
                                   checkpoint_dir=str(Path(args.checkpoint_dir).resolve()) if args.checkpoint_dir
-                                  else None, checkpoint_every=args.checkpoint_every, numerics=_numerics(args))
+                                  else None, checkpoint_every=args.checkpoint_every, numerics=_numerics(args),
+                                  batch=args.batch)
     runner.open_settings_storage(settings)  # a locked, refused or unwritable storage fails here
     for suite, _ in plans:
         tracker.experiment_id(suite.suite)  # created once here, not raced by workers

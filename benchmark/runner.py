@@ -45,6 +45,8 @@ class RunSettings:
     checkpoint_every: int = 0  # steps between checkpoints; 0: a tenth of the run's steps
     poll: float = 0.5  # seconds between looks at the studies while other workers hold the rest
     numerics: Numerics = field(default_factory=Numerics)
+    # most runs trained together as one batched model (runs of one family, see benchmark.batching); 1: alone
+    batch: int = 36
 
     @property
     def grace(self) -> int:

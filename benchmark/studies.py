@@ -82,6 +82,14 @@ def duplicate_of(study, trial, job: Job, phase: str) -> int | None:
     return None
 
 
+def fixed_setting(job: Job) -> dict[str, Any] | None:
+    """The job's one setting when its sweep has nothing to choose (no sweep, or a grid of one point); else None."""
+    if any(isinstance(s, RangeSpec) for s in job.sweep.values()):
+        return None
+    points = job.grid_points()
+    return dict(points[0]) if len(points) == 1 else None
+
+
 def complete(study) -> list:
     return list(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,9 @@ from typing import Any
 from optuna.trial import TrialState
 
 from benchmark import api, studies
+from benchmark.batching import train_together
 from benchmark.errors import DatasetMissing, DeviceBroken
-from benchmark.execute import LostClaim, RunError, RunExecutor, RunFailed, RunNotPossible, RunPlace
+from benchmark.execute import LostClaim, RunError, RunExecutor, RunFailed, RunNotPossible, RunPlace, Started
 from benchmark.notes import job_note
 from benchmark.planner import Job
 from benchmark.progress import Progress
@@ -71,6 +73,22 @@ class JobOutcome:
 
 
 @dataclass
+class _Unit:
+    """A claimed unit of work: its trial, and its run (started, or read back)."""
+
+    state: Any
+    study: Any
+    tid: int
+    trial: Any
+    phase: str
+    seed: int
+    place: RunPlace
+    executor: RunExecutor
+    begun: Started | RunRecord
+    started: float
+
+
+@dataclass
 class _JobState:
     job: Job
     started: float
@@ -86,6 +104,7 @@ class _JobState:
     missing: dict[str, str] = field(default_factory=dict)  # measurement -> why its metric cannot run
     impossible: bool = False  # a run found a file missing that the job cannot do without
     error: str = ""  # a run raised: the job ends as failed with this reason
+    searched: bool = False  # its search study is complete
 
 
 class Worker:
@@ -124,18 +143,12 @@ class Worker:
     # ----------------------------------------------------------------------- one job
     def _advance(self, state: _JobState) -> str:
         """Do one unit of the job if one is free: 'worked', 'wait' (others hold the rest) or 'done'."""
-        if not state.prepared:
-            state.prepared = True
-            state.job = self._without_unavailable_metrics(state)
+        step = self._ready(state)
+        if step is not None:
+            return step
         job = state.job
-        if state.search is None:
-            state.search = self._study(state, job.study_name, self._setup_search)
-            if state.search is None:
-                return "wait"
-            reason = self._not_run_reason(state)
-            if reason is not None:
-                return self._finish(state, "not_run", reason)
-        if state.best is None:
+        fixed = studies.fixed_setting(job)
+        if state.best is None or (fixed is not None and not state.searched):
             step = self._phase(state, state.search, "search")
             if state.impossible or state.error:
                 return self._finish_failed(state)
@@ -145,6 +158,7 @@ class Worker:
             if not complete:
                 return self._finish_failed(state)
             state.best = studies.best_params(job, complete)
+            state.searched = True
         if state.seeds is None:
             state.seeds = self._study(state, job.seeds_study_name(state.best), self._setup_seeds)
             if state.seeds is None:
@@ -161,6 +175,32 @@ class Worker:
         self.tracker.set_tags(state.parent, {"best_params": json.dumps(state.best, sort_keys=True, default=str),
                                              "seeds": str(len(job.seeds))})
         return self._finish(state, "done", "")
+
+    def _ready(self, state: _JobState) -> str | None:
+        """Set the job's studies up (and end it at once when it cannot run): None when units can be claimed,
+        else what ``_advance`` answers ('wait', 'done')."""
+        if state.outcome.status != "pending":  # ended while another job gathered units for a batch
+            return "done"
+        if not state.prepared:
+            state.prepared = True
+            state.job = self._without_unavailable_metrics(state)
+        job = state.job
+        if state.search is None:
+            state.search = self._study(state, job.study_name, self._setup_search)
+            if state.search is None:
+                return "wait"
+            reason = self._not_run_reason(state)
+            if reason is not None:
+                return self._finish(state, "not_run", reason)
+        fixed = studies.fixed_setting(job)
+        if state.best is None and fixed is not None:
+            # one setting and nothing to choose: its seeds can be queued (and trained together) at once
+            state.best = fixed
+        if fixed is not None and state.seeds is None:
+            state.seeds = self._study(state, job.seeds_study_name(state.best), self._setup_seeds)
+            if state.seeds is None:
+                return "wait"
+        return None
 
     def _finish(self, state: _JobState, status: str, reason: str) -> str:
         mlflow_status = {"done": "FINISHED", "not_run": "KILLED"}.get(status, "FAILED")
@@ -309,7 +349,7 @@ class Worker:
             fail_stale(study)
         tid = claim(study, self.settings.shared)
         if tid is not None:
-            self._run_unit(state, study, tid, phase)
+            self._run_units(state, study, tid, phase)
             return "worked"
         if study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)):
             return "wait"
@@ -320,56 +360,137 @@ class Worker:
         return "complete"
 
     # -------------------------------------------------------------------- units
-    def _run_unit(self, state: _JobState, study, tid: int, phase: str) -> None:
+    def _run_units(self, state: _JobState, study, tid: int, phase: str) -> None:
+        """Run the claimed unit; when its method trains runs of a family together (``Method.batch_family``),
+        claim more units of that family from every pending job first, and train them as one batch."""
+        with ExitStack() as beats:
+            first = self._begin_unit(state, study, tid, phase, beats)
+            if first is None:
+                return
+            family = self._family(first)
+            units = [first] + (self._gather(family, beats, limit=self.settings.batch - 1) if family else [])
+            together = [u for u in units if isinstance(u.begun, Started) and self._family(u) == family]
+            if len(together) < 2:
+                together = []
+            for unit in units:
+                if not isinstance(unit.begun, Started):
+                    self._end_unit(unit, record=unit.begun, trained=False)
+                elif unit not in together:
+                    self._train_alone(unit)
+            if together:
+                outcomes = train_together(family[0], [(u.state.job.method_name, u.begun) for u in together],
+                                          [u.executor for u in together])
+                for unit, outcome in zip(together, outcomes, strict=True):
+                    if isinstance(outcome, BaseException):
+                        self._end_unit(unit, error=outcome)
+                    else:
+                        self._end_unit(unit, result=outcome)
+
+    def _train_alone(self, unit: _Unit) -> None:
+        try:
+            result = unit.executor.train(unit.begun)
+        except BaseException as exc:
+            self._end_unit(unit, error=exc)
+            return
+        self._end_unit(unit, result=result)
+
+    def _family(self, unit: _Unit | _JobState) -> tuple | None:
+        """What a run may train together with: its method's family (``Method.batch_family``; None: alone), the
+        steps and the device."""
+        if self.settings.batch <= 1:
+            return None
+        if isinstance(unit, _Unit):
+            job = unit.state.job
+            hparams = unit.begun.ctx.hparams if isinstance(unit.begun, Started) else job.hparams
+        else:
+            job, hparams = unit.job, unit.job.hparams
+        family = api.METHODS[job.method_name].batch_family(hparams, job.budget)
+        return None if family is None else (family, job.steps, self.settings.device)
+
+    def _gather(self, family: tuple, beats: ExitStack, limit: int) -> list[_Unit]:
+        """Claim up to ``limit`` more units of jobs whose runs train in ``family``, from every pending job whose
+        studies are set up (the others come in their turn)."""
+        found: list[_Unit] = []
+        for state in self.states:
+            if state.outcome.status != "pending" or state.error or state.impossible or self._family(state) != family:
+                continue
+            if state.search is None or (state.seeds is None and studies.fixed_setting(state.job) is not None):
+                step = self._ready(state)
+                if step == "done":  # not run: its parent says why, and the loop counts it when it comes to it
+                    continue
+                if step is not None:
+                    continue
+            for study, phase in ((state.search, "search"), (state.seeds, "final")):
+                if study is None or (phase == "final" and state.best is None):
+                    continue
+                while len(found) < limit:
+                    tid = claim(study, self.settings.shared)
+                    if tid is None:
+                        break
+                    unit = self._begin_unit(state, study, tid, phase, beats)
+                    if unit is not None:
+                        found.append(unit)
+        return found
+
+    def _begin_unit(self, state: _JobState, study, tid: int, phase: str, beats: ExitStack) -> _Unit | None:
+        """The claimed trial's run, started in MLflow (or read back when it finished before); None for a
+        duplicate of a unit another trial covers."""
         import optuna
 
         job = state.job
-        with Heartbeat(study, tid, self.settings.heartbeat if self.settings.shared else 0):
-            trial = optuna.trial.Trial(study, tid)
-            if phase == "search":
-                params, seed = studies.suggest(trial, job), job.seeds[0]
-            else:
-                params, seed = dict(state.best or {}), trial.suggest_categorical("seed", list(job.seeds))
-            duplicate = studies.duplicate_of(study, trial, job, phase)
-            if duplicate is not None:
-                set_trial_attr(study, tid, "duplicate_of", duplicate)
-                study.tell(trial, state=TrialState.PRUNED)
-                return
-            still_claimed = ((lambda: get_trial(study, tid).state == TrialState.RUNNING)
-                             if self.settings.shared else None)
-            place = RunPlace(state.parent, trial.number, trial_id(trial), job_tags(job, self.settings),
-                             still_claimed)
-            executor = RunExecutor(self.tracker, job, state.dataset, state.missing, self.settings, self.progress)
-            started = time.monotonic()
-            try:
-                record, trained = executor.run(params, seed, phase, place, self._is_stale)
-            except RunError as error:
-                set_trial_attr(study, tid, "failure", f"error: {error.reason}")
-                set_trial_attr(study, tid, "error", error.reason)
-                state.error = error.reason
-                tell(study, trial, state=TrialState.FAIL)
-                self.progress.run_done(job, seed, phase, "failed", time.monotonic() - started)
-                if error.sticky and job.device.startswith("cuda"):
-                    raise DeviceBroken(error.reason) from error
-                return
-            except RunFailed as failure:
-                set_trial_attr(study, tid, "failure", str(failure))
-                if isinstance(failure, RunNotPossible):
-                    set_trial_attr(study, tid, "not_run", failure.reason)
-                    state.impossible = True
-                tell(study, trial, state=TrialState.FAIL)
-                self.progress.run_done(job, seed, phase, "diverged", time.monotonic() - started)
-                return
-            except LostClaim:
-                return
-            if trained:
-                state.outcome.trained += 1
-            else:
-                state.outcome.reused += 1
-            set_trial_attr(study, tid, "run_id", record.run_id)
-            self.progress.run_done(job, seed, phase, "trained" if trained else "reused", time.monotonic() - started)
-            value = float(record.measurements[job.objective[0]]) if job.objective and phase == "search" else 0.0
-            tell(study, trial, values=value)
+        beats.enter_context(Heartbeat(study, tid, self.settings.heartbeat if self.settings.shared else 0))
+        trial = optuna.trial.Trial(study, tid)
+        if phase == "search":
+            params, seed = studies.suggest(trial, job), job.seeds[0]
+        else:
+            params, seed = dict(state.best or {}), trial.suggest_categorical("seed", list(job.seeds))
+        duplicate = studies.duplicate_of(study, trial, job, phase)
+        if duplicate is not None:
+            set_trial_attr(study, tid, "duplicate_of", duplicate)
+            study.tell(trial, state=TrialState.PRUNED)
+            return None
+        still_claimed = ((lambda: get_trial(study, tid).state == TrialState.RUNNING)
+                         if self.settings.shared else None)
+        place = RunPlace(state.parent, trial.number, trial_id(trial), job_tags(job, self.settings), still_claimed)
+        executor = RunExecutor(self.tracker, job, state.dataset, state.missing, self.settings, self.progress)
+        begun = executor.start(params, seed, phase, place, self._is_stale)
+        return _Unit(state, study, tid, trial, phase, seed, place, executor, begun, time.monotonic())
+
+    def _end_unit(self, unit: _Unit, result: api.TrainResult | None = None, error: BaseException | None = None,
+                  record: RunRecord | None = None, trained: bool = True) -> None:
+        """Record the unit's run and tell its trial how it went."""
+        state, study, tid, trial, job = unit.state, unit.study, unit.tid, unit.trial, unit.state.job
+        try:
+            if record is None:
+                record = unit.executor.complete(unit.begun, unit.place, result=result, error=error)
+        except RunError as failure:
+            set_trial_attr(study, tid, "failure", f"error: {failure.reason}")
+            set_trial_attr(study, tid, "error", failure.reason)
+            state.error = failure.reason
+            tell(study, trial, state=TrialState.FAIL)
+            self.progress.run_done(job, unit.seed, unit.phase, "failed", time.monotonic() - unit.started)
+            if failure.sticky and job.device.startswith("cuda"):
+                raise DeviceBroken(failure.reason) from failure
+            return
+        except RunFailed as failure:
+            set_trial_attr(study, tid, "failure", str(failure))
+            if isinstance(failure, RunNotPossible):
+                set_trial_attr(study, tid, "not_run", failure.reason)
+                state.impossible = True
+            tell(study, trial, state=TrialState.FAIL)
+            self.progress.run_done(job, unit.seed, unit.phase, "diverged", time.monotonic() - unit.started)
+            return
+        except LostClaim:
+            return
+        if trained:
+            state.outcome.trained += 1
+        else:
+            state.outcome.reused += 1
+        set_trial_attr(study, tid, "run_id", record.run_id)
+        self.progress.run_done(job, unit.seed, unit.phase, "trained" if trained else "reused",
+                               time.monotonic() - unit.started)
+        value = float(record.measurements[job.objective[0]]) if job.objective and unit.phase == "search" else 0.0
+        tell(study, trial, values=value)
 
     def _close_stale_runs(self, state: _JobState) -> None:
         """No MLflow run of a finished job stays RUNNING: close those whose trial no longer runs."""
