@@ -209,6 +209,9 @@ class Method:
     produces: ClassVar[tuple[str, ...]] = ()
     # what its trained model (TrainResult.model) provides the metrics (benchmark.contracts), e.g. ("sampler",)
     provides: ClassVar[tuple[str, ...]] = ()
+    # the family of methods whose runs can train together as one batched model (benchmark.batching.FAMILIES),
+    # for the settings the family's trainer covers; None: every run trains alone through its program
+    batch_family: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -222,12 +225,6 @@ class Method:
         """Build the run's training: networks (torch's global generator is already seeded from the run's
         ``init`` stream), optimisers, random streams (``ctx.rng(name)``); return a ``benchmark.loop.Program``."""
         raise NotImplementedError
-
-    @classmethod
-    def batch_family(cls, hparams: dict[str, Any], budget: dict[str, Any]) -> str | None:
-        """The family of runs this run can train together with as one batched model (``benchmark.batching``),
-        or None to train alone. Runs of one family with the same steps may be batched whatever their method."""
-        return None
 
     def threads(self, ctx: RunContext) -> int | None:
         """Torch CPU threads for the run (None: leave the process's setting); the budget may set ``threads``."""

@@ -3,10 +3,14 @@ many runs as one batched model (stacked parameters, batched products, one step u
 member still exactly its own run: its seed's initialisation and data order, its own optimiser state, learning
 rate and update switching, its own losses and measurements, and its own MLflow run.
 
-A family registers a trainer, ``@batch_trainer("family")``, taking the members' method names and run contexts and
-returning, per member, its ``TrainResult`` or the exception that ended it (a divergence ends one member, not the
-batch). The worker claims units of one family (``Method.batch_family``) from every pending job and hands them to
-``train_together``.
+A method declares its family (``Method.batch_family``); ``FAMILIES`` says which settings the family's trainer
+covers (a run outside them trains alone); the family's module registers the trainer (``@batch_trainer``),
+which takes the members' method names and run contexts and returns, per member, its ``TrainResult`` or the
+exception that ended it (a divergence ends one member, not the batch). The planner marks a job's runs as
+``batched:<family>`` in their identity, and the worker claims units of one family from every pending job and
+hands them to ``train_together``.
+
+Nothing here imports torch: the planner reads ``FAMILIES`` when it computes identities.
 """
 
 from __future__ import annotations
@@ -15,14 +19,29 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmark.api import RunContext
+# family -> hyper-parameters (and budget keys) whose values the family's trainer implements; a run whose
+# settings differ trains alone through its method's program
+FAMILIES: dict[str, dict[str, Any]] = {
+    # Dai et al. (2017) 2-D models: the fully connected pair of Appendix B.1, without the image options
+    "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity"},
+}
 
-Trainer = Callable[[Sequence[tuple[str, RunContext]]], list[Any]]
+Trainer = Callable[[Sequence[tuple[str, Any]]], list[Any]]
 TRAINERS: dict[str, Trainer] = {}
+
+
+def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
+    required = FAMILIES.get(family)
+    if required is None:
+        return False
+    settings = {**hparams, **budget}
+    return all(settings.get(key, value) == value for key, value in required.items())
 
 
 def batch_trainer(family: str) -> Callable[[Trainer], Trainer]:
     def register(fn: Trainer) -> Trainer:
+        if family not in FAMILIES:
+            raise ValueError(f"batch family '{family}' is not declared in benchmark.batching.FAMILIES")
         known = TRAINERS.get(family)
         if known is not None and known.__qualname__ != fn.__qualname__:
             raise ValueError(f"batch family '{family}' is registered twice")
@@ -38,8 +57,6 @@ def train_together(family: str, members: Sequence[tuple[str, Any]], executors: S
     from benchmark.execute import RunError, RunFailed
 
     started = time.perf_counter()
-    for _, begun in members:
-        begun.started = started
     try:
         outcomes = TRAINERS[family]([(name, begun.ctx) for name, begun in members])
     except (RunFailed, KeyboardInterrupt, SystemExit):
@@ -55,6 +72,7 @@ def train_together(family: str, members: Sequence[tuple[str, Any]], executors: S
     for (_, begun), outcome in zip(members, outcomes, strict=True):
         # each member's share of the batch's time: what `bench plan` estimates later runs from
         begun.started, begun.trained = trained - (trained - started) / len(members), trained
+        begun.tags["batch"] = str(len(members))
         if isinstance(outcome, BaseException) and not isinstance(outcome, (RunFailed, RunError)):
             outcome = RunError(outcome)
         out.append(outcome)

@@ -34,6 +34,7 @@ class MethodDecl:
     produces: tuple[str, ...]
     provides: tuple[str, ...]
     version: str
+    batch_family: str | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def _from_registries() -> Catalog:
     from benchmark import api
 
     methods = {name: MethodDecl(name, dict(cls.hparams), {k: dict(v) for k, v in cls.dataset_defaults.items()},
-                                tuple(cls.produces), tuple(cls.provides), str(cls.version))
+                                tuple(cls.produces), tuple(cls.provides), str(cls.version), cls.batch_family)
                for name, cls in api.METHODS.items()}
     metrics = {name: MetricDecl(name, tuple(m.produces), dict(m.params), str(m.version), tuple(m.needs_model),
                                 tuple(m.needs_dataset), m.requires is not None)
@@ -165,7 +166,8 @@ def to_json(c: Catalog) -> dict[str, Any]:
     return {
         "methods": {n: {"hparams": {k: _hparam_json(h) for k, h in m.hparams.items()},
                         "dataset_defaults": m.dataset_defaults, "produces": list(m.produces),
-                        "provides": list(m.provides), "version": m.version} for n, m in c.methods.items()},
+                        "provides": list(m.provides), "version": m.version, "batch_family": m.batch_family}
+                    for n, m in c.methods.items()},
         "metrics": {n: {"produces": list(m.produces), "params": {k: _hparam_json(h) for k, h in m.params.items()},
                         "version": m.version, "needs_model": list(m.needs_model),
                         "needs_dataset": list(m.needs_dataset), "needs_files": m.needs_files}
@@ -177,7 +179,7 @@ def to_json(c: Catalog) -> dict[str, Any]:
 
 def from_json(data: dict[str, Any]) -> Catalog:
     methods = {n: MethodDecl(n, {k: _hparam(h) for k, h in m["hparams"].items()}, m["dataset_defaults"],
-                             tuple(m["produces"]), tuple(m["provides"]), m["version"])
+                             tuple(m["produces"]), tuple(m["provides"]), m["version"], m.get("batch_family"))
                for n, m in data["methods"].items()}
     metrics = {n: MetricDecl(n, tuple(m["produces"]), {k: _hparam(h) for k, h in m["params"].items()}, m["version"],
                              tuple(m["needs_model"]), tuple(m["needs_dataset"]), m["needs_files"])

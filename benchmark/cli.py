@@ -23,12 +23,22 @@ def _numerics_args(p: argparse.ArgumentParser) -> None:
                         "(recorded, part of every run's identity)")
     p.add_argument("--nondeterministic", action="store_true",
                    help="allow non-deterministic GPU algorithms (faster; recorded, part of identity)")
+    p.add_argument("--batch", type=int, default=36, metavar="N",
+                   help="train up to N runs of a batchable family together as one batched model (default 36); "
+                        "1: every run alone through its method's loop (part of identity)")
 
 
 def _numerics(args):
     from benchmark.numerics import Numerics
 
     return Numerics(args.precision, not args.nondeterministic)
+
+
+def _modes(args) -> dict:
+    """How runs compute, as the planner keys them: precision, determinism, batched or alone."""
+    if args.batch < 1:
+        raise UserError("must be at least 1", field="--batch")
+    return {"numerics": _numerics(args), "batched": args.batch > 1}
 
 
 def _training_args(p: argparse.ArgumentParser) -> None:
@@ -49,8 +59,6 @@ def _training_args(p: argparse.ArgumentParser) -> None:
                    help="where long runs keep checkpoints (default: $BENCH_HOME/checkpoints; shared with workers)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                    help="steps between checkpoints of methods that keep them (default: a tenth of the run)")
-    p.add_argument("--batch", type=int, default=36, metavar="N",
-                   help="train up to N runs of one family together as one batched model (1: each alone)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -205,8 +213,6 @@ def _prepare_training(args):
         raise UserError("must be 0 (automatic) or more", field="--checkpoint-every")
     if args.heartbeat < 1:
         raise UserError("must be at least 1 second", field="--heartbeat")
-    if args.batch < 1:
-        raise UserError("must be at least 1", field="--batch")
     suites = _load(args.suites)
     device = runner.resolve_device(args.device)
     data_dir = _data_dir(args.data_dir)
@@ -215,7 +221,7 @@ def _prepare_training(args):
     storage = args.storage or tracking.default_storage_url()
     if args.checkpoint_dir is not None:
         _writable_dir(args.checkpoint_dir, "--checkpoint-dir")
-    plans = [(s, planner.plan(s, args.profile, args.only, device=device, numerics=_numerics(args))) for s in suites]
+    plans = [(s, planner.plan(s, args.profile, args.only, device=device, **_modes(args))) for s in suites]
     if args.only and not any(jobs for _, jobs in plans):
         raise UserError(f"no target matches {args.only}", field="--only")
     shared = runner.is_shared_storage(storage) or args.command == "worker"
@@ -264,7 +270,7 @@ def cmd_run(args) -> int:
         shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
         outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
         print(_report(outcomes), file=sys.stderr)
-        res = results.collect(suite, tracker, profile=args.profile, device=settings.device, numerics=settings.numerics)
+        res = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
         notes.annotate_parents(res, tracker, args.profile, settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
@@ -277,7 +283,7 @@ def cmd_run(args) -> int:
         ran = {Path(suite.path).resolve(): suite for suite, _ in plans}
         found = [p.resolve() for p in find_suites(None)]
         every = [ran.get(p) or load_suite(p) for p in found] + [s for p, s in ran.items() if p not in found]
-        out = leaderboard.write([results.collect(s, tracker, numerics=settings.numerics) for s in every],
+        out = leaderboard.write([results.collect(s, tracker, **_modes(args)) for s in every],
                                 Path(args.leaderboard), tracker)
         print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
     return 0
@@ -291,7 +297,7 @@ def cmd_plan(args) -> int:
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
     jobs = [job for suite in suites
-            for job in planner.plan(suite, args.profile, args.only, device=args.device, numerics=_numerics(args))]
+            for job in planner.plan(suite, args.profile, args.only, device=args.device, **_modes(args))]
     if args.only and not jobs:
         raise UserError(f"no target matches {args.only}", field="--only")
     found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir))
@@ -326,8 +332,7 @@ def cmd_compare(args) -> int:
     tracker = _tracker(args.tracking_uri)
     collected = []
     for suite in suites:
-        res = results.collect_verdicts(suite, tracker, profile=args.profile, device=args.device,
-                                       numerics=_numerics(args))
+        res = results.collect_verdicts(suite, tracker, profile=args.profile, device=args.device, **_modes(args))
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         res.verdicts = [v for v in res.verdicts if v.target in selected]
         collected.append(res)
@@ -353,8 +358,7 @@ def cmd_leaderboard(args) -> int:
 
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
-    collected = [results.collect(s, tracker, profile=args.profile, device=args.device, numerics=_numerics(args))
-                 for s in suites]
+    collected = [results.collect(s, tracker, profile=args.profile, device=args.device, **_modes(args)) for s in suites]
     out = leaderboard.write(collected, Path(args.out), tracker)
     print(f"leaderboard written to {out}/")
     return 0

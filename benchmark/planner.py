@@ -45,6 +45,9 @@ class Job:
     paper_budget: dict[str, Any] = field(default_factory=dict)
     budget_stated: bool = True  # the paper (or its code) states the `paper` profile's budget
     numerics: Numerics = field(default_factory=Numerics)  # precision and determinism (benchmark.numerics)
+    # how its runs train: "loop" (the method's program, alone) or "batched:<family>" (benchmark.batching): the
+    # same computation to float rounding, which GAN training amplifies, so it is part of every run's identity
+    trainer: str = "loop"
 
     @property
     def key(self) -> str:
@@ -59,7 +62,7 @@ class Job:
     def _run_basis(self) -> dict[str, Any]:
         return {"job": self.key, "method": self.method_name, "loader": self.loader, "data": self.dataset_params,
                 "hparams": self.hparams, "budget": self.budget, "metrics": self.metrics, "device": self.device,
-                "numerics": self.numerics.mode, "versions": self.versions}
+                "numerics": self.numerics.mode, "trainer": self.trainer, "versions": self.versions}
 
     @property
     def fingerprint(self) -> str:
@@ -137,6 +140,13 @@ def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], met
     return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
 
 
+def family_applies(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
+    """A batch family covers only the settings its trainer implements (``batching.FAMILIES``)."""
+    from benchmark.batching import covers
+
+    return covers(family, hparams, budget)
+
+
 def run_hparams(method_name: str, loader: str = "", metrics: tuple[str, ...] = (), **values: Any) -> dict[str, Any]:
     """The hyper-parameters a run of this method on this dataset gets when a suite sets ``values`` (the same
     merge the planner does): for calling a method directly, in tests and scripts."""
@@ -152,7 +162,7 @@ def versions_of(method_name: str, loader: str, metrics: list[str], cat: Catalog 
 
 
 def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str = "cpu",
-         numerics: Numerics | None = None) -> list[Job]:
+         numerics: Numerics | None = None, batched: bool = True) -> list[Job]:
     """Jobs in suite order. Without --only every job of every experiment runs (figures and
     measurements nobody targets yet are still worth recording); with it, only what targets need."""
     cat = catalog()
@@ -187,15 +197,18 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                 else:
                     n_trials = 1
                 objective = (exp.objective.measurement, exp.objective.direction) if exp.objective else None
+                budget = exp.budget.of(profile, mname, dname)
+                family = method_cls.batch_family if batched else None
                 jobs.append(Job(
                     suite=suite.suite, experiment=ename, method=mname, dataset=dname, profile=profile,
                     method_name=method_spec.method, loader=dataset_spec.loader,
                     dataset_params=dict(dataset_spec.params), hparams=hparams, metrics=list(exp.metrics),
-                    budget=exp.budget.of(profile, mname, dname), seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
+                    budget=budget, seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
                     versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat),
                     paper_budget=exp.budget.of("paper", mname, dname), budget_stated=exp.budget.paper_stated,
                     numerics=numerics or Numerics(),
+                    trainer=f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop",
                 ))
     return jobs

@@ -123,7 +123,7 @@ def _variants(job: Job) -> list[Job]:
 
 
 def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None,
-                     numerics: Numerics | None = None) -> SuiteResults:
+                     numerics: Numerics | None = None, batched: bool = True) -> SuiteResults:
     """``collect``'s verdicts, answered from a cache while nothing that decides them has changed: the suite file,
     the engine's and the plug-ins' code, the options, and the store (a sqlite file's size and modification
     time; a store without such a marker is always read). `bench compare` then needs neither MLflow nor scipy.
@@ -135,7 +135,7 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
     def cache_file(stamp: list) -> Path:
         key = digest({"suite": Path(suite.path).read_text() if Path(suite.path).exists() else suite.path,
                       "code": code_hash(), "profile": profile, "device": device, "store": stamp, "uri": tracker.uri,
-                      "numerics": (numerics or Numerics()).mode})
+                      "numerics": (numerics or Numerics()).mode, "batched": batched})
         return bench_home() / "cache" / "readback" / f"{key}.json"
 
     before = tracker.stamp()
@@ -146,7 +146,7 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
             return SuiteResults(suite, verdicts, {}, int(saved["runs_total"]), {})
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    res = collect(suite, tracker, profile, device, numerics)
+    res = collect(suite, tracker, profile, device, numerics, batched)
     after = tracker.stamp()  # reading may have created the store; a write meanwhile makes the answer stale
     if after is not None and before in (None, after):
         path = cache_file(after)
@@ -162,14 +162,14 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
 
 
 def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None,
-            numerics: Numerics | None = None) -> SuiteResults:
+            numerics: Numerics | None = None, batched: bool = True) -> SuiteResults:
     runs = tracker.runs(suite.suite)
     index = _Index(runs)
     profiles = [profile] if profile else list(PREFERENCE)
     devices = [device] if device else list(DEVICES)
     records: dict[tuple[str, str, Triple], JobRecord] = {}
     for p, d in itertools.product(profiles, devices):
-        for job in planner.plan(suite, p, device=d, numerics=numerics):
+        for job in planner.plan(suite, p, device=d, numerics=numerics, batched=batched):
             records[(p, d, job.triple)] = index.record(suite, job)
 
     verdicts = [_judge(suite, target, records, profiles, devices, index) for target in suite.all_targets]

@@ -369,9 +369,8 @@ class Worker:
                 return
             family = self._family(first)
             units = [first] + (self._gather(family, beats, limit=self.settings.batch - 1) if family else [])
-            together = [u for u in units if isinstance(u.begun, Started) and self._family(u) == family]
-            if len(together) < 2:
-                together = []
+            # a batched run trains through its family's trainer even alone: that is its identity
+            together = [u for u in units if isinstance(u.begun, Started) and family is not None]
             for unit in units:
                 if not isinstance(unit.begun, Started):
                     self._end_unit(unit, record=unit.begun, trained=False)
@@ -395,17 +394,12 @@ class Worker:
         self._end_unit(unit, result=result)
 
     def _family(self, unit: _Unit | _JobState) -> tuple | None:
-        """What a run may train together with: its method's family (``Method.batch_family``; None: alone), the
-        steps and the device."""
-        if self.settings.batch <= 1:
+        """What a run trains together with: its job's batch family (part of its identity, ``Job.trainer``), the
+        steps and the device; None when it trains alone."""
+        job = unit.state.job if isinstance(unit, _Unit) else unit.job
+        if not job.trainer.startswith("batched:"):
             return None
-        if isinstance(unit, _Unit):
-            job = unit.state.job
-            hparams = unit.begun.ctx.hparams if isinstance(unit.begun, Started) else job.hparams
-        else:
-            job, hparams = unit.job, unit.job.hparams
-        family = api.METHODS[job.method_name].batch_family(hparams, job.budget)
-        return None if family is None else (family, job.steps, self.settings.device)
+        return (job.trainer.split(":", 1)[1], job.steps, self.settings.device)
 
     def _gather(self, family: tuple, beats: ExitStack, limit: int) -> list[_Unit]:
         """Claim up to ``limit`` more units of jobs whose runs train in ``family``, from every pending job whose
