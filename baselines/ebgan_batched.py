@@ -38,8 +38,10 @@ tests/test_batched_training.py for the tolerance and why).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,33 +173,34 @@ def _check(member: Member, batch: int) -> None:
 # ----------------------------------------------------------------------------- stacked networks
 
 
-class _Stack:
-    """The parameters of one network for all its members in one (M, P) buffer, with per-layer views
-    (M, out, in) for weights and (M, out, 1) for biases and BatchNorm's affine parameters, plus the gradient
-    buffer and the optimiser state in the same layout, so one elementwise op updates every parameter of every
-    member. ``net`` is a template nn.Sequential of Linear / BatchNorm1d / ReLU whose layout is followed."""
+def _layout(template: nn.Sequential) -> tuple[list[tuple[int, str, tuple[int, int], int]], int]:
+    """(module index, parameter name, shape, offset) of every parameter of a Linear / BatchNorm1d stack, and
+    the total size: weights as (out, in), biases and BatchNorm's affine parameters as (out, 1)."""
+    entries, offset = [], 0
+    for i, mod in enumerate(template):
+        if isinstance(mod, nn.Linear):
+            shapes = (("weight", (mod.out_features, mod.in_features)), ("bias", (mod.out_features, 1)))
+        elif isinstance(mod, nn.BatchNorm1d):
+            shapes = (("weight", (mod.num_features, 1)), ("bias", (mod.num_features, 1)))
+        else:
+            continue
+        for name, shape in shapes:
+            entries.append((i, name, shape, offset))
+            offset += shape[0] * shape[1]
+    return entries, offset
 
-    def __init__(self, nets: Sequence[nn.Sequential], device: torch.device) -> None:
+
+class _Stack:
+    """One network of every member, living in rows of the optimiser's buffers (``p``, ``g``: (members, ≥ size)
+    views): per-layer views (members, out, in) for weights and (members, out, 1) for biases, and BatchNorm's
+    running statistics. ``nets`` are the members' freshly built nn.Sequential, whose values are copied in."""
+
+    def __init__(self, nets: Sequence[nn.Sequential], p: torch.Tensor, g: torch.Tensor, device: torch.device) -> None:
         self.template = nets[0]
-        self.entries: list[tuple[int, str, tuple[int, int], int]] = []  # (module index, name, shape, offset)
-        offset = 0
-        for i, mod in enumerate(self.template):
-            if isinstance(mod, nn.Linear):
-                shapes = (("weight", (mod.out_features, mod.in_features)), ("bias", (mod.out_features, 1)))
-            elif isinstance(mod, nn.BatchNorm1d):
-                shapes = (("weight", (mod.num_features, 1)), ("bias", (mod.num_features, 1)))
-            else:
-                continue
-            for name, shape in shapes:
-                self.entries.append((i, name, shape, offset))
-                offset += shape[0] * shape[1]
-        m = len(nets)
-        self.p = torch.empty(m, offset, device=device)
+        self.entries, size = _layout(self.template)
+        self.p, self.g = p[:, :size], g[:, :size]
         for j, net in enumerate(nets):
             self.p[j] = torch.cat([getattr(net[i], name).detach().reshape(-1) for i, name, _, _ in self.entries])
-        self.g = torch.zeros_like(self.p)
-        self.m = torch.zeros_like(self.p)
-        self.v = torch.zeros_like(self.p)
         self.bn = [i for i, mod in enumerate(self.template) if isinstance(mod, nn.BatchNorm1d)]
         self.running = {i: (torch.stack([net[i].running_mean for net in nets]).to(device).unsqueeze(-1),
                             torch.stack([net[i].running_var for net in nets]).to(device).unsqueeze(-1))
@@ -233,75 +236,107 @@ def _clone_structure(template: nn.Sequential) -> nn.Sequential:
 
 
 class _Optimiser:
-    """Adam / Adagrad on a _Stack, one state per member, with torch.optim's single-tensor arithmetic.
+    """Every optimiser of every member at once: parameters, gradients and moments in (M, B, P) buffers (B
+    networks per member, each padded to P), one Adam or Adagrad state per (member, network), with torch.optim's
+    single-tensor arithmetic, so one elementwise op updates all parameters of all members.
 
     Adagrad is Adam's update with m = g (lerp weight 1), v ← v + g² and no bias correction, so both kinds
-    share one sequence of ops with per-member coefficients. A masked member gets weight 0 in every
-    coefficient: its moments, step count and parameters stay exactly as they were."""
+    share one sequence of ops with per-(member, network) coefficients. A masked (member, network) gets weight 0
+    in every coefficient: its moments, step count and parameters stay exactly as they were."""
 
-    def __init__(self, stack: _Stack, kinds: Sequence[str], beta1: Sequence[float], device: torch.device) -> None:
+    def __init__(self, size: int, kinds: Sequence[Sequence[str]], beta1: Sequence[float], device: torch.device) -> None:
+        m, b = len(kinds), len(kinds[0])
+        self.p = torch.zeros(m, b, size, device=device)
+        self.g, self.m, self.v = (torch.zeros_like(self.p) for _ in range(3))
         f64 = dict(dtype=torch.float64, device=device)
-        self.stack = stack
-        adam = [k == "adam" for k in kinds]
-        self.adam = torch.tensor(adam, device=device).unsqueeze(1)
-        self.beta1 = torch.tensor([b if a else 0.0 for a, b in zip(adam, beta1, strict=True)], **f64).unsqueeze(1)
-        self.beta2 = torch.tensor([BETA2 if a else 1.0 for a in adam], **f64).unsqueeze(1)
+        adam = [[k == "adam" for k in row] for row in kinds]
+        self.adam = torch.tensor(adam, device=device).unsqueeze(-1)
+        self.beta1 = torch.tensor([[b1 if a else 0.0 for a in row] for row, b1 in zip(adam, beta1, strict=True)],
+                                  **f64).unsqueeze(-1)
+        self.beta2 = torch.tensor([[BETA2 if a else 1.0 for a in row] for row in adam], **f64).unsqueeze(-1)
         # lerp weight of the gradient, decay and weight of the second moment
         self.w1 = torch.where(self.adam, 1.0 - self.beta1, 1.0)
         self.vd = torch.where(self.adam, self.beta2, 1.0)
         self.vc = torch.where(self.adam, 1.0 - self.beta2, 1.0)
-        self.eps = torch.tensor([1e-8 if a else 1e-6 for a in adam], dtype=stack.p.dtype, device=device).unsqueeze(1)
-        self.step_count = torch.zeros(len(adam), 1, **f64)
+        self.eps = torch.tensor([[1e-8 if a else 1e-6 for a in row] for row in adam], dtype=self.p.dtype,
+                                device=device).unsqueeze(-1)
+        self.step_count = torch.zeros(m, b, 1, **f64)
 
-    def step(self, lr: torch.Tensor, mask: torch.Tensor | None) -> None:
-        """lr: (M, 1) float64; mask: (M, 1) bool or None (every member updates)."""
-        st = self.stack
-        if mask is None:
-            self.step_count += 1.0
-            w1, vd, vc = self.w1, self.vd, self.vc
-        else:
-            self.step_count += mask
-            w1, vd = torch.where(mask, self.w1, 0.0), torch.where(mask, self.vd, 1.0)
-            vc = torch.where(mask, self.vc, 0.0)
+    def step(self, lr: torch.Tensor, mask: torch.Tensor) -> None:
+        """lr: (M, B) float64; mask: (M, B) bool, which (member, network) updates."""
+        lr, mask = lr.unsqueeze(-1), mask.unsqueeze(-1)
+        self.step_count += mask
+        w1, vd, vc = torch.where(mask, self.w1, 0.0), torch.where(mask, self.vd, 1.0), torch.where(mask, self.vc, 0.0)
         # bias corrections in double, as torch.optim computes them from a Python float step
         bc1 = torch.where(self.adam, 1.0 - self.beta1 ** self.step_count, 1.0)
         bc2_sqrt = torch.where(self.adam, (1.0 - self.beta2 ** self.step_count).sqrt(), 1.0)
-        neg_step = -lr / bc1
-        if mask is not None:
-            # a member masked before its first update has bias corrections 0: keep its (unused) terms finite
-            neg_step = torch.where(mask, neg_step, 0.0)
-            bc2_sqrt = torch.where(mask, bc2_sqrt, 1.0)
-            st.g.masked_fill_(~mask, 0.0)  # NaN-safe: a diverged member's masked network must stay as it is
-        g, dt = st.g, st.p.dtype
-        st.m.lerp_(g, w1.to(dt))
-        st.v.mul_(vd.to(dt)).addcmul_(g.mul(vc.to(dt)), g)
-        denom = st.v.sqrt().div_(bc2_sqrt.to(dt)).add_(self.eps)
-        st.p.addcdiv_(st.m.mul(neg_step.to(dt)), denom)
+        # a network masked before its first update has bias corrections 0: keep its (unused) terms finite
+        neg_step = torch.where(mask, -lr / bc1, 0.0)
+        bc2_sqrt = torch.where(mask, bc2_sqrt, 1.0)
+        g, dt = self.g.masked_fill_(~mask, 0.0), self.p.dtype  # NaN-safe: a masked network stays as it is
+        self.m.lerp_(g, w1.to(dt))
+        self.v.mul_(vd.to(dt)).addcmul_(g.mul(vc.to(dt)), g)
+        denom = self.v.sqrt().div_(bc2_sqrt.to(dt)).add_(self.eps)
+        self.p.addcdiv_(self.m.mul(neg_step.to(dt)), denom)
 
 
 # --------------------------------------------------------------------------------- the trainer
 
+_RANK = {"gan_cegan": 0, "egan_const": 1, "egan_ent_nn": 2, "egan_ent_vi": 3}
 
-class _KnnGroup:
-    def __init__(self, idx: list[int], k: int, normalise: str, scale: list[float], device: torch.device) -> None:
-        if normalise not in ("unit", "variance"):
-            raise ValueError(f"knn_normalise must be 'unit' or 'variance', not '{normalise}'")
-        self.idx = torch.tensor(idx, device=device)
-        self.k, self.normalise = k, normalise
-        self.scale = torch.tensor(scale, device=device).view(-1, 1, 1)
+
+def _knn_key(member: Member, n: int) -> tuple[int, str]:
+    return min(int(member.hp["knn_k"]), n - 1), str(member.hp["knn_normalise"])
+
+
+def internal_order(members: Sequence[Member]) -> list[int]:
+    """The members' order inside the stacks: by method, k-NN members grouped by (k, normalisation), so that
+    every entropy term works on a contiguous slice of the stacks (views, no gathers)."""
+    n = int(members[0].hp["batch_size"])
+    return sorted(range(len(members)), key=lambda j: (_RANK[members[j].method],
+                                                      _knn_key(members[j], n) if members[j].method == "egan_ent_nn"
+                                                      else (0, "")))
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _nearest_cpu(dist: torch.Tensor, k: int) -> torch.Tensor:
+    """The k+1 nearest of each row (itself first, the others unordered): the set topk gives, in a quarter of
+    topk's CPU time, with the rows split over torch's threads (numpy releases the GIL while it partitions). Only
+    their mean and variance are used, so their order matters to rounding alone."""
+    global _POOL
+    b, n, _ = dist.shape
+    rows = dist.numpy().reshape(b * n, n)
+    threads = min(torch.get_num_threads(), len(rows))
+
+    def part(chunk: np.ndarray) -> np.ndarray:
+        return np.argpartition(chunk, (0, k), axis=1)[:, :k + 1]
+
+    if threads < 2:
+        out = part(rows)
+    else:
+        if _POOL is None or _POOL._max_workers < threads:
+            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="knn")
+        out = np.concatenate(list(_POOL.map(part, np.array_split(rows, threads))))
+    return torch.from_numpy(out.reshape(b, n, k + 1))
 
 
 def knn_directions(x: torch.Tensor, k: int, normalise: str) -> torch.Tensor:
     """``egan_ent_nn.knn_entropy_direction`` for a stack of batches x (B, n, 2), each on its own."""
     b, n, _ = x.shape
     dist = torch.cdist(x, x)
-    idx = torch.topk(dist, k + 1, dim=2, largest=False).indices  # (B, n, k+1), itself first
-    flat = x.reshape(b * n, -1)
-    nb = flat[idx + (torch.arange(b, device=x.device) * n).view(b, 1, 1)]  # (B, n, k+1, 2)
-    diff = nb[:, :, 1:].mean(dim=2) - x
+    if dist.device.type == "cpu":
+        idx = _nearest_cpu(dist, k)
+    else:
+        idx = torch.topk(dist, k + 1, dim=2, largest=False).indices  # (B, n, k+1), itself first
+    # each coordinate of the neighbourhoods as (B, n, k+1), so that the reductions run over contiguous memory
+    nb = [torch.gather(x[:, :, c].unsqueeze(1).expand(b, n, n), 2, idx) for c in range(x.shape[2])]
+    diff = torch.stack([t[:, :, 1:].mean(dim=2) for t in nb], dim=2) - x
     if normalise == "unit":
         return diff / diff.norm(dim=2, keepdim=True).clamp_min(1e-12)
-    return diff / nb.var(dim=2, unbiased=False).clamp_min(1e-12)
+    var = torch.stack([t.var(dim=2, unbiased=False) for t in nb], dim=2)
+    return diff / var.clamp_min(1e-12)
 
 
 def _tb(grad: torch.Tensor, out: torch.Tensor, out_buf: torch.Tensor) -> torch.Tensor:
@@ -310,6 +345,9 @@ def _tb(grad: torch.Tensor, out: torch.Tensor, out_buf: torch.Tensor) -> torch.T
 
 
 class _Batched:
+    """The stacked model of members given in ``internal_order``: parameters, optimiser states, the per-member
+    constants of their objectives, and preallocated activations."""
+
     def __init__(self, members: Sequence[Member], steps: int, device: torch.device) -> None:
         self.members, self.steps, self.device = list(members), steps, device
         self.n = n = int(members[0].hp["batch_size"])
@@ -326,35 +364,40 @@ class _Batched:
                 if member.method == "egan_ent_vi":
                     init_q = member.hp["init_q"] if member.hp.get("init_q") is not None else member.hp["init_d"]
                     qs.append(build_inference_net(member.hp, float(init_q)))
-        self.G, self.D = _Stack(gens, device), _Stack(discs, device)
-        kinds = [str(mb.hp.get("optimizer", "adam")) for mb in members]
-        beta1 = [float(mb.hp["beta1"]) for mb in members]
-        self.opt_g = _Optimiser(self.G, kinds, beta1, device)
-        self.opt_d = _Optimiser(self.D, kinds, beta1, device)
-        self.vi_idx = [j for j, mb in enumerate(members) if mb.method == "egan_ent_vi"]
-        self.Q = _Stack(qs, device) if qs else None
+        methods = [mb.method for mb in members]
+        vi = [j for j, meth in enumerate(methods) if meth == "egan_ent_vi"]
+        self.vi = slice(vi[0], vi[-1] + 1) if vi else None
+        # networks per member: G, D (and q for VI members; the others' q rows stay zero and never update)
+        kinds = [[str(mb.hp.get("optimizer", "adam"))] * 2 + (["adam"] if qs else []) for mb in members]
+        size = max(_layout(net)[1] for net in [gens[0], discs[0], *qs[:1]])
+        self.opt = _Optimiser(size, kinds, [float(mb.hp["beta1"]) for mb in members], device)
+        p, g = self.opt.p, self.opt.g
+        self.G, self.D = _Stack(gens, p[:, 0], g[:, 0], device), _Stack(discs, p[:, 1], g[:, 1], device)
+        self.Q = _Stack(qs, p[self.vi, 2], g[self.vi, 2], device) if qs else None
         if self.Q is not None:
-            self.opt_q = _Optimiser(self.Q, ["adam"] * len(qs), [beta1[j] for j in self.vi_idx], device)
-            self.vi_index = torch.tensor(self.vi_idx, device=device)
-            self.vi_weight = torch.tensor([float(members[j].hp["vi_weight"]) for j in self.vi_idx],
+            self.vi_weight = torch.tensor([float(mb.hp["vi_weight"]) for mb in members[self.vi]],
                                           device=device).view(-1, 1, 1)
-        groups: dict[tuple[int, str], list[int]] = {}
-        for j, mb in enumerate(members):
-            if mb.method == "egan_ent_nn":
-                key = (min(int(mb.hp["knn_k"]), n - 1), str(mb.hp["knn_normalise"]))
-                groups.setdefault(key, []).append(j)
-        self.knn = [_KnnGroup(idx, k, norm, [float(members[j].hp["knn_scale"]) for j in idx], device)
-                    for (k, norm), idx in groups.items()]
+            self.is_vi = torch.tensor([meth == "egan_ent_vi" for meth in methods], device=device)
+        # k-NN members, contiguous by internal_order: one slice per (k, normalisation)
+        self.knn: list[tuple[slice, int, str, torch.Tensor]] = []
+        for key, group in itertools.groupby(range(m), key=lambda j: _knn_key(members[j], n)
+                                            if methods[j] == "egan_ent_nn" else None):
+            if key is None:
+                continue
+            idx = list(group)
+            if key[1] not in ("unit", "variance"):
+                raise ValueError(f"knn_normalise must be 'unit' or 'variance', not '{key[1]}'")
+            scale = torch.tensor([float(members[j].hp["knn_scale"]) for j in idx], device=device).view(-1, 1, 1)
+            self.knn.append((slice(idx[0], idx[-1] + 1), *key, scale))
         f64 = dict(dtype=torch.float64, device=device)
         col = dict(device=device)
-        self.is_gan = torch.tensor([mb.method == "gan_cegan" for mb in members], **col).unsqueeze(1)
+        self.is_gan = torch.tensor([meth == "gan_cegan" for meth in methods], **col).unsqueeze(1)
         margins = [mb.hp.get("margin") if mb.method != "gan_cegan" else None for mb in members]
         self.has_margin = torch.tensor([mg is not None for mg in margins], **col).unsqueeze(1)
         self.margin = torch.tensor([float(mg) if mg is not None else 0.0 for mg in margins], **col).unsqueeze(1)
-        self.variants = {"gan": any(mb.method == "gan_cegan" for mb in members),
-                         "margin": any(mg is not None for mg in margins),
-                         "plain": any(mb.method != "gan_cegan" and mg is None for mb, mg in zip(members, margins,
-                                                                                                 strict=True))}
+        self.variants = {"gan": "gan_cegan" in methods, "margin": any(mg is not None for mg in margins),
+                         "plain": any(meth != "gan_cegan" and mg is None for meth, mg in zip(methods, margins,
+                                                                                             strict=True))}
         self.lbound = torch.tensor([float(mb.hp.get("lbound", -math.inf)) for mb in members], **f64)
         self.rbound = torch.tensor([float(mb.hp.get("rbound", math.inf)) for mb in members], **f64)
         self.first_epoch = [steps // (int(mb.hp["niter"]) + int(mb.hp["niter_decay"]))
@@ -362,7 +405,7 @@ class _Batched:
         self.gap = torch.ones(m, device=device)  # the original starts with gap = 1
         self.count_all = torch.zeros(m, **f64)
         self.count_d = torch.zeros(m, **f64)
-        self.inv_n = torch.ones((), device=device) / n  # MeanBackward's grad / numel, in float32
+        self.inv_n = torch.ones((), device=device) / n  # MeanBackward's grad / numel
         self._buffers(m, n, device)
         # the buffers never move, so their per-layer views are made once
         self.Gp, self.Gg = self.G.views(self.G.p), self.G.views(self.G.g)
@@ -378,12 +421,12 @@ class _Batched:
         self.p2, self.r2 = torch.empty(m, h, n, **e), torch.empty(m, h, n, **e)
         self.dr, self.dp = torch.empty(m, h, n, **e), torch.empty(m, h, n, **e)
         self.h1, self.h2 = torch.empty(m, h, 2 * n, **e), torch.empty(m, h, 2 * n, **e)
-        self.G1, self.G2 = torch.empty(m, h, 2 * n, **e), torch.empty(m, h, 2 * n, **e)
+        self.G1, self.G2, self.mask = (torch.empty(m, h, 2 * n, **e) for _ in range(3))
         self.s = torch.empty(m, 1, 2 * n, **e)
         self.ds = torch.empty(m, 1, 2 * n, **e)
-        self.dxT = torch.empty(m, 2, n, **e)
+        self.xf, self.dxT = torch.empty(m, 2, n, **e), torch.empty(m, 2, n, **e)
         if self.Q is not None:
-            mv = len(self.vi_idx)
+            mv = self.vi.stop - self.vi.start
             self.q1, self.q2 = torch.empty(mv, h, n, **e), torch.empty(mv, h, n, **e)
             self.dq1, self.dq2 = torch.empty(mv, h, n, **e), torch.empty(mv, h, n, **e)
 
@@ -410,19 +453,23 @@ class _Batched:
                      out: torch.Tensor, grad_gamma: torch.Tensor, grad_beta: torch.Tensor) -> torch.Tensor:
         """native_batch_norm_backward's training-mode formula: dx = (dy − mean dy − x̂·mean(dy·x̂))·γ·invstd."""
         n = dy.shape[-1]
-        sdy = torch.sum(dy, dim=-1, keepdim=True, out=grad_beta)
+        sdy = dy.sum(-1, keepdim=True)
         dot = torch.linalg.vecdot(centred, dy, dim=-1).unsqueeze(-1)
-        torch.mul(dot, invstd, out=grad_gamma)
+        grad_beta.copy_(sdy)
+        grad_gamma.copy_(dot * invstd)
         k = dot * invstd * invstd / n
         torch.addcmul(-(sdy / n) * a, dy, a, out=out)
         return out.addcmul_(centred, -k * a)
 
     # -------------------------------------------------------------------------------- step
 
-    def step(self, xr: torch.Tensor, z: torch.Tensor, lr_d: torch.Tensor, lr_g: torch.Tensor,
-             lr_q: torch.Tensor | None, first: torch.Tensor | None, log: bool) -> torch.Tensor | None:
-        """One training step of every member. xr (M, n, 2) real batch, z (M, n, 4) noise, lr_* (M,) float64,
-        first (M,) bool: inside the all-networks first epoch. Returns the logged values (K, M) when ``log``."""
+    def step(self, xr: torch.Tensor, z: torch.Tensor, lr: torch.Tensor, first: torch.Tensor | None,
+             log: bool) -> torch.Tensor | None:
+        """One training step of every member. xr (M, n, 2) real batch, z (M, n, 4) noise, lr (M, B) float64 the
+        learning rates of G, D (and q), first (M,) bool: inside the all-networks first epoch. Returns the logged
+        values (K, M) when ``log``.
+        Gradients are computed into fresh contiguous tensors and copied into the stacks' gradient buffers:
+        a product written straight into a strided view runs up to 3× slower on two threads."""
         n = self.n
         XT = self.XT
         XT[:, :, :n].copy_(xr.transpose(1, 2))
@@ -437,7 +484,7 @@ class _Batched:
         above = gap >= self.rbound
         if first is not None:
             in_range = in_range | first
-        upd_d, upd_g = (in_range | above).unsqueeze(1), (in_range | ~above).unsqueeze(1)
+        upd_d, upd_g = in_range | above, in_range | ~above
         self.count_all += in_range
         self.count_d += ~in_range & above
 
@@ -446,7 +493,7 @@ class _Batched:
         inv1, a1 = self._bn_relu(self.p1, g1, be1, self.r1, run1)
         torch.baddbmm(b2, W2, self.r1, out=self.p2)
         inv2, a2 = self._bn_relu(self.p2, g2, be2, self.r2, run2)
-        torch.baddbmm(b3, W3, self.r2, out=XT[:, :, n:])
+        XT[:, :, n:].copy_(torch.baddbmm(b3, W3, self.r2, out=self.xf))
 
         # discriminator forward on [real | fake]
         h1 = torch.baddbmm(c1, V1, XT, out=self.h1).relu_()
@@ -460,63 +507,61 @@ class _Batched:
         ds[:, 0, :n] = d_real
         ds[:, 0, n:] = d_fake
         gV1, gc1, gV2, gc2, gV3, gc3 = self.Dg
-        G2 = _tb(V3.transpose(1, 2).expand_as(h2), h2, self.G2)
+        # Bias gradients: Σ_j ds_j over active samples. The reference sums disc(x_real)'s and disc(x_fake)'s rows
+        # apart, so under E_T − E_F (seeds ±1/n) a unit active on as many real as fake samples gets exactly zero,
+        # where a float sum in another order would leave rounding noise that Adam (eps 1e-8) turns into a visible
+        # step. Summing the seeds scaled by n (±1 for the EGAN costs) over 0/1 masks is exact in any order, and
+        # for the output bias and a2's units the mask is the whole gradient's pattern: ∂/∂c2 = v3 ⊙ Σ_j m_j·ds_j.
+        nds = ds * n
+        mask2 = torch.gt(h2, 0.0, out=self.mask)  # 0/1 in the working dtype
+        gc3.copy_(nds.sum(-1, keepdim=True).div_(n))
+        gc2.copy_(torch.bmm(mask2, nds.transpose(1, 2)).div_(n).mul_(V3.transpose(1, 2)))
+        G2 = torch.mul(mask2, V3.transpose(1, 2), out=self.G2)
         G1 = _tb(torch.bmm(V2.transpose(1, 2), G2, out=self.G1), h1, self.G1)
         dxT = torch.bmm(V1.transpose(1, 2), G1[:, :, n:], out=self.dxT).mul_(d_gen.unsqueeze(1))
-        torch.bmm(ds, h2.transpose(1, 2), out=gV3)
-        G2.mul_(ds)  # now the cost_d backward at a2 and a1
-        G1.mul_(ds)
-        torch.bmm(G2, h1.transpose(1, 2), out=gV2)
-        torch.bmm(G1, XT.transpose(1, 2), out=gV1)
-        # biases: real and fake rows summed apart, as autograd sums disc(x_real) and disc(x_fake) apart, and in
-        # float64. Under E_T − E_F a unit active on as many real as fake samples then gets a gradient of exactly
-        # zero, as the reference's row-by-row sums give it wherever the active samples lie; a float32 sum by
-        # vector lanes would leave rounding noise there, which Adam (eps 1e-8) blows up to a visible step
-        for grad, act in ((gc3, ds), (gc2, G2), (gc1, G1)):
-            grad.copy_(act[:, :, :n].sum(-1, keepdim=True, dtype=torch.float64)
-                       + act[:, :, n:].sum(-1, keepdim=True, dtype=torch.float64))
+        gV3.copy_(torch.bmm(ds, h2.transpose(1, 2)))
+        gc1.copy_(torch.bmm(G1, ds.transpose(1, 2)))
+        gV1.copy_(torch.bmm(G1, (XT * ds).transpose(1, 2)))
+        gV2.copy_(torch.bmm(G2.mul_(ds), h1.transpose(1, 2)))
 
         # entropy terms: gradients w.r.t. the generated samples
         ent = torch.zeros(len(self.members), device=self.device) if log else None
         vi_bound = None
-        for grp in self.knn:
-            x = XT[grp.idx, :, n:].transpose(1, 2).contiguous()
-            u = grp.scale * knn_directions(x, grp.k, grp.normalise)
-            dxT.index_add_(0, grp.idx, u.transpose(1, 2))
+        for sl, k, norm, scale in self.knn:
+            x = self.xf[sl].transpose(1, 2).contiguous()
+            u = scale * knn_directions(x, k, norm)
+            dxT[sl] += u.transpose(1, 2)
             if log:
-                ent.index_copy_(0, grp.idx, (u * x).sum((1, 2)))
+                ent[sl] = (u * x).sum((1, 2))
         if self.Q is not None:
-            bound = self._vi(XT[self.vi_index, :, n:], z[self.vi_index], dxT)
+            bound = self._vi(self.xf[self.vi], z[self.vi], dxT[self.vi])
             if log:
-                ent.index_copy_(0, self.vi_index, self.vi_weight.view(-1) * bound)
+                ent[self.vi] = self.vi_weight.view(-1) * bound
                 vi_bound = bound
 
         # generator backward
         gW1, gb1, gg1, gbe1, gW2, gb2, gg2, gbe2, gW3, gb3 = self.Gg
-        torch.bmm(dxT, self.r2.transpose(1, 2), out=gW3)
-        torch.sum(dxT, dim=-1, keepdim=True, out=gb3)
+        gW3.copy_(torch.bmm(dxT, self.r2.transpose(1, 2)))
+        gb3.copy_(dxT.sum(-1, keepdim=True))
         dy = _tb(torch.bmm(W3.transpose(1, 2), dxT, out=self.dr), self.r2, self.dr)
         dp = self._bn_backward(dy, self.p2, inv2, a2, self.dp, gg2, gbe2)
-        torch.bmm(dp, self.r1.transpose(1, 2), out=gW2)
-        torch.sum(dp, dim=-1, keepdim=True, out=gb2)
+        gW2.copy_(torch.bmm(dp, self.r1.transpose(1, 2)))
+        gb2.copy_(dp.sum(-1, keepdim=True))
         dy = _tb(torch.bmm(W2.transpose(1, 2), dp, out=self.dr), self.r1, self.dr)
         dp = self._bn_backward(dy, self.p1, inv1, a1, self.dp, gg1, gbe1)
-        torch.bmm(dp, z, out=gW1)
-        torch.sum(dp, dim=-1, keepdim=True, out=gb1)
+        gW1.copy_(torch.bmm(dp, z))
+        gb1.copy_(dp.sum(-1, keepdim=True))
 
         # the updates, each from this step's one forward pass (theano's simultaneous updates)
-        self.opt_d.step(lr_d.unsqueeze(1), upd_d)
-        self.opt_g.step(lr_g.unsqueeze(1), upd_g)
-        if self.Q is not None:
-            self.opt_q.step(lr_q[self.vi_index].unsqueeze(1), None)
+        masks = (upd_g, upd_d, self.is_vi) if self.Q is not None else (upd_g, upd_d)
+        self.opt.step(lr, torch.stack(masks, dim=1))
         self.gap = cost_d
         if not log:
             return None
-        m = len(self.members)
-        vi = torch.full((m,), math.nan, dtype=torch.float64, device=self.device)
+        vi = torch.full((len(self.members),), math.nan, dtype=torch.float64, device=self.device)
         if vi_bound is not None:
-            vi.index_copy_(0, self.vi_index, vi_bound.double())
-        return torch.stack([cost_d.double(), e_r.mean(1).double(), e_f.mean(1).double(), ent.double(), lr_d,
+            vi[self.vi] = vi_bound.double()
+        return torch.stack([cost_d.double(), e_r.mean(1).double(), e_f.mean(1).double(), ent.double(), lr[:, 1],
                             self.count_all, self.count_d, vi])
 
     def _costs(self, e_r: torch.Tensor, e_f: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -551,8 +596,8 @@ class _Batched:
         return chosen
 
     def _vi(self, xT: torch.Tensor, z: torch.Tensor, dxT: torch.Tensor) -> torch.Tensor:
-        """VI members: U(q) = mean −log q(z | x) (eq. 16) on this batch; adds w·∂U/∂x to the generator's
-        gradient and leaves ∂U/∂θ_q in the q stack's gradient buffer. Returns U (Mv,)."""
+        """VI members (xT, z, dxT: their slices): U(q) = mean −log q(z | x) (eq. 16) on this batch; adds w·∂U/∂x
+        to the generator's gradient dxT and leaves ∂U/∂θ_q in the q stack's gradient buffer. Returns U (Mv,)."""
         U1, d1, U2, d2, U3, d3 = self.Qp
         gU1, gd1, gU2, gd2, gU3, gd3 = self.Qg
         q1 = torch.baddbmm(d1, U1, xT, out=self.q1).relu_()
@@ -566,23 +611,22 @@ class _Batched:
         bound = nll.mean(1)
         inv = self.inv_n
         dout = torch.cat([-(t * inv_sigma) * inv, (1.0 - t * t) * inv], dim=1)
-        torch.bmm(dout, q2.transpose(1, 2), out=gU3)
-        torch.sum(dout, dim=-1, keepdim=True, out=gd3)
+        gU3.copy_(torch.bmm(dout, q2.transpose(1, 2)))
+        gd3.copy_(dout.sum(-1, keepdim=True))
         dq2 = _tb(torch.bmm(U3.transpose(1, 2), dout, out=self.dq2), q2, self.dq2)
-        torch.bmm(dq2, q1.transpose(1, 2), out=gU2)
-        torch.sum(dq2, dim=-1, keepdim=True, out=gd2)
+        gU2.copy_(torch.bmm(dq2, q1.transpose(1, 2)))
+        gd2.copy_(dq2.sum(-1, keepdim=True))
         dq1 = _tb(torch.bmm(U2.transpose(1, 2), dq2, out=self.dq1), q1, self.dq1)
-        torch.bmm(dq1, xT.transpose(1, 2), out=gU1)
-        torch.sum(dq1, dim=-1, keepdim=True, out=gd1)
-        dx = torch.bmm(U1.transpose(1, 2), dq1)
-        dxT.index_add_(0, self.vi_index, dx.mul_(self.vi_weight))
+        gU1.copy_(torch.bmm(dq1, xT.transpose(1, 2)))
+        gd1.copy_(dq1.sum(-1, keepdim=True))
+        dxT.baddbmm_(U1.transpose(1, 2), dq1 * self.vi_weight)
         return bound
 
     def results(self, steps: int, device: torch.device) -> list[MemberResult]:
+        """Per member (internal order): its networks as ordinary modules on ``device``."""
         out = []
-        qi = {j: i for i, j in enumerate(self.vi_idx)}
         for j, mb in enumerate(self.members):
-            q = self.Q.unstack(qi[j], steps, device) if j in qi else None
+            q = self.Q.unstack(j - self.vi.start, steps, device) if mb.method == "egan_ent_vi" else None
             out.append(MemberResult(mb.method, dict(mb.hp), self.G.unstack(j, steps, device),
                                     self.D.unstack(j, steps, device), q, device))
         return out
@@ -625,9 +669,15 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
         return []
     device = torch.device(device)
     steps = int(steps)
+    order = internal_order(members)
+    inside = [members[j] for j in order]
+    relay = None if on_log is None else (lambda j, step, values: on_log(order[j], step, values))
     with torch.inference_mode():
-        model = _Batched(members, steps, device)
-        results = _train(model, members, steps, device, log_every, on_log, on_progress, max(1, int(chunk)))
+        model = _Batched(inside, steps, device)
+        trained = _train(model, inside, steps, device, log_every, relay, on_progress, max(1, int(chunk)))
+    results: list[MemberResult] = [None] * len(members)  # type: ignore[list-item]
+    for j, res in zip(order, trained, strict=True):
+        results[j] = res
     return results
 
 
@@ -640,8 +690,8 @@ def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch
         datasets.setdefault(id(mb.data), mb.data.detach().to("cpu").contiguous())
     streams = [_IndexStream(len(mb.data), n, mb.data_rng) for mb in members]
     noise = [str(mb.hp.get("noise", "normal")) for mb in members]
-    mult = [float(mb.hp["multiplier"]) for mb in members]
-    q_mult = [float(mb.hp.get("q_lr_multiplier", 1.0)) for mb in members]
+    mult = np.array([float(mb.hp["multiplier"]) for mb in members])
+    q_mult = np.array([float(mb.hp.get("q_lr_multiplier", 1.0)) for mb in members])
     any_first = any(model.first_epoch)
     pin = device.type == "cuda"
     logs: list[list[tuple[int, dict[str, float]]]] = [[] for _ in members]
@@ -655,17 +705,17 @@ def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch
             for t in range(b):
                 z[t, j] = sample_noise(n, NOISE_DIM, noise[j], mb.noise_rng)
         lr = np.array([[learning_rate(mb.hp, s - 1, steps) for mb in members] for s in range(start, start + b)])
+        # G at multiplier × lr, D at lr, q at q_lr_multiplier × lr (in double, as the reference's param groups)
+        lrs = np.stack([lr * mult, lr] + ([lr * q_mult] if model.Q is not None else []), axis=2)
         first = np.array([[s <= fe for fe in model.first_epoch] for s in range(start, start + b)])
         xr_d, z_d = xr.to(device, non_blocking=pin), z.to(device, non_blocking=pin)
-        lr_d = torch.from_numpy(lr).to(device)
-        lr_g = torch.from_numpy(lr * np.array(mult)).to(device)
-        lr_q = torch.from_numpy(lr * np.array(q_mult)).to(device)
+        lrs_d = torch.from_numpy(lrs).to(device)
         first_d = torch.from_numpy(first).to(device) if any_first else None
         pending: list[tuple[int, torch.Tensor]] = []
         for t in range(b):
             step = start + t
             log = step % log_every == 0 or step == steps
-            vals = model.step(xr_d[t], z_d[t], lr_d[t], lr_g[t], lr_q[t], first_d[t] if any_first else None, log)
+            vals = model.step(xr_d[t], z_d[t], lrs_d[t], first_d[t] if any_first else None, log)
             if vals is not None:
                 pending.append((step, vals))
         if pending:  # one read-back per chunk
