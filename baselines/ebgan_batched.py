@@ -73,7 +73,7 @@ METHODS = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 LABELS = {"gan_cegan": "GAN", "egan_const": "EGAN-Const", "egan_ent_nn": "EGAN-Ent-NN", "egan_ent_vi": "EGAN-Ent-VI"}
 BN_EPS, BN_MOMENTUM = 1e-5, 0.1  # nn.BatchNorm1d defaults, as in make_generator
 BETA2 = 0.999  # _optimizer and VIEntropy: betas=(beta1, 0.999)
-LOG_KEYS = ("cost_d", "E_T", "E_F", "entropy_term", "lr", "frac_all", "frac_d")
+GROUP = None  # members per batch by default (see train_batched); set from benchmarks/batched_throughput.py
 
 
 # ------------------------------------------------------------------------------------ members
@@ -248,6 +248,7 @@ class _Optimiser:
         m, b = len(kinds), len(kinds[0])
         self.p = torch.zeros(m, b, size, device=device)
         self.g, self.m, self.v = (torch.zeros_like(self.p) for _ in range(3))
+        self.tmp, self.denom = torch.empty_like(self.p), torch.empty_like(self.p)  # reused: no page faults per step
         f64 = dict(dtype=torch.float64, device=device)
         adam = [[k == "adam" for k in row] for row in kinds]
         self.adam = torch.tensor(adam, device=device).unsqueeze(-1)
@@ -275,9 +276,9 @@ class _Optimiser:
         bc2_sqrt = torch.where(mask, bc2_sqrt, 1.0)
         g, dt = self.g.masked_fill_(~mask, 0.0), self.p.dtype  # NaN-safe: a masked network stays as it is
         self.m.lerp_(g, w1.to(dt))
-        self.v.mul_(vd.to(dt)).addcmul_(g.mul(vc.to(dt)), g)
-        denom = self.v.sqrt().div_(bc2_sqrt.to(dt)).add_(self.eps)
-        self.p.addcdiv_(self.m.mul(neg_step.to(dt)), denom)
+        self.v.mul_(vd.to(dt)).addcmul_(torch.mul(g, vc.to(dt), out=self.tmp), g)
+        denom = torch.sqrt(self.v, out=self.denom).div_(bc2_sqrt.to(dt)).add_(self.eps)
+        self.p.addcdiv_(torch.mul(self.m, neg_step.to(dt), out=self.tmp), denom)
 
 
 # --------------------------------------------------------------------------------- the trainer
@@ -302,16 +303,15 @@ _POOL: ThreadPoolExecutor | None = None
 
 
 def _nearest_cpu(dist: torch.Tensor, k: int) -> torch.Tensor:
-    """The k+1 nearest of each row (itself first, the others unordered): the set topk gives, in a quarter of
-    topk's CPU time, with the rows split over torch's threads (numpy releases the GIL while it partitions). Only
-    their mean and variance are used, so their order matters to rounding alone."""
+    """The k+1 nearest of each row, unordered: the set topk(k+1) gives, in a third of its CPU time, with the rows
+    split over torch's threads (numpy releases the GIL while it partitions)."""
     global _POOL
     b, n, _ = dist.shape
     rows = dist.numpy().reshape(b * n, n)
     threads = min(torch.get_num_threads(), len(rows))
 
     def part(chunk: np.ndarray) -> np.ndarray:
-        return np.argpartition(chunk, (0, k), axis=1)[:, :k + 1]
+        return np.argpartition(chunk, k, axis=1)[:, :k + 1]
 
     if threads < 2:
         out = part(rows)
@@ -323,20 +323,25 @@ def _nearest_cpu(dist: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def knn_directions(x: torch.Tensor, k: int, normalise: str) -> torch.Tensor:
-    """``egan_ent_nn.knn_entropy_direction`` for a stack of batches x (B, n, 2), each on its own."""
-    b, n, _ = x.shape
+    """``egan_ent_nn.knn_entropy_direction`` for a stack of batches x (B, n, 2), each on its own: the reference
+    takes topk(k+1) of the cdist distances and drops the first (the point itself); here the k+1 nearest come
+    unordered and the nearest of them is dropped. Only the neighbours' mean and variance are used, so their
+    order matters to rounding alone."""
+    b, n, dim = x.shape
     dist = torch.cdist(x, x)
-    if dist.device.type == "cpu":
-        idx = _nearest_cpu(dist, k)
-    else:
-        idx = torch.topk(dist, k + 1, dim=2, largest=False).indices  # (B, n, k+1), itself first
-    # each coordinate of the neighbourhoods as (B, n, k+1), so that the reductions run over contiguous memory
-    nb = [torch.gather(x[:, :, c].unsqueeze(1).expand(b, n, n), 2, idx) for c in range(x.shape[2])]
-    diff = torch.stack([t[:, :, 1:].mean(dim=2) for t in nb], dim=2) - x
+    idx = _nearest_cpu(dist, k) if dist.device.type == "cpu" else torch.topk(dist, k + 1, dim=2, largest=False)[1]
+    own = torch.gather(dist, 2, idx).argmin(dim=2, keepdim=True)  # (B, n, 1): the point itself
+    flat = (idx + (torch.arange(b, device=x.device) * n).view(b, 1, 1)).view(-1)
+    # coordinates first, neighbours last, so that every reduction runs over contiguous memory
+    nb = x.reshape(b * n, dim).t().contiguous().index_select(1, flat).view(dim, b, n, k + 1)
+    total = nb.sum(-1, keepdim=True)
+    mean = (total - nb.gather(-1, own.unsqueeze(0).expand(dim, b, n, 1))).div_(k)
+    diff = (mean.squeeze(-1).permute(1, 2, 0) - x)
     if normalise == "unit":
         return diff / diff.norm(dim=2, keepdim=True).clamp_min(1e-12)
-    var = torch.stack([t.var(dim=2, unbiased=False) for t in nb], dim=2)
-    return diff / var.clamp_min(1e-12)
+    # the neighbourhood's variance with itself, (1/(k+1)) Σ (x_j − mean)², two-pass (torch.var is slow here)
+    var = nb.sub_(total.div_(k + 1)).square_().mean(-1)
+    return diff / var.permute(1, 2, 0).clamp_min(1e-12)
 
 
 def _tb(grad: torch.Tensor, out: torch.Tensor, out_buf: torch.Tensor) -> torch.Tensor:
@@ -425,6 +430,7 @@ class _Batched:
         self.s = torch.empty(m, 1, 2 * n, **e)
         self.ds = torch.empty(m, 1, 2 * n, **e)
         self.xf, self.dxT = torch.empty(m, 2, n, **e), torch.empty(m, 2, n, **e)
+        self.hh = torch.empty(m, h, h, **e)  # products of two activations: hidden × hidden weight gradients
         if self.Q is not None:
             mv = self.vi.stop - self.vi.start
             self.q1, self.q2 = torch.empty(mv, h, n, **e), torch.empty(mv, h, n, **e)
@@ -454,7 +460,7 @@ class _Batched:
         """native_batch_norm_backward's training-mode formula: dx = (dy − mean dy − x̂·mean(dy·x̂))·γ·invstd."""
         n = dy.shape[-1]
         sdy = dy.sum(-1, keepdim=True)
-        dot = torch.linalg.vecdot(centred, dy, dim=-1).unsqueeze(-1)
+        dot = torch.mul(centred, dy, out=out).sum(-1, keepdim=True)  # ``out`` is free until the end
         grad_beta.copy_(sdy)
         grad_gamma.copy_(dot * invstd)
         k = dot * invstd * invstd / n
@@ -522,7 +528,7 @@ class _Batched:
         gV3.copy_(torch.bmm(ds, h2.transpose(1, 2)))
         gc1.copy_(torch.bmm(G1, ds.transpose(1, 2)))
         gV1.copy_(torch.bmm(G1, (XT * ds).transpose(1, 2)))
-        gV2.copy_(torch.bmm(G2.mul_(ds), h1.transpose(1, 2)))
+        gV2.copy_(torch.bmm(G2.mul_(ds), h1.transpose(1, 2), out=self.hh))
 
         # entropy terms: gradients w.r.t. the generated samples
         ent = torch.zeros(len(self.members), device=self.device) if log else None
@@ -545,7 +551,7 @@ class _Batched:
         gb3.copy_(dxT.sum(-1, keepdim=True))
         dy = _tb(torch.bmm(W3.transpose(1, 2), dxT, out=self.dr), self.r2, self.dr)
         dp = self._bn_backward(dy, self.p2, inv2, a2, self.dp, gg2, gbe2)
-        gW2.copy_(torch.bmm(dp, self.r1.transpose(1, 2)))
+        gW2.copy_(torch.bmm(dp, self.r1.transpose(1, 2), out=self.hh))
         gb2.copy_(dp.sum(-1, keepdim=True))
         dy = _tb(torch.bmm(W2.transpose(1, 2), dp, out=self.dr), self.r1, self.dr)
         dp = self._bn_backward(dy, self.p1, inv1, a1, self.dp, gg1, gbe1)
@@ -614,12 +620,12 @@ class _Batched:
         gU3.copy_(torch.bmm(dout, q2.transpose(1, 2)))
         gd3.copy_(dout.sum(-1, keepdim=True))
         dq2 = _tb(torch.bmm(U3.transpose(1, 2), dout, out=self.dq2), q2, self.dq2)
-        gU2.copy_(torch.bmm(dq2, q1.transpose(1, 2)))
+        gU2.copy_(torch.bmm(dq2, q1.transpose(1, 2), out=self.hh[self.vi]))
         gd2.copy_(dq2.sum(-1, keepdim=True))
         dq1 = _tb(torch.bmm(U2.transpose(1, 2), dq2, out=self.dq1), q1, self.dq1)
         gU1.copy_(torch.bmm(dq1, xT.transpose(1, 2)))
         gd1.copy_(dq1.sum(-1, keepdim=True))
-        dxT.baddbmm_(U1.transpose(1, 2), dq1 * self.vi_weight)
+        dxT.baddbmm_(U1.transpose(1, 2), dq1.mul_(self.vi_weight))
         return bound
 
     def results(self, steps: int, device: torch.device) -> list[MemberResult]:
@@ -657,27 +663,34 @@ class _IndexStream:
 
 def train_batched(members: Sequence[Member], steps: int, device: torch.device | str = "cpu", log_every: int = 50,
                   on_log: Callable[[int, int, dict[str, float]], None] | None = None,
-                  on_progress: Callable[[int], None] | None = None, chunk: int = 50) -> list[MemberResult]:
+                  on_progress: Callable[[int, int], None] | None = None, chunk: int = 50,
+                  group: int | None = GROUP) -> list[MemberResult]:
     """Train every member for ``steps`` steps as one batched model; member j's result is the run
-    ``train_adversarial`` would give it alone (to float32 rounding).
+    ``train_adversarial`` would give it alone (to float rounding; see the module docstring).
 
     ``on_log(j, step, values)`` receives member j's losses at the reference's cadence (every ``log_every`` steps
     and the last), with the keys train_adversarial logs; they are read from the device once per ``chunk`` steps,
-    so calls arrive up to a chunk late. ``on_progress(k)`` is told each time k more steps are done (for every
-    member). Members must share ``batch_size``; ``steps`` is shared by construction (group runs by both)."""
+    so calls arrive up to a chunk late. ``on_progress(j, k)``: member j has done k more steps. Members must share
+    ``batch_size``; ``steps`` is shared by construction (group runs by both). Members are independent, so more
+    than ``group`` of them are trained as successive batches of at most ``group`` (None: all at once): past a
+    dozen members the activations outgrow the CPU's caches and a larger batch gains nothing."""
     if not members:
         return []
     device = torch.device(device)
-    steps = int(steps)
+    steps, chunk = int(steps), max(1, int(chunk))
     order = internal_order(members)
-    inside = [members[j] for j in order]
-    relay = None if on_log is None else (lambda j, step, values: on_log(order[j], step, values))
-    with torch.inference_mode():
-        model = _Batched(inside, steps, device)
-        trained = _train(model, inside, steps, device, log_every, relay, on_progress, max(1, int(chunk)))
+    size = len(order) if not group else max(1, int(group))
     results: list[MemberResult] = [None] * len(members)  # type: ignore[list-item]
-    for j, res in zip(order, trained, strict=True):
-        results[j] = res
+    for start in range(0, len(order), size):
+        ids = order[start:start + size]
+        inside = [members[j] for j in ids]
+        relay = None if on_log is None else (lambda j, step, values, ids=ids: on_log(ids[j], step, values))
+        progress = None if on_progress is None else (lambda k, ids=ids: [on_progress(j, k) for j in ids])
+        with torch.inference_mode():
+            model = _Batched(inside, steps, device)
+            trained = _train(model, inside, steps, device, log_every, relay, progress, chunk)
+        for j, res in zip(ids, trained, strict=True):
+            results[j] = res
     return results
 
 
