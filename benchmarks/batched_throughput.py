@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baselines.ebgan_batched import member_from_context, train_batched  # noqa: E402
+from baselines.ebgan_batched import GROUP, member_from_context, train_batched  # noqa: E402
 from benchmark.api import DATASETS, METHODS, RunContext, load_plugins  # noqa: E402
 
 METHOD_NAMES = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
@@ -103,9 +103,9 @@ class Bench:
     def sequential(self, method: str, dataset: str, steps: int) -> None:
         METHODS[method]().train(self.ctx(method, dataset, 0, steps))
 
-    def batched(self, members: list[tuple[str, str, int]], steps: int) -> None:
+    def batched(self, members: list[tuple[str, str, int]], steps: int, group: int | None) -> None:
         train_batched([member_from_context(m, self.ctx(m, d, s, steps)) for m, d, s in members], steps, self.device,
-                      log_every=50)
+                      log_every=50, group=group)
 
     def per_step(self, fn: Callable[[int], None], short: int, steps: int, reps: int) -> float:
         """Median over reps of (time(short + steps) − time(short)) / steps, in seconds."""
@@ -125,11 +125,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 12, 36], help="batched member counts")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement (default 30)")
-    parser.add_argument("--short", type=int, default=5, help="steps of the baseline run subtracted (default 5)")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement (default 40)")
+    parser.add_argument("--short", type=int, default=10, help="steps of the baseline run subtracted (default 10)")
     parser.add_argument("--reps", type=int, default=5, help="repetitions; medians are reported (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--group", type=int, default=GROUP,
+                        help=f"members per batch inside train_batched (default: the library's, {GROUP}); the "
+                             "largest size is also run as one batch for comparison")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -148,20 +151,25 @@ def main(argv: list[str] | None = None) -> None:
     configs = sorted({(m, d) for m, d, _ in largest})
     seq = {(m, d): bench.per_step(lambda s, m=m, d=d: bench.sequential(m, d, s), args.short, args.steps, args.reps)
            for m, d in configs}
+    runs = [(size, args.group) for size in args.sizes]
+    if args.group and args.group < max(args.sizes):
+        runs.append((max(args.sizes), None))
     rows = []
-    for size in args.sizes:
+    for size, group in runs:
         members = mix(size)
         flops = sum(model_step_flops(m) for m, _, _ in members)
         seq_time = sum(seq[(m, d)] for m, d, _ in members)  # one step of every member, one after the other
-        bat_time = bench.per_step(lambda s, members=members: bench.batched(members, s), args.short, args.steps,
-                                  args.reps)
-        rows.append((size, flops, seq_time, bat_time))
+        bat_time = bench.per_step(lambda s, members=members, group=group: bench.batched(members, s, group),
+                                  args.short, args.steps, args.reps)
+        rows.append((size, group, flops, seq_time, bat_time))
 
     print("| training | members | ms per step of all members | model steps / s | speed-up | effective GFLOP/s "
           "| % of 500×128·128×128 matmul |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for size, flops, seq_time, bat_time in rows:
-        for label, t in (("one at a time (train_adversarial)", seq_time), ("batched (train_batched)", bat_time)):
+    for size, group, flops, seq_time, bat_time in rows:
+        grouping = f", groups of {group}" if group and group < size else (", one batch" if size > 1 else "")
+        for label, t in (("one at a time (train_adversarial)", seq_time),
+                         (f"batched (train_batched{grouping})", bat_time)):
             gflops = flops / t / 1e9
             speed = f"{seq_time / t:.2f}×"
             print(f"| {label} | {size} | {t * 1e3:.2f} | {size / t:.0f} | {speed} | {gflops:.1f} "
