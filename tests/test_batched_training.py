@@ -210,3 +210,31 @@ def test_unsupported_options_are_refused(raw):
     other = member_from_context("gan_cegan", _ctx(raw["cegan_gmm4"], "gan_cegan", 0, 2))
     with pytest.raises(ValueError, match="batch_size"):
         train_batched([member, replace(other, hp={**other.hp, "batch_size": 250})], 2)
+
+
+def test_callbacks_and_groups(raw):
+    """on_log sees exactly the logged losses, on_progress every step of every member, and training in successive
+    groups gives each member its result (in float64: a different batch count changes the products' rounding)."""
+    specs = [("gan_cegan", "cegan_gmm4", 0), ("egan_const", "cegan_spirals", 1), ("egan_ent_vi", "cegan_biased", 2)]
+    steps = 7
+    with _default_dtype(torch.float64):
+        data = {k: _Data(v, torch.float64) for k, v in raw.items()}
+
+        def members() -> list:
+            return [member_from_context(m, _ctx(data[d], m, s, steps)) for m, d, s in specs]
+
+        seen: dict[int, list] = {j: [] for j in range(len(specs))}
+        done = dict.fromkeys(range(len(specs)), 0)
+
+        def progress(j: int, k: int) -> None:
+            done[j] += k
+
+        whole = train_batched(members(), steps, "cpu", log_every=3, chunk=2,
+                              on_log=lambda j, step, values: seen[j].append((step, values)), on_progress=progress)
+        assert all(seen[j] == res.losses and [s for s, _ in res.losses] == [3, 6, 7] for j, res in enumerate(whole))
+        assert done == dict.fromkeys(range(len(specs)), steps)
+        grouped = train_batched(members(), steps, "cpu", log_every=3, group=2)
+        for a, b in zip(whole, grouped, strict=True):
+            sa, sb = _state(a.train_result().model, a.inference_net), _state(b.train_result().model, b.inference_net)
+            for key in sa:
+                torch.testing.assert_close(sb[key], sa[key], atol=1e-9, rtol=1e-7)
