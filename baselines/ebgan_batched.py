@@ -299,9 +299,12 @@ def internal_order(members: Sequence[Member]) -> list[int]:
     """The members' order inside the stacks: by method, k-NN members grouped by (k, normalisation), so that
     every entropy term works on a contiguous slice of the stacks (views, no gathers)."""
     n = int(members[0].hp["batch_size"])
-    return sorted(range(len(members)), key=lambda j: (_RANK[members[j].method],
-                                                      _knn_key(members[j], n) if members[j].method == "egan_ent_nn"
-                                                      else (0, "")))
+
+    def key(j: int) -> tuple[int, tuple[int, str]]:
+        member = members[j]
+        return _RANK[member.method], _knn_key(member, n) if member.method == "egan_ent_nn" else (0, "")
+
+    return sorted(range(len(members)), key=key)
 
 
 def _nearest_cpu(dist: torch.Tensor, k: int) -> torch.Tensor:
