@@ -1,0 +1,240 @@
+"""Batched training of the 2-D models of Dai et al. (ICLR 2017) (baselines/ebgan_batched.py): every member is
+the run that ``train_adversarial`` trains alone (the method's ``train(ctx)``), members do not see each other,
+and the egan_knn.py update switch (d-only / g-only steps) is reproduced per member.
+
+Tolerances, and why the equivalence runs in float64 over few steps: the early EGAN updates are Adam steps on
+gradients of the size of Adam's eps (1e-8) -- generator weights start at N(0, 0.001²) -- where the update
+lr·g/(|g| + eps) turns any rounding in g into a visible change of the step, so two float computations of the
+same run drift apart roughly tenfold per step. The reference drifts from *itself* at that rate: the same run
+with 1 thread instead of 2 differs by ~1e-2 after 12 float32 steps and by ~1e-9 after 12 float64 steps, exactly
+as the batched run does. So the equivalence is checked where rounding cannot hide a wrong formula: in float64
+(the reference trains in the default dtype), over 8 steps for all four methods (observed differences ≤ 5e-9;
+tolerance 1e-7 absolute and 1e-6 relative, for parameters of size 1e-3..1 and losses), over 60 steps for the
+GAN, whose Adagrad steps do not amplify rounding (observed ≤ 1e-14; tolerance 1e-10), and after one step in
+float32, the dtype of real runs: weights agree to ~1e-8, but a hidden bias of D whose reference gradient is
+itself a float32 rounding residual (|g| ~ 1e-10, e.g. a unit active on as many real as fake samples, where the
+reference's sums cancel only partly) takes a first Adam step lr·g/(|g| + 1e-8) of up to about half of lr =
+2e-4 in one run and none in the other (observed ≤ 9e-5; tolerance 1e-4, below one first step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import baselines.egan_const
+import baselines.egan_ent_nn
+import baselines.egan_ent_vi
+import baselines.gan_cegan
+from baselines.ebgan_batched import _IndexStream, member_from_context, resolve_hparams, train_batched
+from baselines.ebgan_common import BUDGET_HPARAMS, BatchStream, train_adversarial
+from benchmark.api import DATASETS, METHODS, RunContext, load_plugins
+
+load_plugins()
+
+SUITE_HP = {"egan_ent_nn": {"knn_k": 20, "knn_normalise": "variance"}, "egan_ent_vi": {"vi_weight": 0.1}}
+MODULES = {"gan_cegan": baselines.gan_cegan, "egan_const": baselines.egan_const,
+           "egan_ent_nn": baselines.egan_ent_nn, "egan_ent_vi": baselines.egan_ent_vi}
+
+
+class _Data:
+    """A dataset as the methods see it (``name`` picks the per-dataset state), its training set in one dtype,
+    optionally cut to its first ``n`` points (a short pass, so that the data order reshuffles often)."""
+
+    def __init__(self, ds: Any, dtype: torch.dtype, n: int | None = None) -> None:
+        self.name, self.samples = ds.name, ds.train_samples()[:n].to(dtype)
+
+    def train_samples(self) -> torch.Tensor:
+        return self.samples
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return {name: DATASETS[name]() for name in ("cegan_gmm4", "cegan_spirals", "cegan_biased")}
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def _ctx(data: Any, method: str, seed: int, steps: int, extra: dict[str, Any] | None = None,
+         logs: list | None = None, log_every: int = 2) -> RunContext:
+    sink = (lambda step, values: logs.append((step, values))) if logs is not None else None
+    return RunContext(dataset=data, hparams={**SUITE_HP.get(method, {}), **(extra or {})}, seed=seed,
+                      device=torch.device("cpu"), budget={"steps": steps}, log_every=log_every, loss_sink=sink)
+
+
+def _state(result_model: Any, inference_net: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    nets = {"G": result_model.generator, "D": result_model.discriminator}
+    if inference_net is not None:
+        nets["Q"] = inference_net
+    return {f"{k}.{name}": t for k, net in nets.items() for name, t in net.state_dict().items()}
+
+
+def _compare(specs: list[tuple], datasets: dict[str, Any], steps: int, atol: float, rtol: float,
+             check: set[str] | None = None, chunk: int = 3) -> list:
+    """Train ``specs`` (method, dataset, seed, extra hparams) batched, then each alone through its method, and
+    assert parameters, BatchNorm statistics, logs and measurements agree. Returns the batched results."""
+    members = [member_from_context(m, _ctx(datasets[d], m, s, steps, e)) for m, d, s, e in specs]
+    results = train_batched(members, steps, "cpu", log_every=2, chunk=chunk)
+    for (method, d, seed, extra), res in zip(specs, results, strict=True):
+        if check is not None and method not in check:
+            continue
+        logs: list = []
+        ref = METHODS[method]().train(_ctx(datasets[d], method, seed, steps, extra, logs))
+        mine = res.train_result()
+        assert mine.measurements == pytest.approx(ref.measurements, abs=0)
+        want = _state(ref.model, ref.model.entropy.net if method == "egan_ent_vi" else None)
+        got = _state(mine.model, res.inference_net)
+        assert want.keys() == got.keys()
+        for key in want:
+            torch.testing.assert_close(got[key], want[key], atol=atol, rtol=rtol, msg=f"{method} {d} {key}")
+        assert [s for s, _ in res.losses] == [s for s, _ in logs]
+        for (step, a), (_, b) in zip(res.losses, logs, strict=True):
+            assert a.keys() == b.keys(), (method, step)
+            for key in b:
+                assert a[key] == pytest.approx(b[key], rel=rtol, abs=atol), (method, d, step, key)
+        # the result is what the metrics need: the same eval-mode samples and energies (EnergyModel.energy
+        # feeds float32, so only for float32 models)
+        if torch.get_default_dtype() == torch.float32:
+            grid = torch.linspace(-20, 20, 50).view(-1, 2)
+            torch.testing.assert_close(mine.model.energy(grid), ref.model.energy(grid), atol=atol, rtol=rtol)
+        torch.testing.assert_close(mine.model.sample(64, torch.Generator().manual_seed(0)),
+                                   ref.model.sample(64, torch.Generator().manual_seed(0)), atol=atol, rtol=rtol)
+    return results
+
+
+# a heterogeneous batch: four methods, two datasets (no margin / margin 10), the update switch, both k-NN normalisations
+METHOD_ORDER = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
+MIXED = [(m, d, i, {}) for i, (m, d) in enumerate(itertools.product(METHOD_ORDER, ("cegan_gmm4", "cegan_spirals")))]
+MIXED += [("egan_const", "cegan_gmm4", 11, {"lbound": -5e-4}),  # cost_d falls below lbound: g-only steps
+          ("egan_ent_nn", "cegan_spirals", 12, {"knn_normalise": "unit"}),
+          ("egan_ent_vi", "cegan_biased", 13, {"q_lr_multiplier": 3.0})]
+
+
+def test_batched_members_equal_their_own_runs_float64(raw):
+    with _default_dtype(torch.float64):
+        data = {k: _Data(v, torch.float64) for k, v in raw.items()}
+        results = _compare(MIXED, data, steps=8, atol=1e-7, rtol=1e-6)
+    # the window exercised both masked kinds of step: d-only (step 1, gap = 1 ≥ rbound) and g-only
+    fracs = [res.losses[-1][1] for res in results]
+    assert any(f["frac_d"] > 0 for f in fracs)
+    assert any(1.0 - f["frac_all"] - f["frac_d"] > 0.5 for f in fracs)
+
+
+def test_gan_members_equal_their_own_runs_over_60_steps(raw):
+    """Adagrad does not amplify rounding, so the GAN stays on its reference for long; the short training set
+    (1,250 points, two batches per pass) makes the data order reshuffle every other step."""
+    with _default_dtype(torch.float64):
+        data = {k: _Data(v, torch.float64) for k, v in raw.items()}
+        data["short"] = _Data(raw["cegan_spirals"], torch.float64, n=1250)
+        specs = [("gan_cegan", "cegan_gmm4", 0, {}), ("egan_ent_nn", "cegan_gmm4", 0, {}),
+                 ("gan_cegan", "short", 1, {"lr": 3e-3}), ("egan_ent_vi", "cegan_spirals", 2, {})]
+        _compare(specs, data, steps=60, atol=1e-10, rtol=1e-10, check={"gan_cegan"}, chunk=7)
+
+
+def test_batched_members_equal_their_own_runs_float32_first_step(raw):
+    data = {k: _Data(v, torch.float32) for k, v in raw.items()}
+    _compare(MIXED, data, steps=1, atol=1e-4, rtol=1e-4)
+
+
+def test_members_are_independent(raw):
+    """Changing one member's seed and another's learning rate changes nothing, bit for bit, for the others."""
+    specs = [("gan_cegan", "cegan_gmm4", 0, {}), ("egan_const", "cegan_spirals", 1, {}),
+             ("egan_ent_nn", "cegan_biased", 2, {}), ("egan_ent_vi", "cegan_gmm4", 3, {}),
+             ("egan_ent_nn", "cegan_spirals", 4, {}), ("egan_ent_vi", "cegan_biased", 5, {})]
+    steps = 12
+
+    def run(changed: dict[int, tuple[int, dict[str, Any]]]) -> list:
+        members = []
+        for j, (m, d, s, e) in enumerate(specs):
+            s, e = changed.get(j, (s, e))
+            members.append(member_from_context(m, _ctx(raw[d], m, s, steps, e)))
+        return train_batched(members, steps, "cpu", log_every=4)
+
+    base = run({})
+    other = run({2: (17, {}), 3: (3, {"lr": 5e-4})})
+    for j, (a, b) in enumerate(zip(base, other, strict=True)):
+        sa, sb = _state(a.train_result().model, a.inference_net), _state(b.train_result().model, b.inference_net)
+        same = all(torch.equal(sa[k], sb[k]) for k in sa) and a.losses == b.losses
+        assert same == (j not in (2, 3)), j
+
+
+def test_hparams_are_what_the_methods_pass(raw, monkeypatch):
+    """resolve_hparams mirrors each method's train(ctx): hparams_for, the GAN's dropped switch bounds, the budget."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    def spy(method: str):
+        def record(ctx, hp, *args, **kwargs):
+            seen[method] = {**hp, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+            return train_adversarial(ctx, hp, *args, **kwargs)
+        return record
+
+    for method, module in MODULES.items():
+        monkeypatch.setattr(module, "train_adversarial", spy(method))
+    extra = {"lbound": -1.0, "all_first_epoch": False, "lr": 1e-4}
+    for name, ds in raw.items():
+        for method in MODULES:
+            ctx = replace(_ctx(ds, method, 0, 2, extra), budget={"steps": 2, "batch_size": 64})
+            METHODS[method]().train(ctx)
+            assert resolve_hparams(method, ctx) == seen[method], (name, method)
+
+
+def test_index_stream_is_batch_stream():
+    """Minibatch indices drawn many steps at a time are BatchStream's, across reshuffles (n not a multiple)."""
+    n, bs = 1_234, 100
+    ref = BatchStream(torch.arange(n), bs, np.random.default_rng(7))
+    mine = _IndexStream(n, bs, np.random.default_rng(7))
+    taken = np.concatenate([mine.take(k) for k in (1, 5, 13, 2, 30)])
+    want = np.stack([ref.next().numpy() for _ in range(len(taken))])
+    assert np.array_equal(taken, want)
+
+
+def test_unsupported_options_are_refused(raw):
+    member = member_from_context("egan_const", _ctx(raw["cegan_gmm4"], "egan_const", 0, 2))
+    for change in ({"l2": 1e-3}, {"max_grad_norm": 1.0}, {"energy_form": "softplus"}, {"net": "digits28"}):
+        with pytest.raises(ValueError):
+            train_batched([replace(member, hp={**member.hp, **change})], 2)
+    other = member_from_context("gan_cegan", _ctx(raw["cegan_gmm4"], "gan_cegan", 0, 2))
+    with pytest.raises(ValueError, match="batch_size"):
+        train_batched([member, replace(other, hp={**other.hp, "batch_size": 250})], 2)
+
+
+def test_callbacks_and_groups(raw):
+    """on_log sees exactly the logged losses, on_progress every step of every member, and training in successive
+    groups gives each member its result (in float64: a different batch count changes the products' rounding)."""
+    specs = [("gan_cegan", "cegan_gmm4", 0), ("egan_const", "cegan_spirals", 1), ("egan_ent_vi", "cegan_biased", 2)]
+    steps = 7
+    with _default_dtype(torch.float64):
+        data = {k: _Data(v, torch.float64) for k, v in raw.items()}
+
+        def members() -> list:
+            return [member_from_context(m, _ctx(data[d], m, s, steps)) for m, d, s in specs]
+
+        seen: dict[int, list] = {j: [] for j in range(len(specs))}
+        done = dict.fromkeys(range(len(specs)), 0)
+
+        def progress(j: int, k: int) -> None:
+            done[j] += k
+
+        whole = train_batched(members(), steps, "cpu", log_every=3, chunk=2,
+                              on_log=lambda j, step, values: seen[j].append((step, values)), on_progress=progress)
+        assert all(seen[j] == res.losses and [s for s, _ in res.losses] == [3, 6, 7] for j, res in enumerate(whole))
+        assert done == dict.fromkeys(range(len(specs)), steps)
+        grouped = train_batched(members(), steps, "cpu", log_every=3, group=2)
+        for a, b in zip(whole, grouped, strict=True):
+            sa, sb = _state(a.train_result().model, a.inference_net), _state(b.train_result().model, b.inference_net)
+            for key in sa:
+                torch.testing.assert_close(sb[key], sa[key], atol=1e-9, rtol=1e-7)
