@@ -1,6 +1,6 @@
 """Batched training of the 2-D models of Dai et al. (ICLR 2017), Section 5.1 / Appendix B.1: many runs
 ("members") of GAN, EGAN-Const, EGAN-Ent-NN and EGAN-Ent-VI trained together as one vectorised model, each
-member exactly the run that ``ebgan_common.train_adversarial`` would train alone.
+member exactly the run that ``ebgan_common.AdversarialTraining`` would train alone through the engine's loop.
 
 Why: one 2-D run is a generator FC(4,128)-BN-ReLU-FC(128,128)-BN-ReLU-FC(128,2) and a discriminator
 FC(2,128)-ReLU-FC(128,128)-ReLU-FC(128,1) on batches of 500 (``synthetic/network.py``, ``synthetic/egan_knn.py``
@@ -55,23 +55,20 @@ from torch import nn
 
 from baselines.ebgan_common import (
     BUDGET_HPARAMS,
-    EGAN_DEFAULTS,
-    EGAN_NEEDS,
-    GAN_DEFAULTS,
     HIDDEN,
     NOISE_DIM,
     EnergyModel,
     EntropyTerm,
     build_inference_net,
     build_networks,
-    hparams_for,
     is_image,
     learning_rate,
     sample_noise,
 )
-from baselines.egan_ent_nn import EGANEntNN, KNNEntropy
-from baselines.egan_ent_vi import EGANEntVI, VIEntropy
-from benchmark.api import RunContext, TrainResult
+from baselines.egan_ent_nn import KNNEntropy
+from baselines.egan_ent_vi import VIEntropy
+from benchmark.api import RunContext, TrainResult, stream_seed
+from benchmark.batching import batch_trainer
 
 METHODS = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 LABELS = {"gan_cegan": "GAN", "egan_const": "EGAN-Const", "egan_ent_nn": "EGAN-Ent-NN", "egan_ent_vi": "EGAN-Ent-VI"}
@@ -87,15 +84,15 @@ GROUP: int | None = None
 
 @dataclass
 class Member:
-    """One run. ``hp`` is exactly what the method hands ``train_adversarial`` (after ``hparams_for``, the GAN's
-    removal of the switch bounds and the budget's batch size); randomness comes in explicitly."""
+    """One run. ``hp`` is what the run trains with (``resolve_hparams``: the planner's merge and the budget's
+    batch size); randomness comes in explicitly."""
 
     method: str  # gan_cegan | egan_const | egan_ent_nn | egan_ent_vi
     hp: dict[str, Any]
     data: torch.Tensor  # (n, 2) training set
     init_seed: int  # torch.manual_seed before building G, D (and q)
-    data_rng: np.random.Generator  # drives the minibatch order (the reference's ctx.np_rng(1))
-    noise_rng: torch.Generator  # CPU generator of the noise z (the reference's ctx.rng(2))
+    data_rng: np.random.Generator  # drives the minibatch order (the reference's ctx.np_rng("data/order"))
+    noise_rng: torch.Generator  # CPU generator of the noise z (the reference's ctx.rng("noise"))
 
 
 @dataclass
@@ -131,29 +128,55 @@ class MemberResult:
         return TrainResult(model=self.model(), measurements=dict(self.measurements))
 
 
-_EGAN_DEFAULTS = {"egan_const": EGAN_DEFAULTS, "egan_ent_nn": EGANEntNN.defaults, "egan_ent_vi": EGANEntVI.defaults}
-
-
 def resolve_hparams(method: str, ctx: RunContext) -> dict[str, Any]:
-    """The hyper-parameters the method's ``train(ctx)`` passes to ``train_adversarial``, with the budget's
-    overrides that ``train_adversarial`` merges first. Mirrors the four method modules (checked by the tests)."""
-    if method == "gan_cegan":
-        hp = hparams_for(ctx, GAN_DEFAULTS, per_dataset=False)
-        hp = {k: v for k, v in hp.items() if k not in ("lbound", "rbound", "all_first_epoch")}
-    elif method == "egan_ent_nn":
-        hp = hparams_for(ctx, _EGAN_DEFAULTS[method], needs=EGAN_NEEDS + ("knn_scale",))
-    elif method in ("egan_const", "egan_ent_vi"):
-        hp = hparams_for(ctx, _EGAN_DEFAULTS[method], needs=EGAN_NEEDS)
-    else:
+    """The hyper-parameters the method's own run trains with: the planner's merge (``ctx.hparams``), then the
+    budget's batch size and width, as ``AdversarialTraining`` takes them."""
+    if method not in METHODS:
         raise ValueError(f"unknown method '{method}' (one of {', '.join(METHODS)})")
-    return {**hp, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+    return {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
 
 
-def member_from_context(method: str, ctx: RunContext, data_offset: int = 1, noise_offset: int = 2) -> Member:
-    """The member that reproduces ``METHODS[method]().train(ctx)`` (today's stream offsets of
-    ``train_adversarial``: ``ctx.np_rng(1)`` for the data order, ``ctx.rng(2)`` for the noise)."""
-    return Member(method, resolve_hparams(method, ctx), ctx.dataset.train_samples(), int(ctx.seed),
-                  ctx.np_rng(data_offset), ctx.rng(noise_offset))
+def member_from_context(method: str, ctx: RunContext) -> Member:
+    """The member that reproduces ``METHODS[method]().train(ctx)``: the engine's loop seeds the initialisation
+    from the run's ``init`` stream; ``AdversarialTraining`` draws the data order from ``data/order`` and the
+    noise from ``noise``."""
+    return Member(method, resolve_hparams(method, ctx), ctx.dataset.train_samples(), stream_seed(ctx.seed, "init"),
+                  ctx.np_rng("data/order"), ctx.rng("noise"))
+
+
+@batch_trainer("cegan_2d")
+def train_family(runs: Sequence[tuple[str, RunContext]], checkpoint: Any = None) -> list[Any]:
+    """The engine's entry (``benchmark.batching``): the runs of one batch (same steps; grouped here by batch
+    size) trained together; per run its ``TrainResult``, or the divergence that ended it. Each run's losses go
+    to its own context at its own cadence, its progress to its own step count."""
+    from benchmark.execute import RunFailed
+
+    outcomes: list[Any] = [None] * len(runs)
+    by_batch: dict[int, list[int]] = {}
+    members = [member_from_context(name, ctx) for name, ctx in runs]
+    for j, member in enumerate(members):
+        by_batch.setdefault(int(member.hp["batch_size"]), []).append(j)
+    for ids in by_batch.values():
+        contexts = [runs[j][1] for j in ids]
+        failed: dict[int, BaseException] = {}
+
+        def on_log(k: int, step: int, values: dict[str, float], contexts=contexts, failed=failed) -> None:
+            if k in failed:
+                return
+            try:
+                contexts[k].log_losses(step, values)
+            except RunFailed as divergence:  # this member diverged; the others go on (they never see it)
+                failed[k] = divergence
+
+        def on_progress(k: int, n: int, contexts=contexts) -> None:
+            contexts[k].advance(n)
+
+        trained = train_batched([members[j] for j in ids], contexts[0].steps, contexts[0].device,
+                                contexts[0].log_every, on_log=on_log, on_progress=on_progress,
+                                checkpoint=checkpoint if len(by_batch) == 1 else None)
+        for k, (j, result) in enumerate(zip(ids, trained, strict=True)):
+            outcomes[j] = failed.get(k) or result.train_result()
+    return outcomes
 
 
 def _check(member: Member, batch: int) -> None:
@@ -166,7 +189,7 @@ def _check(member: Member, batch: int) -> None:
     if any(float(v) for v in unsupported.values()) or hp.get("max_grad_norm") is not None \
             or hp.get("energy_form", "identity") != "identity":
         raise ValueError("batched training does not implement smooth, l2, max_grad_norm or a non-identity "
-                         "energy_form (image options); train such a run with train_adversarial")
+                         "energy_form (image options); such a run trains alone through its program")
     if str(hp.get("optimizer", "adam")) not in ("adam", "adagrad"):
         raise ValueError(f"unknown optimizer '{hp.get('optimizer')}' (adam or adagrad)")
     if int(hp["batch_size"]) != batch:
@@ -656,22 +679,30 @@ class _IndexStream:
 def train_batched(members: Sequence[Member], steps: int, device: torch.device | str = "cpu", log_every: int = 50,
                   on_log: Callable[[int, int, dict[str, float]], None] | None = None,
                   on_progress: Callable[[int, int], None] | None = None, chunk: int = 50,
-                  group: int | None = GROUP) -> list[MemberResult]:
+                  group: int | None = GROUP, checkpoint: Any = None) -> list[MemberResult]:
     """Train every member for ``steps`` steps as one batched model; member j's result is the run
-    ``train_adversarial`` would give it alone (to float rounding; see the module docstring).
+    run would give it alone (to float rounding; see the module docstring).
 
     ``on_log(j, step, values)`` receives member j's losses at the reference's cadence (every ``log_every`` steps
-    and the last), with the keys train_adversarial logs; they are read from the device once per ``chunk`` steps,
+    and the last), with the keys the program logs; they are read from the device once per ``chunk`` steps,
     so calls arrive up to a chunk late. ``on_progress(j, k)``: member j has done k more steps. Members must share
     ``batch_size``; ``steps`` is shared by construction (group runs by both). Members are independent, so more
     than ``group`` of them are trained as successive batches of at most ``group`` (None: all at once), which
-    bounds memory (about 7 MB per member on the device) without changing any member's result beyond rounding."""
+    bounds memory (about 7 MB per member on the device) without changing any member's result beyond rounding.
+
+    ``checkpoint`` (one batch only): an object with ``every`` (steps), ``save(step, state)`` and ``load()``
+    (``(step, state)`` or None). The whole batch's state (stacks, optimiser moments, batch-norm statistics, update
+    switches, data order and noise generators, the logged losses) is saved at the end of the chunk that passes
+    a multiple of ``every``; a batch of the same members resumes from it to the numbers of an uninterrupted one,
+    and its restored losses are handed to ``on_log`` again."""
     if not members:
         return []
     device = torch.device(device)
     steps, chunk = int(steps), max(1, int(chunk))
     order = internal_order(members)
     size = len(order) if not group else max(1, int(group))
+    if size < len(order):
+        checkpoint = None  # a checkpoint holds one batch
     results: list[MemberResult] = [None] * len(members)  # type: ignore[list-item]
     for start in range(0, len(order), size):
         ids = order[start:start + size]
@@ -680,7 +711,13 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
         progress = None if on_progress is None else (lambda k, ids=ids: [on_progress(j, k) for j in ids])
         with torch.inference_mode():
             model = _Batched(inside, steps, device)
-            trained = _train(model, inside, steps, device, log_every, relay, progress, chunk)
+            logs, count_all = _train(model, inside, steps, device, log_every, relay, progress, chunk, checkpoint)
+        # the trained networks leave inference mode: the metrics may need their gradients, and the engine
+        # restores their state after each metric
+        trained = model.results(steps, device)
+        for res, lines, count in zip(trained, logs, count_all, strict=True):
+            res.losses = lines
+            res.measurements = {"train.frac_all_updates": count / max(steps, 1)}
         for j, res in zip(ids, trained, strict=True):
             results[j] = res
     return results
@@ -688,7 +725,8 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
 
 def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch.device, log_every: int,
            on_log: Callable[[int, int, dict[str, float]], None] | None, on_progress: Callable[[int], None] | None,
-           chunk: int) -> list[MemberResult]:
+           chunk: int, checkpoint: Any = None) -> tuple[list[list[tuple[int, dict[str, float]]]], list[int]]:
+    """Train the batch; returns each member's logged losses and its count of steps that updated both nets."""
     m, n = len(members), model.n
     datasets: dict[int, torch.Tensor] = {}
     for mb in members:  # each distinct training set once
@@ -700,7 +738,21 @@ def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch
     any_first = any(model.first_epoch)
     pin = device.type == "cuda"
     logs: list[list[tuple[int, dict[str, float]]]] = [[] for _ in members]
-    for start in range(1, steps + 1, chunk):
+    begin = 1
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        done, state = saved
+        vars(model).update(state["model"])
+        streams, logs, begin = state["streams"], state["logs"], done + 1
+        for mb, noise_state in zip(members, state["noise"], strict=True):
+            mb.noise_rng.set_state(noise_state)
+        for j, lines in enumerate(logs):
+            for step, values in lines:
+                if on_log is not None:
+                    on_log(j, step, values)
+        if on_progress is not None:
+            on_progress(done)
+    for start in range(begin, steps + 1, chunk):
         b = min(chunk, steps - start + 1)
         xr = torch.empty(b, m, n, 2, pin_memory=pin)
         z = torch.empty(b, m, n, NOISE_DIM, pin_memory=pin)
@@ -737,9 +789,10 @@ def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch
                         on_log(j, step, values)
         if on_progress is not None:
             on_progress(b)
-    results = model.results(steps, device)
-    count_all = model.count_all.cpu().tolist()
-    for j, res in enumerate(results):
-        res.losses = logs[j]
-        res.measurements = {"train.frac_all_updates": count_all[j] / max(steps, 1)}
-    return results
+        end = start + b - 1
+        if checkpoint is not None and checkpoint.every > 0 and end < steps and end // checkpoint.every > (
+                start - 1) // checkpoint.every:
+            checkpoint.save(end, {"model": {k: v for k, v in vars(model).items() if k != "members"},
+                                  "streams": streams, "noise": [mb.noise_rng.get_state() for mb in members],
+                                  "logs": logs})
+    return logs, model.count_all.cpu().tolist()

@@ -63,6 +63,7 @@ class EGANEntNN(Method):
                "knn_scale": Float(REQUIRED, low=0, doc="α of eq. (11), per dataset in egan_knn_state.py")}
     dataset_defaults = state_of(PER_DATASET_KEYS)
     produces = ("train.frac_all_updates",)
+    batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:

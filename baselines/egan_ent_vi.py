@@ -90,6 +90,7 @@ class EGANEntVI(Method):
                "q_lr_multiplier": Float(1.0, low=0, doc="q's lr / the discriminator's lr")}
     dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
+    batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:

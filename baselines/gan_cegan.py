@@ -27,6 +27,7 @@ class GANCegan(Method):
     # binary_gan.py updates both networks every step: no EGAN switch bounds, no margin
     hparams = GAN_HPARAMS
     produces = ("train.frac_all_updates",)
+    batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:

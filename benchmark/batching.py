@@ -26,7 +26,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity"},
 }
 
-Trainer = Callable[[Sequence[tuple[str, Any]]], list[Any]]
+Trainer = Callable[..., list[Any]]  # (runs: [(method name, RunContext)], checkpoint=BatchCheckpoint) -> outcomes
 TRAINERS: dict[str, Trainer] = {}
 
 
@@ -51,14 +51,41 @@ def batch_trainer(family: str) -> Callable[[Trainer], Trainer]:
     return register
 
 
+class BatchCheckpoint:
+    """Where a batch keeps its checkpoint: one file for the whole batch, named after its members' run keys in
+    order, so that the same batch formed again (the same units, claimed in the same order) resumes from it."""
+
+    def __init__(self, settings: Any, keys: Sequence[str], every: int) -> None:
+        from benchmark.execute import Checkpoints
+        from benchmark.identity import digest
+
+        self.store = Checkpoints(settings, f"batch-{digest(list(keys))}")
+        self.every = every
+        self.restored_from: int | None = None
+
+    def save(self, step: int, state: dict[str, Any]) -> None:
+        self.store.write(step, state)
+
+    def load(self) -> tuple[int, dict[str, Any]] | None:
+        saved = self.store.read()
+        self.restored_from = saved[0] if saved is not None else None
+        return saved
+
+    def clear(self) -> None:
+        self.store.clear()
+
+
 def train_together(family: str, members: Sequence[tuple[str, Any]], executors: Sequence[Any]) -> list[Any]:
     """Train started runs (``execute.Started``) of one family as one batch: their results or their exceptions,
     in order, each classified as a run trained alone would be (divergence, error)."""
     from benchmark.execute import RunError, RunFailed
 
     started = time.perf_counter()
+    settings, steps = executors[0].settings, members[0][1].ctx.steps
+    every = settings.checkpoint_every or max(1, steps // 10)
+    checkpoint = BatchCheckpoint(settings, [begun.key for _, begun in members], every)
     try:
-        outcomes = TRAINERS[family]([(name, begun.ctx) for name, begun in members])
+        outcomes = TRAINERS[family]([(name, begun.ctx) for name, begun in members], checkpoint=checkpoint)
     except (RunFailed, KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # the batch itself failed: every member failed with it
@@ -68,6 +95,10 @@ def train_together(family: str, members: Sequence[tuple[str, Any]], executors: S
         for executor in executors:
             executor.progress.close_steps()
     trained = time.perf_counter()
+    checkpoint.clear()
+    if checkpoint.restored_from is not None:
+        for executor, (_, begun) in zip(executors, members, strict=True):
+            executor.tracker.set_tags(begun.run_id, {"resumed_from_step": str(checkpoint.restored_from)})
     out = []
     for (_, begun), outcome in zip(members, outcomes, strict=True):
         # each member's share of the batch's time: what `bench plan` estimates later runs from

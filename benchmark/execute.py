@@ -355,5 +355,11 @@ class Checkpoints:
         on_restore(int(saved["step"]), saved.get("losses", []))
         return int(saved["step"]), saved["state"]
 
+    def write(self, step: int, state: dict[str, Any]) -> None:
+        self._save(step, state, [])
+
+    def read(self) -> tuple[int, dict[str, Any]] | None:
+        return self._load(lambda step, losses: None)
+
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -84,8 +84,9 @@ class _Unit:
     seed: int
     place: RunPlace
     executor: RunExecutor
-    begun: Started | RunRecord
+    begun: Started | RunRecord | None  # None: another unit of the batch trains this very run (same run key)
     started: float
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -362,28 +363,40 @@ class Worker:
     # -------------------------------------------------------------------- units
     def _run_units(self, state: _JobState, study, tid: int, phase: str) -> None:
         """Run the claimed unit; when its method trains runs of a family together (``Method.batch_family``),
-        claim more units of that family from every pending job first, and train them as one batch."""
+        claim more units of that family from every pending job first, and train them as one batch. A unit
+        whose run another unit of the batch trains (a fixed setting's search run is its first seed's run) waits
+        for it and then reads it back."""
         with ExitStack() as beats:
-            first = self._begin_unit(state, study, tid, phase, beats)
+            taken: dict[str, _Unit] = {}
+            first = self._begin_unit(state, study, tid, phase, beats, taken)
             if first is None:
                 return
             family = self._family(first)
-            units = [first] + (self._gather(family, beats, limit=self.settings.batch - 1) if family else [])
-            # a batched run trains through its family's trainer even alone: that is its identity
-            together = [u for u in units if isinstance(u.begun, Started) and family is not None]
-            for unit in units:
-                if not isinstance(unit.begun, Started):
-                    self._end_unit(unit, record=unit.begun, trained=False)
-                elif unit not in together:
-                    self._train_alone(unit)
-            if together:
-                outcomes = train_together(family[0], [(u.state.job.method_name, u.begun) for u in together],
-                                          [u.executor for u in together])
-                for unit, outcome in zip(together, outcomes, strict=True):
-                    if isinstance(outcome, BaseException):
-                        self._end_unit(unit, error=outcome)
-                    else:
-                        self._end_unit(unit, result=outcome)
+            units = [first] + (self._gather(family, beats, self.settings.batch - 1, taken) if family else [])
+            self._train(units, family)
+            # the units whose run another unit trained read it back (or, when it failed, train it themselves)
+            followers = [u for u in units if u.begun is None]
+            for unit in followers:
+                unit.begun = unit.executor.start(unit.params, unit.seed, unit.phase, unit.place, self._is_stale)
+            self._train(followers, family)
+
+    def _train(self, units: list[_Unit], family: tuple | None) -> None:
+        """Record the units read back, train the started ones (together, through their family's trainer: a
+        batched run trains so even alone, as that is its identity) and record them."""
+        together = [u for u in units if isinstance(u.begun, Started) and family is not None]
+        for unit in units:
+            if isinstance(unit.begun, RunRecord):
+                self._end_unit(unit, record=unit.begun, trained=False)
+            elif isinstance(unit.begun, Started) and unit not in together:
+                self._train_alone(unit)
+        if together:
+            outcomes = train_together(family[0], [(u.state.job.method_name, u.begun) for u in together],
+                                      [u.executor for u in together])
+            for unit, outcome in zip(together, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    self._end_unit(unit, error=outcome)
+                else:
+                    self._end_unit(unit, result=outcome)
 
     def _train_alone(self, unit: _Unit) -> None:
         try:
@@ -401,7 +414,7 @@ class Worker:
             return None
         return (job.trainer.split(":", 1)[1], job.steps, self.settings.device)
 
-    def _gather(self, family: tuple, beats: ExitStack, limit: int) -> list[_Unit]:
+    def _gather(self, family: tuple, beats: ExitStack, limit: int, taken: dict[str, _Unit]) -> list[_Unit]:
         """Claim up to ``limit`` more units of jobs whose runs train in ``family``, from every pending job whose
         studies are set up (the others come in their turn)."""
         found: list[_Unit] = []
@@ -421,14 +434,16 @@ class Worker:
                     tid = claim(study, self.settings.shared)
                     if tid is None:
                         break
-                    unit = self._begin_unit(state, study, tid, phase, beats)
+                    unit = self._begin_unit(state, study, tid, phase, beats, taken)
                     if unit is not None:
                         found.append(unit)
         return found
 
-    def _begin_unit(self, state: _JobState, study, tid: int, phase: str, beats: ExitStack) -> _Unit | None:
-        """The claimed trial's run, started in MLflow (or read back when it finished before); None for a
-        duplicate of a unit another trial covers."""
+    def _begin_unit(self, state: _JobState, study, tid: int, phase: str, beats: ExitStack,
+                    taken: dict[str, _Unit]) -> _Unit | None:
+        """The claimed trial's run, started in MLflow (or read back when it finished before; or left unstarted
+        when a unit in ``taken``, the batch's runs by key, trains it); None for a duplicate of a unit another
+        trial covers."""
         import optuna
 
         job = state.job
@@ -447,8 +462,12 @@ class Worker:
                          if self.settings.shared else None)
         place = RunPlace(state.parent, trial.number, trial_id(trial), job_tags(job, self.settings), still_claimed)
         executor = RunExecutor(self.tracker, job, state.dataset, state.missing, self.settings, self.progress)
-        begun = executor.start(params, seed, phase, place, self._is_stale)
-        return _Unit(state, study, tid, trial, phase, seed, place, executor, begun, time.monotonic())
+        key = job.run_key(params, seed)
+        begun = None if key in taken else executor.start(params, seed, phase, place, self._is_stale)
+        unit = _Unit(state, study, tid, trial, phase, seed, place, executor, begun, time.monotonic(), params)
+        if isinstance(begun, Started):
+            taken[key] = unit
+        return unit
 
     def _end_unit(self, unit: _Unit, result: api.TrainResult | None = None, error: BaseException | None = None,
                   record: RunRecord | None = None, trained: bool = True) -> None:

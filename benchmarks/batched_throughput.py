@@ -1,8 +1,9 @@
 """Throughput of the 2-D models of Dai et al. (ICLR 2017), Section 5.1 / Table 2 (GAN, EGAN-Const, EGAN-Ent-NN,
 EGAN-Ent-VI on the three synthetic datasets; networks of Appendix B.1, after zihangdai/cegan_iclr2017
 synthetic/egan_knn.py and binary_gan.py), trained one at a time through the engine's path
-(``METHODS[name]().train(ctx)`` → ``train_adversarial``) and batched (``baselines.ebgan_batched.train_batched``)
-with 1, 3, 12 and 36 members, side by side in one run, against the machine's matmul throughput.
+(``METHODS[name]().train(ctx)``: the method's program in the engine's loop) and batched
+(``baselines.ebgan_batched.train_batched``) with 1, 3, 12 and 36 members, side by side in one run, against the
+machine's matmul throughput.
 
 Members are a realistic mix: member i is method i mod 4 on dataset i mod 3 with seed i // 12, so 12 members are
 every (method, dataset) pair once and 36 are the suite's three seeds of each.
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines.ebgan_batched import GROUP, member_from_context, train_batched  # noqa: E402
 from benchmark.api import DATASETS, METHODS, RunContext, load_plugins  # noqa: E402
+from benchmark.planner import run_hparams  # noqa: E402
 
 METHOD_NAMES = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 DATASET_NAMES = ("cegan_gmm4", "cegan_biased", "cegan_spirals")
@@ -97,8 +99,9 @@ class Bench:
         self.datasets = {name: DATASETS[name]() for name in DATASET_NAMES}
 
     def ctx(self, method: str, dataset: str, seed: int, steps: int) -> RunContext:
-        return RunContext(dataset=self.datasets[dataset], hparams=dict(SUITE_HP.get(method, {})), seed=seed,
-                          device=self.device, budget={"steps": steps}, log_every=50)
+        hparams = run_hparams(method, dataset, **SUITE_HP.get(method, {}))
+        return RunContext(dataset=self.datasets[dataset], hparams=hparams, seed=seed, device=self.device,
+                          budget={"steps": steps}, log_every=50)
 
     def sequential(self, method: str, dataset: str, steps: int) -> None:
         METHODS[method]().train(self.ctx(method, dataset, 0, steps))
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for size, group, flops, seq_time, bat_time in rows:
         grouping = f", groups of {group}" if group and group < size else (", one batch" if size > 1 else "")
-        for label, t in (("one at a time (train_adversarial)", seq_time),
+        for label, t in (("one at a time (engine loop)", seq_time),
                          (f"batched (train_batched{grouping})", bat_time)):
             gflops = flops / t / 1e9
             speed = f"{seq_time / t:.2f}×"

@@ -1,5 +1,5 @@
 """Batched training of the 2-D models of Dai et al. (ICLR 2017) (baselines/ebgan_batched.py): every member is
-the run that ``train_adversarial`` trains alone (the method's ``train(ctx)``), members do not see each other,
+the run the method trains alone through the engine's loop (``train(ctx)``), members do not see each other,
 and the egan_knn.py update switch (d-only / g-only steps) is reproduced per member.
 
 Tolerances, and why the equivalence runs in float64 over few steps: the early EGAN updates are Adam steps on
@@ -33,8 +33,9 @@ import baselines.egan_ent_nn
 import baselines.egan_ent_vi
 import baselines.gan_cegan
 from baselines.ebgan_batched import _IndexStream, member_from_context, resolve_hparams, train_batched
-from baselines.ebgan_common import BUDGET_HPARAMS, BatchStream, train_adversarial
+from baselines.ebgan_common import BatchStream
 from benchmark.api import DATASETS, METHODS, RunContext, load_plugins
+from benchmark.planner import run_hparams
 
 load_plugins()
 
@@ -72,7 +73,8 @@ def _default_dtype(dtype: torch.dtype):
 def _ctx(data: Any, method: str, seed: int, steps: int, extra: dict[str, Any] | None = None,
          logs: list | None = None, log_every: int = 2) -> RunContext:
     sink = (lambda step, values: logs.append((step, values))) if logs is not None else None
-    return RunContext(dataset=data, hparams={**SUITE_HP.get(method, {}), **(extra or {})}, seed=seed,
+    hparams = run_hparams(method, data.name, **{**SUITE_HP.get(method, {}), **(extra or {})})
+    return RunContext(dataset=data, hparams=hparams, seed=seed,
                       device=torch.device("cpu"), budget={"steps": steps}, log_every=log_every, loss_sink=sink)
 
 
@@ -172,24 +174,15 @@ def test_members_are_independent(raw):
         assert same == (j not in (2, 3)), j
 
 
-def test_hparams_are_what_the_methods_pass(raw, monkeypatch):
-    """resolve_hparams mirrors each method's train(ctx): hparams_for, the GAN's dropped switch bounds, the budget."""
-    seen: dict[str, dict[str, Any]] = {}
-
-    def spy(method: str):
-        def record(ctx, hp, *args, **kwargs):
-            seen[method] = {**hp, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
-            return train_adversarial(ctx, hp, *args, **kwargs)
-        return record
-
-    for method, module in MODULES.items():
-        monkeypatch.setattr(module, "train_adversarial", spy(method))
+def test_hparams_are_what_the_methods_train_with(raw):
+    """resolve_hparams is what each method's program trains with: the planner's merge and the budget."""
     extra = {"lbound": -1.0, "all_first_epoch": False, "lr": 1e-4}
-    for name, ds in raw.items():
+    for ds in raw.values():
         for method in MODULES:
-            ctx = replace(_ctx(ds, method, 0, 2, extra), budget={"steps": 2, "batch_size": 64})
-            METHODS[method]().train(ctx)
-            assert resolve_hparams(method, ctx) == seen[method], (name, method)
+            keys = set(METHODS[method].hparams)
+            ctx = replace(_ctx(ds, method, 0, 2, {k: v for k, v in extra.items() if k in keys}),
+                          budget={"steps": 2, "batch_size": 64})
+            assert resolve_hparams(method, ctx) == METHODS[method]().setup(ctx).hp, (ds.name, method)
 
 
 def test_index_stream_is_batch_stream():

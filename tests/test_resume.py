@@ -30,8 +30,11 @@ def run_args() -> list[str]:
 
 def finished_runs(home: Path) -> dict[str, object]:
     tracker = Tracker(f"sqlite:///{home / 'mlflow.db'}")
-    return {r.tags["run_key"]: r for r in tracker.runs("resume_test")
-            if r.tags.get("bench.kind") == "run" and r.status == "FINISHED"}
+    runs = [r for r in tracker.runs("resume_test") if r.tags.get("bench.kind") == "run" and r.status == "FINISHED"]
+    by_key = {r.tags["run_key"]: r for r in runs}
+    # each run trains once: a fixed setting's search run is its first seed's run, in a batch too
+    assert len(by_key) == len(runs), sorted(r.tags["run_key"] for r in runs)
+    return by_key
 
 
 def histories(home: Path, run) -> dict[str, list[tuple[int, float]]]:
