@@ -171,9 +171,15 @@ def train_family(runs: Sequence[tuple[str, RunContext]], checkpoint: Any = None)
         def on_progress(k: int, n: int, contexts=contexts) -> None:
             contexts[k].advance(n)
 
+        def on_curve(k: int, step: int, result: MemberResult, contexts=contexts, failed=failed) -> None:
+            if k not in failed:
+                contexts[k].curve_point(step, result.train_result)
+
         trained = train_batched([members[j] for j in ids], contexts[0].steps, contexts[0].device,
                                 contexts[0].log_every, on_log=on_log, on_progress=on_progress,
-                                checkpoint=checkpoint if len(by_batch) == 1 else None)
+                                checkpoint=checkpoint if len(by_batch) == 1 else None,
+                                curve_steps=sorted({s for ctx in contexts for s in ctx.curve_steps}),
+                                on_curve=on_curve)
         for k, (j, result) in enumerate(zip(ids, trained, strict=True)):
             outcomes[j] = failed.get(k) or result.train_result()
     return outcomes
@@ -679,7 +685,8 @@ class _IndexStream:
 def train_batched(members: Sequence[Member], steps: int, device: torch.device | str = "cpu", log_every: int = 50,
                   on_log: Callable[[int, int, dict[str, float]], None] | None = None,
                   on_progress: Callable[[int, int], None] | None = None, chunk: int = 50,
-                  group: int | None = GROUP, checkpoint: Any = None) -> list[MemberResult]:
+                  group: int | None = GROUP, checkpoint: Any = None, curve_steps: Sequence[int] = (),
+                  on_curve: Callable[[int, int, MemberResult], None] | None = None) -> list[MemberResult]:
     """Train every member for ``steps`` steps as one batched model; member j's result is the run
     run would give it alone (to float rounding; see the module docstring).
 
@@ -693,8 +700,11 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
     ``checkpoint`` (one batch only): an object with ``every`` (steps), ``save(step, state)`` and ``load()``
     (``(step, state)`` or None). The whole batch's state (stacks, optimiser moments, batch-norm statistics, update
     switches, data order and noise generators, the logged losses) is saved at the end of the chunk that passes
-    a multiple of ``every``; a batch of the same members resumes from it to the numbers of an uninterrupted one,
-    and its restored losses are handed to ``on_log`` again."""
+    a multiple of ``every``; a batch of the same members resumes from it to the numbers of an uninterrupted one
+    (the runs' own records of what was logged before are the checkpoint owner's to restore).
+
+    ``on_curve(j, step, result)``: at each of ``curve_steps`` before the last, member j's networks as they are
+    then (a budget curve's point, ``benchmark/curves.py``); training goes on unchanged."""
     if not members:
         return []
     device = torch.device(device)
@@ -709,9 +719,11 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
         inside = [members[j] for j in ids]
         relay = None if on_log is None else (lambda j, step, values, ids=ids: on_log(ids[j], step, values))
         progress = None if on_progress is None else (lambda k, ids=ids: [on_progress(j, k) for j in ids])
+        curve = None if on_curve is None else (lambda j, step, res, ids=ids: on_curve(ids[j], step, res))
         with torch.inference_mode():
             model = _Batched(inside, steps, device)
-            logs, count_all = _train(model, inside, steps, device, log_every, relay, progress, chunk, checkpoint)
+            logs, count_all = _train(model, inside, steps, device, log_every, relay, progress, chunk, checkpoint,
+                                     [s for s in sorted(set(curve_steps)) if 0 < s < steps], curve)
         # the trained networks leave inference mode: the metrics may need their gradients, and the engine
         # restores their state after each metric
         trained = model.results(steps, device)
@@ -725,7 +737,9 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
 
 def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch.device, log_every: int,
            on_log: Callable[[int, int, dict[str, float]], None] | None, on_progress: Callable[[int], None] | None,
-           chunk: int, checkpoint: Any = None) -> tuple[list[list[tuple[int, dict[str, float]]]], list[int]]:
+           chunk: int, checkpoint: Any = None, curve_steps: Sequence[int] = (),
+           on_curve: Callable[[int, int, MemberResult], None] | None = None,
+           ) -> tuple[list[list[tuple[int, dict[str, float]]]], list[int]]:
     """Train the batch; returns each member's logged losses and its count of steps that updated both nets."""
     m, n = len(members), model.n
     datasets: dict[int, torch.Tensor] = {}
@@ -746,14 +760,14 @@ def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch
         streams, logs, begin = state["streams"], state["logs"], done + 1
         for mb, noise_state in zip(members, state["noise"], strict=True):
             mb.noise_rng.set_state(noise_state)
-        for j, lines in enumerate(logs):
-            for step, values in lines:
-                if on_log is not None:
-                    on_log(j, step, values)
         if on_progress is not None:
             on_progress(done)
-    for start in range(begin, steps + 1, chunk):
-        b = min(chunk, steps - start + 1)
+    start = begin
+    while start <= steps:
+        # a chunk ends at the next curve point, so that the networks are read exactly there (chunking changes
+        # no number: data and noise are drawn per step, in order)
+        upcoming = [s for s in curve_steps if s >= start]
+        b = min(chunk, steps - start + 1, (upcoming[0] - start + 1) if upcoming else chunk)
         xr = torch.empty(b, m, n, 2, pin_memory=pin)
         z = torch.empty(b, m, n, NOISE_DIM, pin_memory=pin)
         for j, mb in enumerate(members):
@@ -790,9 +804,14 @@ def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch
         if on_progress is not None:
             on_progress(b)
         end = start + b - 1
+        if on_curve is not None and end in curve_steps:
+            with torch.inference_mode(False):  # the metrics may need gradients of these copies
+                for j, res in enumerate(model.results(end, device)):
+                    on_curve(j, end, res)
         if checkpoint is not None and checkpoint.every > 0 and end < steps and end // checkpoint.every > (
                 start - 1) // checkpoint.every:
             checkpoint.save(end, {"model": {k: v for k, v in vars(model).items() if k != "members"},
                                   "streams": streams, "noise": [mb.noise_rng.get_state() for mb in members],
                                   "logs": logs})
+        start = end + 1
     return logs, model.count_all.cpu().tolist()

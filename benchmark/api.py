@@ -130,6 +130,10 @@ class RunContext:
     step_sink: Callable[[int], None] | None = None
     checkpoint_every: int = 0
     checkpoint_store: CheckpointStore | None = None
+    # budget curve (benchmark/curves.py): the steps before the last at which the run is measured, and where
+    # the model of that moment goes (``curve_point``)
+    curve_steps: tuple[int, ...] = ()
+    curve_sink: Callable[[int, Callable[[], TrainResult]], None] | None = None
     # what the metrics of one run share (e.g. Inception features of the samples, computed once): keyed by
     # what was computed; lives as long as the run
     run_cache: dict[str, Any] = field(default_factory=dict)
@@ -176,6 +180,15 @@ class RunContext:
     def advance(self, n: int = 1) -> None:
         if self.step_sink is not None:
             self.step_sink(n)
+
+    def curve_point(self, step: int, result: Callable[[], TrainResult]) -> bool:
+        """At a curve step (before the last), measure the model ``result()`` gives as it is now; ``result`` is
+        only called then. The caller keeps training as if nothing happened (see ``loop.train``). True when
+        measured."""
+        if self.curve_sink is None or step not in self.curve_steps or step >= self.steps:
+            return False
+        self.curve_sink(step, result)
+        return True
 
     def restore(self) -> tuple[int, dict[str, Any]] | None:
         """``(steps_done, state)`` from the last checkpoint of this same run, or None to start at step 0."""

@@ -53,23 +53,31 @@ def batch_trainer(family: str) -> Callable[[Trainer], Trainer]:
 
 class BatchCheckpoint:
     """Where a batch keeps its checkpoint: one file for the whole batch, named after its members' run keys in
-    order, so that the same batch formed again (the same units, claimed in the same order) resumes from it."""
+    order, so that the same batch formed again (the same units, claimed in the same order) resumes from it.
+    Besides the trainer's state it holds each run's record so far (logged losses, budget-curve points), which a
+    resumed batch starts from instead of logging them again."""
 
-    def __init__(self, settings: Any, keys: Sequence[str], every: int) -> None:
+    def __init__(self, settings: Any, begun: Sequence[Any], every: int) -> None:
         from benchmark.execute import Checkpoints
         from benchmark.identity import digest
 
-        self.store = Checkpoints(settings, f"batch-{digest(list(keys))}")
+        self.store = Checkpoints(settings, f"batch-{digest([b.key for b in begun])}")
+        self.begun = list(begun)
         self.every = every
         self.restored_from: int | None = None
 
     def save(self, step: int, state: dict[str, Any]) -> None:
-        self.store.write(step, state)
+        self.store.write(step, {"trainer": state, "records": [list(b.losses) for b in self.begun]})
 
     def load(self) -> tuple[int, dict[str, Any]] | None:
         saved = self.store.read()
         self.restored_from = saved[0] if saved is not None else None
-        return saved
+        if saved is None:
+            return None
+        step, state = saved
+        for begun, record in zip(self.begun, state["records"], strict=True):
+            begun.losses[:] = [tuple(row) for row in record]
+        return step, state["trainer"]
 
     def clear(self) -> None:
         self.store.clear()
@@ -83,7 +91,7 @@ def train_together(family: str, members: Sequence[tuple[str, Any]], executors: S
     started = time.perf_counter()
     settings, steps = executors[0].settings, members[0][1].ctx.steps
     every = settings.checkpoint_every or max(1, steps // 10)
-    checkpoint = BatchCheckpoint(settings, [begun.key for _, begun in members], every)
+    checkpoint = BatchCheckpoint(settings, [begun for _, begun in members], every)
     try:
         outcomes = TRAINERS[family]([(name, begun.ctx) for name, begun in members], checkpoint=checkpoint)
     except (RunFailed, KeyboardInterrupt, SystemExit):

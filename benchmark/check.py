@@ -64,6 +64,10 @@ class Verdict:
     # the share of the paper's budget (steps) the verdict's runs spent; None where the paper states none
     budget_fraction: float | None = None
     budget: str = ""  # the same in words: "4% of the paper's steps", "the paper's budget", ...
+    # with a budget curve: the relative change of the mean over seeds across the last doubling of steps, and
+    # the same in words ("still moving: +23% over the last doubling of steps"; benchmark/curves.py)
+    last_doubling: float | None = None
+    moving: str = ""
     device: str | None = None  # where the runs trained (cpu, cuda)
     run_ids: list[str] = field(default_factory=list)  # the MLflow runs behind the verdict
     outcome: str = ""  # reproduced | close | not reproduced | claim holds | claim fails | not run | failed

@@ -13,6 +13,7 @@ into four kinds, because each means something different for a verdict:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -26,11 +27,11 @@ from typing import Any
 
 import torch
 
-from benchmark import api
+from benchmark import api, curves
 from benchmark.errors import DatasetMissing, DeviceBroken  # noqa: F401 (re-exported)
 from benchmark.estimate import shape_of
 from benchmark.identity import digest
-from benchmark.loop import seed_global
+from benchmark.loop import global_rng_state, seed_global, set_global_rng_state
 from benchmark.numerics import provenance
 from benchmark.planner import Job
 from benchmark.progress import Progress
@@ -182,13 +183,33 @@ class RunExecutor:
                 step_sink(step)
             self.tracker.set_tags(begun.run_id, {"resumed_from_step": str(step)})
 
+        def curve_sink(step: int, result: Callable[[], api.TrainResult]) -> None:
+            for name, value in self._curve_point(ctx, result).items():
+                losses.append((f"{curves.PREFIX}{name}", value, step))
+
         # how often is not part of the run's identity: it changes no number the run produces
         every = self.settings.checkpoint_every or max(1, job.steps // 10 if job.steps else 100)
-        return api.RunContext(dataset=self.dataset, hparams=hparams, seed=begun.seed,
-                              device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
-                              log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
-                              step_sink=step_sink, checkpoint_every=every,
-                              checkpoint_store=begun.checkpoints.bind(losses, restored))
+        ctx = api.RunContext(dataset=self.dataset, hparams=hparams, seed=begun.seed,
+                             device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
+                             log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
+                             step_sink=step_sink, checkpoint_every=every,
+                             checkpoint_store=begun.checkpoints.bind(losses, restored),
+                             curve_steps=job.curve_steps, curve_sink=curve_sink if job.curve_metrics else None)
+        return ctx
+
+    def _curve_point(self, ctx: api.RunContext, result: Callable[[], api.TrainResult]) -> dict[str, float]:
+        """The curve's metrics on the model as it is now. Training goes on untouched: the metrics are read-only
+        (``measure``), see a run cache of their own (what they cache belongs to this moment's model), and
+        every global generator, numpy's too, is as before."""
+        saved = global_rng_state()
+        try:
+            model, moment = result(), dataclasses.replace(ctx, run_cache={})
+            values: dict[str, float] = {}
+            for metric in self.job.curve_metrics:
+                values.update(measure(api.METRICS[metric], model, moment))
+        finally:
+            set_global_rng_state(saved)
+        return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
 
     def train(self, begun: Started) -> api.TrainResult:
         """Train the run on its own, through the method's program and the engine's loop."""
@@ -218,6 +239,8 @@ class RunExecutor:
                 raise error
             measurements = self._measure(begun, result)
             self.tracker.set_tags(run_id, begun.timing)
+            if self.job.curve_metrics:
+                self.tracker.set_tags(run_id, {curves.TAG: curves.encode(self._curve(losses))})
             missing = {k: v for k, v in self.missing.items() if k not in measurements}
             if missing:
                 self.tracker.set_tags(run_id, {MISSING_TAG: json.dumps(missing, sort_keys=True)})
@@ -248,6 +271,13 @@ class RunExecutor:
         checkpoints.clear()
         return RunRecord(run_id, "FINISHED", begun.tags, {}, measurements)
 
+    def _curve(self, losses: list[tuple[str, float, int]]) -> dict[int, dict[str, float]]:
+        points: dict[int, dict[str, float]] = {}
+        for name, value, step in losses:
+            if name.startswith(curves.PREFIX):
+                points.setdefault(step, {})[name[len(curves.PREFIX):]] = value
+        return points
+
     def _record(self, run_id: str, losses: list, tags: dict[str, str]) -> None:
         self.tracker.log_metrics(run_id, losses)
         self.tracker.set_tags(run_id, tags)
@@ -260,7 +290,12 @@ class RunExecutor:
         try:
             for metric in job.metrics:
                 try:
-                    measurements.update(measure(api.METRICS[metric], result, ctx))
+                    measured_now = measure(api.METRICS[metric], result, ctx)
+                    measurements.update(measured_now)
+                    if metric in job.curve_metrics:  # the curve's last point is the run's own measurement
+                        begun.losses.extend((f"{curves.PREFIX}{k}", float(v), job.steps)
+                                            for k, v in measured_now.items()
+                                            if v is not None and math.isfinite(float(v)))
                 except DatasetMissing as missing:  # found out only now: the other metrics still count
                     for name in api.METRICS[metric].produces:
                         self.missing.setdefault(name, str(missing))

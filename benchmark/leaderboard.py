@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from tabulate import tabulate
 
-from benchmark import report_causes, report_model, report_outcomes, report_text, sweep_figures
+from benchmark import curve_figures, report_causes, report_model, report_outcomes, report_text, sweep_figures
 from benchmark.check import Verdict
 from benchmark.report_model import FigureGroup
 from benchmark.report_outcomes import AGREE, FAILED, LABELS, NOT_RUN, OUTCOMES, counted, outcome, reason, role
@@ -65,6 +65,8 @@ def _row(v: Verdict, causes: list[str], wrapped: bool) -> list[str]:
     verdict = f"{o} [{causes.index(reason(v)) + 1}]" if o in (NOT_RUN, FAILED) else o
     if not counted(v):
         verdict += f" ({role(v)})"
+    if v.moving.startswith("still"):  # at a reduced budget, the value had not settled (benchmark/curves.py)
+        verdict += " (still moving)"
     if v.kind == "claim":
         published, reproduced = v.statement or "claim", v.detail or ("—" if o in (NOT_RUN, FAILED) else "")
     else:
@@ -319,7 +321,8 @@ SweepFigures = dict[str, dict[str, list[tuple[str, str]]]]  # suite -> paper_ref
 
 
 def _sweep_figures(results: list[SuiteResults], out: Path) -> SweepFigures:
-    """The suites' figures over whole sweeps (box plots, scatter plots), by the paper reference they draw."""
+    """The suites' figures over whole sweeps (box plots, scatter plots) and their budget curves, by the paper
+    reference they draw."""
     drawn: SweepFigures = {}
     for r in results:
         by_ref: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -329,6 +332,8 @@ def _sweep_figures(results: list[SuiteResults], out: Path) -> SweepFigures:
             if path is not None:
                 caption = f"{fig.spec.caption} — reproduced over the sweeps: {fig.spec.name}"
                 by_ref[fig.spec.paper_ref].append((caption, str(path.relative_to(out))))
+        for paper_ref, caption, path in curve_figures.draw(r, out):
+            by_ref[paper_ref].append((caption, str(path.relative_to(out))))
         drawn[r.suite.suite] = dict(by_ref)
     return drawn
 

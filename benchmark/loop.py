@@ -12,11 +12,15 @@ says what one step does in ``Program.step``; the loop owns everything else:
 - checkpoints: every ``ctx.checkpoint_every`` steps the program's state (its stateful parts: networks,
   optimisers, schedulers, data streams; its random generators; its plain values) and torch's global
   generator states are saved, and a run killed mid-way resumes from there to the same numbers as an
-  uninterrupted run.
+  uninterrupted run;
+- budget curves: at ``ctx.curve_steps`` the model of that moment (``Program.result``) is measured, training
+  modes kept, before the checkpoint of that step (``benchmark/curves.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -56,7 +60,7 @@ class Program:
         for name, g in self.streams.items():
             streams[name] = g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state
         return {"parts": {name: part.state_dict() for name, part in self.parts.items()}, "streams": streams,
-                "values": dict(self.values), "global": _global_rng_state()}
+                "values": dict(self.values), "global": global_rng_state()}
 
     def load_state(self, saved: dict[str, Any]) -> None:
         for name, part in self.parts.items():
@@ -68,17 +72,17 @@ class Program:
             else:
                 g.bit_generator.state = state
         self.values.update(saved["values"])
-        _set_global_rng_state(saved["global"])
+        set_global_rng_state(saved["global"])
 
 
-def _global_rng_state() -> dict[str, Any]:
+def global_rng_state() -> dict[str, Any]:
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def _set_global_rng_state(state: dict[str, Any]) -> None:
+def set_global_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     if "cuda" in state and torch.cuda.is_available():
@@ -111,8 +115,24 @@ def train(method: Any, ctx: RunContext) -> TrainResult:
             if log and losses:
                 ctx.log_losses(step, {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
                                       for k, v in losses.items()})
+            if step in ctx.curve_steps:
+                with _modes_kept(program):
+                    ctx.curve_point(step, program.result)
             ctx.checkpoint(step, program.state)
         return program.result()
+
+
+@contextmanager
+def _modes_kept(program: Program) -> Iterator[None]:
+    """Training goes on after a curve point exactly as before it: ``result()`` may switch the networks to
+    evaluation mode (the metrics restore what they change themselves)."""
+    modules = [m for part in program.parts.values() if isinstance(part, torch.nn.Module) for m in part.modules()]
+    flags = [m.training for m in modules]
+    try:
+        yield
+    finally:
+        for m, flag in zip(modules, flags, strict=True):
+            m.training = flag
 
 
 def program_steps(program: Program, ctx: RunContext) -> int:

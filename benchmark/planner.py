@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.catalog import Catalog, MethodDecl, catalog
+from benchmark.curves import curve_steps
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
 from benchmark.numerics import Numerics
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
@@ -48,6 +49,9 @@ class Job:
     # how its runs train: "loop" (the method's program, alone) or "batched:<family>" (benchmark.batching): the
     # same computation to float rounding, which GAN training amplifies, so it is part of every run's identity
     trainer: str = "loop"
+    # budget curve (benchmark/curves.py): the steps at which these metrics are also measured; () without one
+    curve_steps: tuple[int, ...] = ()
+    curve_metrics: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -60,9 +64,12 @@ class Job:
         return (self.experiment, self.method, self.dataset)
 
     def _run_basis(self) -> dict[str, Any]:
-        return {"job": self.key, "method": self.method_name, "loader": self.loader, "data": self.dataset_params,
-                "hparams": self.hparams, "budget": self.budget, "metrics": self.metrics, "device": self.device,
-                "numerics": self.numerics.mode, "trainer": self.trainer, "versions": self.versions}
+        basis = {"job": self.key, "method": self.method_name, "loader": self.loader, "data": self.dataset_params,
+                 "hparams": self.hparams, "budget": self.budget, "metrics": self.metrics, "device": self.device,
+                 "numerics": self.numerics.mode, "trainer": self.trainer, "versions": self.versions}
+        if self.curve_metrics:  # a run with a curve measures more; runs without one keep their keys
+            basis["curve"] = {"steps": list(self.curve_steps), "metrics": list(self.curve_metrics)}
+        return basis
 
     @property
     def fingerprint(self) -> str:
@@ -85,7 +92,8 @@ class Job:
         if not skipped:
             return self
         return dataclasses.replace(self, metrics=[m for m in self.metrics if m not in skipped],
-                                   skipped_metrics=skipped)
+                                   skipped_metrics=skipped,
+                                   curve_metrics=tuple(m for m in self.curve_metrics if m not in skipped))
 
     def grid_points(self) -> list[dict[str, Any]]:
         names = sorted(self.sweep)
@@ -210,5 +218,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     paper_budget=exp.budget.of("paper", mname, dname), budget_stated=exp.budget.paper_stated,
                     numerics=numerics or Numerics(),
                     trainer=f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop",
+                    curve_steps=curve_steps(int(budget.get("steps", 0)), exp.curve.points) if exp.curve else (),
+                    curve_metrics=tuple(exp.curve.metrics) if exp.curve else (),
                 ))
     return jobs

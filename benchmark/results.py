@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark import planner
+from benchmark import curves, planner
 from benchmark.catalog import catalog
 from benchmark.check import Values, Verdict, judge, outcome_of
 from benchmark.numerics import Numerics
@@ -234,6 +234,10 @@ def _annotate(verdict: Verdict, target: Target, recs: list[JobRecord]) -> Verdic
         verdict.device = ",".join(sorted({j.device for j in jobs}))
         runs = [run for r in recs for run in (r.searches.values() if target.scope == "sweep" else r.finals.values())]
         verdict.run_ids = sorted({run.run_id for run in runs})
+        if verdict.measurement and target.scope != "sweep" and len(recs) == 1:
+            verdict.last_doubling = curves.last_doubling([curves.decode(run.tags.get(curves.TAG)) for run in runs],
+                                                         verdict.measurement)
+            verdict.moving = curves.moving_text(verdict.last_doubling)
     return verdict
 
 

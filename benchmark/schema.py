@@ -140,6 +140,14 @@ class Objective(Strict):
     direction: Literal["minimize", "maximize"]
 
 
+class Curve(Strict):
+    """Measure some of the experiment's metrics at log-spaced points of training (benchmark/curves.py)."""
+
+    points: int = Field(ge=2, le=20)
+    metrics: list[Name] = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
 class Experiment(Strict):
     methods: list[Name] = Field(min_length=1)
     datasets: list[Name] = Field(min_length=1)
@@ -151,7 +159,16 @@ class Experiment(Strict):
     trials: PerProfileInt | None = None
     objective: Objective | None = None
     requires_gpu: bool = False
+    curve: Curve | None = None
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _curve_metrics(self) -> Experiment:
+        if self.curve is not None:
+            unknown = [m for m in self.curve.metrics if m not in self.metrics]
+            if unknown:
+                raise ValueError(f"curve metrics {unknown} are not among the experiment's metrics")
+        return self
 
 
 class Check(Strict):

@@ -18,6 +18,7 @@ from benchmark.errors import UserError
 
 # Keys that hold losses logged during training; everything else a run logs is a measurement.
 LOSS_PREFIX = "loss."
+CURVE_PREFIX = "curve."  # a measurement's history over training (benchmark/curves.py), not a measurement
 PARENT = "job"
 CHILD = "run"
 MISSING_TAG = "missing_measurements"  # JSON {measurement: reason} on a run whose metric could not run
@@ -206,7 +207,8 @@ class Tracker:
             page = self.client.search_runs([exp_id], filter_string=filter_string, max_results=1000,
                                            page_token=token)
             for run in page:
-                measurements = {k: v for k, v in run.data.metrics.items() if not k.startswith(LOSS_PREFIX)}
+                measurements = {k: v for k, v in run.data.metrics.items()
+                                if not k.startswith((LOSS_PREFIX, CURVE_PREFIX))}
                 out.append(RunRecord(run.info.run_id, run.info.status, dict(run.data.tags),
                                      dict(run.data.params), measurements, run.info.artifact_uri))
             token = page.token

@@ -526,7 +526,7 @@ class Worker:
 def job_tags(job: Job, settings: Any) -> dict[str, str]:
     return {"suite": job.suite, "experiment": job.experiment, "method": job.method, "dataset": job.dataset,
             "profile": job.profile, "device": job.device, "job_key": job.key, "method_name": job.method_name,
-            "loader": job.loader, **settings.tags}
+            "loader": job.loader, "trainer": job.trainer, **settings.tags}
 
 
 def _quote(text: str) -> str:

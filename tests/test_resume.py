@@ -1,6 +1,7 @@
 """Every method family resumes after SIGKILL from its last checkpoint and ends with the same numbers as an
 uninterrupted run: the engine's loop saves networks, optimisers, schedulers, data streams, random generators
-(named streams and torch's global one, which dropout draws from) and the values a step carries."""
+(named streams and torch's global one, which dropout draws from) and the values a step carries; the budget-curve
+points taken before the kill are kept (a loop-trained and a batched job have curves)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def finished_runs(home: Path) -> dict[str, object]:
 
 def histories(home: Path, run) -> dict[str, list[tuple[int, float]]]:
     client = Tracker(f"sqlite:///{home / 'mlflow.db'}").client
-    keys = [k for k in client.get_run(run.run_id).data.metrics if k.startswith("loss.")]
+    keys = [k for k in client.get_run(run.run_id).data.metrics if k.startswith(("loss.", "curve."))]
     return {k: sorted((m.step, m.value) for m in client.get_metric_history(run.run_id, k)) for k in keys}
 
 
@@ -77,4 +78,6 @@ def test_every_family_resumes_after_sigkill_to_the_same_numbers(tmp_path):
     for key, run in resumed.items():
         assert run.measurements == reference[key].measurements, run.tags["experiment"]
         assert histories(killed, run) == histories(whole, reference[key]), run.tags["experiment"]
+        assert run.tags.get("curve") == reference[key].tags.get("curve"), run.tags["experiment"]
+        assert bool(run.tags.get("curve")) == (run.tags["experiment"] in ("wgan", "ebgan"))
     assert not list(checkpoints.glob("*.pt")), "a finished run leaves no checkpoint behind"
