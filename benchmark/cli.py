@@ -266,7 +266,7 @@ def cmd_run(args) -> int:
         mode = f", {args.workers} workers sharing {redact(settings.storage_url)}" if settings.shared else ""
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
-        print(f"  {estimate.summary(estimate.estimate(jobs, tracker))}", file=sys.stderr)
+        print(f"  {estimate.summary(estimate.estimate(jobs, tracker, batch=args.batch))}", file=sys.stderr)
         shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
         outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
         print(_report(outcomes), file=sys.stderr)
@@ -300,7 +300,8 @@ def cmd_plan(args) -> int:
             for job in planner.plan(suite, args.profile, args.only, device=args.device, **_modes(args))]
     if args.only and not jobs:
         raise UserError(f"no target matches {args.only}", field="--only")
-    found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir))
+    found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir),
+                              batch=args.batch)
     if args.format == "json":
         print(json.dumps([e.as_dict() for e in found], indent=2))
         return 0

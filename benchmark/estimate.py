@@ -52,8 +52,13 @@ class JobEstimate:
 def shape_of(job: Job) -> str:
     """What decides the time of a step: everything of the run's identity but the number of steps and the seed."""
     budget = {k: v for k, v in job.budget.items() if k != "steps"}
-    return digest({"method": job.method_name, "loader": job.loader, "data": job.dataset_params,
-                   "hparams": job.hparams, "budget": budget, "metrics": job.metrics, "device": job.device}, 16)
+    basis = {"method": job.method_name, "loader": job.loader, "data": job.dataset_params, "hparams": job.hparams,
+             "budget": budget, "metrics": job.metrics, "device": job.device}
+    if job.trainer != "loop":  # a batched run's time is its share of its batch's
+        basis["trainer"] = job.trainer
+    if job.curve_metrics:
+        basis["curve"] = [len(job.curve_steps), job.curve_metrics]
+    return digest(basis, 16)
 
 
 def history(runs: list[RunRecord]) -> dict[str, Throughput]:
@@ -93,8 +98,15 @@ def done_of(job: Job, finished: set[str], parents: dict[str, RunRecord]) -> int:
     return done
 
 
-def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False,
-             data_dir: str | None = None) -> list[JobEstimate]:
+def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_dir: str | None = None,
+             batch: int = 36) -> list[JobEstimate]:
+    """Per job: its runs, how many are done, and the seconds the rest take here. Runs that train together
+    (``Job.trainer``) are calibrated as the batch they would form: up to ``batch`` runs of the plan with the
+    same trainer and steps."""
+    together: dict[tuple[str, int], int] = {}
+    for job in jobs:
+        if job.trainer != "loop":
+            together[(job.trainer, job.steps)] = together.get((job.trainer, job.steps), 0) + len(job.seeds)
     by_suite: dict[str, list[RunRecord]] = {}
     for suite in sorted({j.suite for j in jobs}):
         by_suite[suite] = tracker.runs(suite)
@@ -110,7 +122,8 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False,
         left = runs_of(job) - done
         shape = shape_of(job)
         if shape not in known and calibrate and left > 0 and not job.requires_gpu:
-            measured = calibrate_job(job, data_dir)
+            members = min(max(1, batch), together.get((job.trainer, job.steps), 1))
+            measured = calibrate_job(job, data_dir, members if job.trainer != "loop" else 1)
             if measured is not None:
                 known[shape] = measured
                 _save_calibration(shape, measured)
@@ -125,11 +138,13 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False,
     return out
 
 
-def calibrate_job(job: Job, data_dir: str | None) -> Throughput | None:
-    """Train the job twice for a few steps (the time of a step and the fixed part apart), measure once."""
+def calibrate_job(job: Job, data_dir: str | None, members: int = 1) -> Throughput | None:
+    """Train the job twice for a few steps (the time of a step and the fixed part apart), measure once. A job
+    whose runs train together trains ``members`` runs of itself as one batch, each charged its share."""
     import torch
 
     from benchmark import api
+    from benchmark.batching import TRAINERS
     from benchmark.errors import DatasetMissing
     from benchmark.execute import measure
 
@@ -145,12 +160,16 @@ def calibrate_job(job: Job, data_dir: str | None) -> Throughput | None:
     timings: dict[int, float] = {}
     result, ctx = None, None
     for steps in [lengths[0], *lengths * 3]:
-        ctx = api.RunContext(dataset=dataset, hparams={**job.hparams, **params}, seed=0,
-                             device=torch.device(job.device), budget={**job.budget, "steps": steps},
-                             profile=job.profile)
+        contexts = [api.RunContext(dataset=dataset, hparams={**job.hparams, **params}, seed=seed,
+                                   device=torch.device(job.device), budget={**job.budget, "steps": steps},
+                                   profile=job.profile) for seed in range(members)]
+        ctx = contexts[0]
         started = time.perf_counter()
-        result = api.METHODS[job.method_name]().train(ctx)
-        elapsed = time.perf_counter() - started
+        if job.trainer == "loop":
+            result = api.METHODS[job.method_name]().train(ctx)
+        else:
+            result = TRAINERS[job.trainer.split(":", 1)[1]]([(job.method_name, c) for c in contexts])[0]
+        elapsed = (time.perf_counter() - started) / members
         timings[steps] = min(timings.get(steps, elapsed), elapsed)
     # the longer run's time per step bounds it from above (it includes the fixed part); the difference of the
     # two lengths removes the fixed part, unless noise made it larger than the bound

@@ -62,3 +62,23 @@ def test_estimates_come_from_history_or_a_calibration(bench_home, capsys):
     capsys.readouterr()
     assert main(["plan", "engine.yaml", "--profile", "cpu", "--no-calibrate"]) == 0
     assert "runs to train" in capsys.readouterr().out
+
+
+def test_runs_that_train_together_are_calibrated_as_their_batch(bench_home, capsys, monkeypatch):
+    from benchmark import batching
+
+    sizes: list[int] = []
+    trainer = batching.TRAINERS["cegan_2d"]
+
+    def spy(runs, **kwargs):
+        sizes.append(len(runs))
+        return trainer(runs, **kwargs)
+
+    monkeypatch.setitem(batching.TRAINERS, "cegan_2d", spy)
+    Path("curve.yaml").write_text((TESTS / "suites" / "curve.yaml").read_text())
+    found = plan_json(capsys, "curve.yaml", "--profile", "smoke")
+    assert all(j["basis"] == "calibration" and j["estimated_seconds"] > 0 for j in found)
+    # the two batched jobs (2 seeds each) form one batch of 4 when they run: calibrated as such, each charged
+    # its share; the loop-trained jobs never reach the batch trainer
+    assert sizes and set(sizes) == {4}
+    assert len(sizes) == 2 * 7  # two batched shapes (with and without a curve), 1 + 2 x 3 timed trainings each
