@@ -51,15 +51,48 @@ def total_runs(jobs: list[Any]) -> int:
 
 
 class LineProgress(Progress):
-    """One line per finished run: what, how long, elapsed and ETA from the mean time of the runs trained so far."""
+    """One line per finished run: what, how long, elapsed and ETA from the mean time of the runs trained so far.
+    While runs train for long (a paper budget, a batch of runs trained together), a line every ``interval``
+    seconds says how far they are and how long they have left."""
 
-    def __init__(self, jobs: list[Any], stream: TextIO | None = None) -> None:
+    def __init__(self, jobs: list[Any], stream: TextIO | None = None, interval: float = 300.0) -> None:
         self.total = total_runs(jobs)
         self.done = 0
         self.per_job: dict[str, int] = {}
         self.trained_seconds: list[float] = []
         self.started = time.monotonic()
         self.stream = stream or sys.stderr
+        self.interval = interval
+        self.training: dict[tuple[str, int], list[float]] = {}  # (job, seed) -> [steps done, steps, since]
+        self.reported = time.monotonic()
+
+    def steps(self, job: Any, seed: int) -> Callable[[int], None]:
+        entry = self.training[(job.key, seed)] = [0.0, float(job.steps or 0), time.monotonic()]
+
+        def advance(n: int) -> None:
+            entry[0] += n
+            if time.monotonic() - self.reported >= self.interval:
+                self._report()
+
+        return advance
+
+    def close_steps(self) -> None:
+        self.training.clear()
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        self.reported = now
+        done = sum(e[0] for e in self.training.values())
+        total = sum(e[1] for e in self.training.values())
+        if not total or not done:
+            return
+        since = min(e[2] for e in self.training.values())
+        share = min(1.0, done / total)
+        left = (now - since) * (1 - share) / share
+        runs = len(self.training)
+        print(f"  ... {runs} run{'s' if runs != 1 else ''} in training: {share:.0%} of {total:,.0f} model steps, "
+              f"{_clock(now - since)} so far, about {_clock(left)} left for {'them' if runs != 1 else 'it'}; "
+              f"elapsed {_clock(now - self.started)}", file=self.stream, flush=True)
 
     def run_done(self, job: Any, seed: int, phase: str, how: str, seconds: float) -> None:
         self.done += 1

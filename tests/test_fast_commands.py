@@ -1,6 +1,6 @@
 """`bench validate`, `bench targets` and `bench compare` read the plug-ins' declarations, not the plug-ins: once
 the declaration catalog is cached they import neither torch nor (for a compare answered from its cache) MLflow
-or scipy. Timings are measured by scripts/time_commands.sh, not asserted here."""
+or scipy. Timings are measured by benchmarks/command_timings.py, not asserted here."""
 
 from __future__ import annotations
 

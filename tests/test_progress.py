@@ -1,0 +1,31 @@
+"""What `bench run` writes to a log: one line per finished run, and during long training a line at most every
+interval that says how far the runs in training are."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+from benchmark.progress import LineProgress
+
+
+def _job(key: str, steps: int) -> SimpleNamespace:
+    return SimpleNamespace(key=key, steps=steps, n_trials=1, seeds=[0, 1], experiment="synthetic", method="GAN",
+                           dataset=key, sweep={})
+
+
+def test_long_training_reports_its_share_at_the_interval_only():
+    out = io.StringIO()
+    jobs = [_job("gmm4", 100), _job("spirals", 300)]
+    progress = LineProgress(jobs, out, interval=3600)
+    a, b = progress.steps(jobs[0], 0), progress.steps(jobs[1], 0)
+    a(50)
+    b(50)
+    assert out.getvalue() == ""  # within the interval: nothing
+    progress.interval = 0
+    a(50)
+    line = out.getvalue().strip()
+    assert line.startswith("... 2 runs in training: 38% of 400 model steps") and "left for them" in line
+    progress.close_steps()
+    progress.run_done(jobs[0], 0, "final", "trained", 2.0)
+    assert out.getvalue().strip().splitlines()[-1].startswith("[1/6] synthetic · GAN · gmm4 · seed 0: trained in 2.0 s")
