@@ -201,7 +201,7 @@ def _summary(p: report_model.PaperView) -> str:
 
 def _overview_table(papers: list[report_model.PaperView]) -> list[str]:
     headers = ["paper", "profile", "budget"] + [report_outcomes.MARKS[o] for o in OUTCOMES]
-    headers += ["at paper's budget", "reduced", "counted"]
+    headers += ["at paper's budget", "reduced", "no stated budget", "counted"]
     rows = []
     for p in papers:
         c = p.counts
@@ -210,7 +210,8 @@ def _overview_table(papers: list[report_model.PaperView]) -> list[str]:
             title = title.split(":", 1)[0]  # "Entropic GANs meet VAEs", the subtitle is under its heading
         rows.append([f"[{title}](#{p.anchor})", ", ".join(p.profiles) or "—", p.budget]
                     + [str(c.by_outcome[o]) for o in OUTCOMES]
-                    + [str(sum(c.at_paper_budget.values())), str(sum(c.reduced_budget.values())), str(c.counted)])
+                    + [str(sum(c.at_paper_budget.values())), str(sum(c.reduced_budget.values())),
+                       str(sum(c.unstated_budget.values())), str(c.counted)])
     return report_text.md_table(headers, rows, 200, shrink=[2])
 
 

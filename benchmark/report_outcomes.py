@@ -68,11 +68,20 @@ def ran(v: Verdict) -> bool:
     return outcome(v) not in (NOT_RUN, FAILED)
 
 
+UNSTATED = "the paper states no budget"  # how results.budget_of begins where the paper gives none
+
+
+def budget_unstated(v: Verdict) -> bool:
+    """Whether the paper (and its code) states no budget for the runs behind a verdict: neither at the paper's
+    budget nor below it."""
+    return v.budget.startswith(UNSTATED)
+
+
 def at_paper_budget(v: Verdict) -> bool:
     """Whether the runs behind a verdict spent the paper's whole budget."""
     if v.budget_fraction is not None:
         return v.budget_fraction >= 1.0
-    return bool(v.profile) and set(v.profile.split(",")) == {"paper"}
+    return not budget_unstated(v) and bool(v.profile) and set(v.profile.split(",")) == {"paper"}
 
 
 def budget_text(verdicts: list[Verdict]) -> str:
@@ -85,11 +94,13 @@ def budget_text(verdicts: list[Verdict]) -> str:
     if len(words) == 1 and all(v.budget for v in judged):
         return words.pop()
     fractions = sorted({v.budget_fraction for v in judged if v.budget_fraction is not None})
+    if not fractions and all(budget_unstated(v) for v in judged):
+        return f"{UNSTATED}; ours is the profile's"
     if fractions:
         low, high = _percent(fractions[0]), _percent(fractions[-1])
         text = f"{low} of the paper's budget" if low == high else f"{low}–{high} of the paper's budget"
         unknown = sum(v.budget_fraction is None for v in judged)
-        return text + (f" ({unknown} with no published budget)" if unknown else "")
+        return text + (f" ({unknown} with no stated budget)" if unknown else "")
     return "budget fraction not recorded"
 
 
@@ -112,6 +123,7 @@ class Counts:
     by_outcome: Counter = field(default_factory=Counter)  # reproductions only
     at_paper_budget: Counter = field(default_factory=Counter)  # reproductions that ran at the paper's budget
     reduced_budget: Counter = field(default_factory=Counter)  # reproductions that ran at a smaller one
+    unstated_budget: Counter = field(default_factory=Counter)  # reproductions whose paper states no budget
     not_counted: Counter = field(default_factory=Counter)  # role -> how many (sanity, calibration)
     total: int = 0  # every target, counted or not
 
@@ -127,6 +139,7 @@ class Counts:
         return {"counted": self.counted, "by_outcome": {o: self.by_outcome[o] for o in OUTCOMES},
                 "at_paper_budget": {o: self.at_paper_budget[o] for o in OUTCOMES if self.at_paper_budget[o]},
                 "reduced_budget": {o: self.reduced_budget[o] for o in OUTCOMES if self.reduced_budget[o]},
+                "unstated_budget": {o: self.unstated_budget[o] for o in OUTCOMES if self.unstated_budget[o]},
                 "not_counted": dict(self.not_counted), "targets": self.total}
 
 
@@ -139,5 +152,7 @@ def count(verdicts: list[Verdict]) -> Counts:
         o = outcome(v)
         c.by_outcome[o] += 1
         if ran(v):
-            (c.at_paper_budget if at_paper_budget(v) else c.reduced_budget)[o] += 1
+            split = c.unstated_budget if budget_unstated(v) else (
+                c.at_paper_budget if at_paper_budget(v) else c.reduced_budget)
+            split[o] += 1
     return c

@@ -111,10 +111,11 @@ def _expected_counts(data: dict) -> dict[str, dict]:
     for suite in data["suites"]:
         counted = [t for t in suite["targets"] if t["role"] == "reproduction"]
         judged = [t for t in counted if t["outcome"] not in ("not run", "failed")]
-        at_paper = [t for t in judged if (t["budget_fraction"] or 0) >= 1
-                    or (t["budget_fraction"] is None and t["profile"] == "paper")]
-        out[suite["suite"]] = {"by_outcome": Counter(t["outcome"] for t in counted),
-                               "at_paper": len(at_paper), "reduced": len(judged) - len(at_paper)}
+        unstated = [t for t in judged if t["budget"].startswith("the paper states no budget")]
+        at_paper = [t for t in judged if t not in unstated and ((t["budget_fraction"] or 0) >= 1
+                    or (t["budget_fraction"] is None and t["profile"] == "paper"))]
+        out[suite["suite"]] = {"by_outcome": Counter(t["outcome"] for t in counted), "at_paper": len(at_paper),
+                               "reduced": len(judged) - len(at_paper) - len(unstated)}
     return out
 
 
