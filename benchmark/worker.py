@@ -415,8 +415,8 @@ class Worker:
         return (job.trainer.split(":", 1)[1], job.steps, self.settings.device)
 
     def _gather(self, family: tuple, beats: ExitStack, limit: int, taken: dict[str, _Unit]) -> list[_Unit]:
-        """Claim up to ``limit`` more units of jobs whose runs train in ``family``, from every pending job whose
-        studies are set up (the others come in their turn)."""
+        """Claim more units of jobs whose runs train in ``family``, up to ``limit`` runs to train, from every
+        pending job whose studies are set up (the others come in their turn)."""
         found: list[_Unit] = []
         for state in self.states:
             if state.outcome.status != "pending" or state.error or state.impossible or self._family(state) != family:
@@ -430,7 +430,9 @@ class Worker:
             for study, phase in ((state.search, "search"), (state.seeds, "final")):
                 if study is None or (phase == "final" and state.best is None):
                     continue
-                while len(found) < limit:
+                # runs to train count against the limit; units read back, or waiting for a run another unit of
+                # the batch trains, do not
+                while sum(isinstance(u.begun, Started) for u in found) < limit:
                     tid = claim(study, self.settings.shared)
                     if tid is None:
                         break

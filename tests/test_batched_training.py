@@ -231,3 +231,46 @@ def test_callbacks_and_groups(raw):
             sa, sb = _state(a.train_result().model, a.inference_net), _state(b.train_result().model, b.inference_net)
             for key in sa:
                 torch.testing.assert_close(sb[key], sa[key], atol=1e-9, rtol=1e-7)
+
+
+BATCH_SUITE = """
+suite: batch_test
+paper: {title: Batches (engine test), authors: [bench]}
+datasets:
+  gmm4: {loader: cegan_gmm4, source: ours}
+  biased: {loader: cegan_biased, source: ours}
+methods:
+  EGAN-Const: {method: egan_const, hparams: {batch_size: 100}, source: ours}
+experiments:
+  synthetic:
+    methods: [EGAN-Const]
+    datasets: [gmm4, biased]
+    budget: {smoke: {steps: 20}, cpu: {steps: 20}, paper: {steps: 20}, source: ours}
+    seeds: {smoke: 2, cpu: 2, paper: 2}
+"""
+
+
+@pytest.mark.parametrize("batch, sizes", [("36", [4]), ("3", [3, 1])])
+def test_a_batch_trains_at_most_batch_runs_and_each_run_once(bench_home, monkeypatch, batch, sizes):
+    """Two fixed-setting jobs of two seeds: 6 units (a search unit and two seeds each), 4 runs, since a search
+    run is its first seed's run. --batch bounds the runs trained together, not the units read back."""
+    from pathlib import Path
+
+    from benchmark import batching
+    from benchmark.cli import main
+    from benchmark.tracking import Tracker, default_tracking_uri
+
+    seen: list[int] = []
+    trainer = batching.TRAINERS["cegan_2d"]
+
+    def spy(runs, **kwargs):
+        seen.append(len(runs))
+        return trainer(runs, **kwargs)
+
+    monkeypatch.setitem(batching.TRAINERS, "cegan_2d", spy)
+    Path("batch.yaml").write_text(BATCH_SUITE)
+    assert main(["run", "batch.yaml", "--profile", "smoke", "--batch", batch, "--no-progress",
+                 "--no-leaderboard"]) == 0
+    assert seen == sizes
+    runs = [r for r in Tracker(default_tracking_uri()).runs("batch_test") if r.tags["bench.kind"] == "run"]
+    assert len(runs) == 4 and len({r.tags["run_key"] for r in runs}) == 4
