@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from benchmark import api
 from benchmark.errors import DatasetMissing
 from benchmark.hparams import Choice, Float, Int
+from benchmark.loop import Program
 
 
 @api.register_dataset
@@ -129,3 +131,36 @@ def late_file(result: api.TrainResult, ctx: api.RunContext) -> dict[str, float]:
     if not path.is_file():
         raise DatasetMissing("late file", "fixture/late.txt under the data directory")
     return {"fit.late": float(path.read_text())}
+
+
+class _HostNoiseTraining(Program):
+    """A program with the two mistakes a GPU would refuse, planted for the device checker: noise drawn on the
+    host and added to a device tensor, and ``.numpy()`` of a device tensor."""
+
+    def __init__(self, ctx: api.RunContext) -> None:
+        super().__init__()
+        self.net = torch.nn.Linear(2, 1).to(ctx.device)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
+        self.parts = {"net": self.net, "opt": self.opt}
+        self.device = ctx.device
+
+    def step(self, step: int, log: bool) -> dict[str, Any]:
+        x = torch.ones(8, 2).to(self.device)
+        out = self.net(x) + torch.randn(8, 1)  # planted: host noise on a device tensor
+        loss = (out**2).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"loss": float(out.detach().numpy().mean())}  # planted: numpy of a device tensor
+
+    def result(self) -> api.TrainResult:
+        return api.TrainResult(model=self.net)
+
+
+@api.register_method
+class FixtureHostNoise(api.Method):
+    name = "test_host_noise"
+    hparams = {}
+
+    def setup(self, ctx: api.RunContext) -> Program:
+        return _HostNoiseTraining(ctx)
