@@ -1,22 +1,8 @@
-"""Networks of Rosca et al. (2017), "Variational Approaches for Auto-Encoding GANs", Appendix H.4,
-shared by DCGAN, WGAN-GP, AGE and α-GAN (and by the independent Wasserstein critic metric), plus
-the trained-model container the metrics read.
-
-- 28×28 (ColorMNIST and its colour-digits analogue): the discriminator of Table 3 (5×5 convolutions
-  with strides 2,1,2,1,2 and 8,16,32,64,64 maps, then a linear layer) and the generator of Table 4
-  (linear to 3136 = 7·7·64, then 5×5 transposed convolutions with strides 2,1,2 and 64,32,3 maps).
-- 32×32 and 64×64 (CIFAR-10, CelebA): the DCGAN networks of Arjovsky et al.'s WGAN code
-  (models/dcgan.py, which H.4.2 cites): 4×4 stride-2 convolutions doubling the maps from 64 up to a
-  4×4 map, and the mirror-image generator.
-- α-GAN encoder: "formed by transposing the generator", no activation after its last layer (H.4).
-- AGE encoder: the discriminator body with a latent-size output (H.4: "very similar to the DCGAN
-  discriminator"), projected onto the unit sphere by the method (H.3).
-- code discriminator: "a 3 layer MLP, each layer containing 750 hidden units" (H.4).
-
-Discriminators and the AGE encoder use leaky ReLUs of slope 0.2, generators ReLUs (H.4); batch norm
-everywhere (H) except in Wasserstein critics, where a per-batch normalisation would break the
-per-sample gradient penalty (Gulrajani et al. 2017, §4: "no critic batch normalization").
-``width`` scales every feature-map count: 1.0 is the paper's; the cpu profile uses less, and says so.
+"""What the image methods of Rosca et al. (2017), "Variational Approaches for Auto-Encoding GANs", share: DCGAN,
+WGAN-GP, AGE and α-GAN train through ``ImageTraining`` (the loop's program: networks, optimisers, data and noise
+streams, the generator snapshots for the independent critic) and return a ``GenerativeModel`` the metrics read.
+The networks of Appendix H.4 and the priors of H.3 live in ``benchmark/nets/rosca.py``, since a metric (the
+independent Wasserstein critic) builds them too; they are re-exported here for the methods.
 """
 
 from __future__ import annotations
