@@ -12,12 +12,14 @@ from __future__ import annotations
 import ast
 
 import pytest
+import torch
 from conftest import REPO
 
 from benchmark import api, planner
 from benchmark.devicecheck import RUN_DEVICE, DeviceChecker
 from benchmark.errors import DatasetMissing
 from benchmark.execute import measure
+from benchmark.features.classifiers import classify, dataset_classifier
 from benchmark.numerics import Numerics, apply
 from benchmark.suite import load_suite
 
@@ -85,6 +87,18 @@ def test_a_planted_mismatch_is_caught():
                                                                     "tests/engine_plugins.py")}
     assert all(n == 3 for n in check.flags.values())  # once per step
     assert sum(check.host_reads.values()) >= 3
+
+
+def test_a_network_held_for_the_host_is_not_handed_to_a_run_on_the_device():
+    """The dataset classifier is kept in memory per process: one held for the host (an earlier run on cpu)
+    must not be given to a run on another device, where its weights would meet the run's images."""
+    dataset = api.DATASETS["color_digits"]()
+    dataset_classifier(dataset, 3, torch.device("cpu"))
+    with DeviceChecker() as check:
+        net = dataset_classifier(dataset, 3, RUN_DEVICE)
+        images = torch.zeros(4, 3, 28, 28).to(RUN_DEVICE)
+        classify(net, dataset.classifier_kind, images, RUN_DEVICE)
+    assert not check.flags, check.report()
 
 
 # ------------------------------------------------------------------------------------------------ the lint

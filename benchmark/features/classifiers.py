@@ -141,7 +141,10 @@ def dataset_classifier(dataset: Any, steps: int, device: torch.device) -> nn.Mod
         raise ValueError(f"dataset {dataset.name}: unknown classifier_kind {kind!r} (one of {KINDS})")
     key = classifier_key(dataset, steps, device)
     name = key_digest(key)
-    if name not in _TRAINED:
+    # the disk cache is shared by every device of a kind (the weights are stored on the host); in memory a
+    # network lives on one device, so a run on cuda:1 must not be handed the one loaded for cuda:0
+    held = f"{name}@{device}"
+    if held not in _TRAINED:
         build, train = _BUILD[kind]
         path = cache_dir("classifiers") / f"{name}.pt"
         stored = torch.load(path, map_location=device) if path.is_file() else None
@@ -157,8 +160,8 @@ def dataset_classifier(dataset: Any, steps: int, device: torch.device) -> nn.Mod
                 net = train(dataset, steps, device)
             state = {"key": _canonical(key), "state": {k: v.cpu() for k, v in net.state_dict().items()}}
             write_atomically(path, lambda tmp: torch.save(state, tmp))
-        _TRAINED[name] = net
-    return _TRAINED[name]
+        _TRAINED[held] = net
+    return _TRAINED[held]
 
 
 @torch.no_grad()
