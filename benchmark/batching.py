@@ -104,14 +104,15 @@ def train_together(family: str, members: Sequence[tuple[str, Any]], executors: S
             executor.progress.close_steps()
     trained = time.perf_counter()
     checkpoint.clear()
-    if checkpoint.restored_from is not None:
-        for executor, (_, begun) in zip(executors, members, strict=True):
-            executor.tracker.set_tags(begun.run_id, {"resumed_from_step": str(checkpoint.restored_from)})
+    for executor, (_, begun) in zip(executors, members, strict=True):
+        tags = {"batch": str(len(members))}  # how many runs this one trained with
+        if checkpoint.restored_from is not None:
+            tags["resumed_from_step"] = str(checkpoint.restored_from)
+        executor.tracker.set_tags(begun.run_id, tags)
     out = []
     for (_, begun), outcome in zip(members, outcomes, strict=True):
         # each member's share of the batch's time: what `bench plan` estimates later runs from
         begun.started, begun.trained = trained - (trained - started) / len(members), trained
-        begun.tags["batch"] = str(len(members))
         if isinstance(outcome, BaseException) and not isinstance(outcome, (RunFailed, RunError)):
             outcome = RunError(outcome)
         out.append(outcome)

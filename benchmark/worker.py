@@ -435,7 +435,12 @@ class Worker:
                 while sum(isinstance(u.begun, Started) for u in found) < limit:
                     tid = claim(study, self.settings.shared)
                     if tid is None:
-                        break
+                        # nothing queued: the units a killed process held were failed when their study was
+                        # opened; queue them again (as the job's own turn would) so the batch forms again whole
+                        # and resumes from its checkpoint, rather than training them one by one later
+                        if not studies.enqueue_missing(study, state.job, phase):
+                            break
+                        continue
                     unit = self._begin_unit(state, study, tid, phase, beats, taken)
                     if unit is not None:
                         found.append(unit)

@@ -81,3 +81,29 @@ def test_every_family_resumes_after_sigkill_to_the_same_numbers(tmp_path):
         assert run.tags.get("curve") == reference[key].tags.get("curve"), run.tags["experiment"]
         assert bool(run.tags.get("curve")) == (run.tags["experiment"] in ("wgan", "ebgan"))
     assert not list(checkpoints.glob("*.pt")), "a finished run leaves no checkpoint behind"
+
+
+def test_a_killed_batch_forms_again_whole_and_resumes_from_its_checkpoint(tmp_path):
+    """Four runs of two jobs train as one batch; killed after its first checkpoint, the rerun claims the same
+    four (their trials failed by the kill) into one batch again and every member resumes from that checkpoint,
+    rather than training them one by one from the start."""
+    suite = TESTS / "suites" / "resume_batch.yaml"
+    args = ["run", str(suite), "--profile", "smoke", "--no-progress", "--no-leaderboard"]
+    checkpoints = tmp_path / "checkpoints"
+    proc = bench(tmp_path, *args)
+    while proc.poll() is None and not (checkpoints.exists() and list(checkpoints.glob("*.pt"))):
+        time.sleep(0.005)
+    assert proc.poll() is None, "the batch finished before its first checkpoint"
+    first = {p.name for p in checkpoints.glob("*.pt")}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc = bench(tmp_path, *args)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = [r for r in tracker.runs("resume_batch_test") if r.tags.get("bench.kind") == "run"
+            and r.status == "FINISHED"]
+    assert len({r.tags["run_key"] for r in runs}) == len(runs) == 4
+    assert all(r.tags.get("batch") == "4" for r in runs), [r.tags.get("batch") for r in runs]
+    assert all("resumed_from_step" in r.tags for r in runs), [r.tags.get("resumed_from_step") for r in runs]
+    assert len(first) == 1 and not list(checkpoints.glob("*.pt"))
