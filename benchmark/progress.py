@@ -67,10 +67,14 @@ class LineProgress(Progress):
         self.reported = time.monotonic()
 
     def steps(self, job: Any, seed: int) -> Callable[[int], None]:
-        entry = self.training[(job.key, seed)] = [0.0, float(job.steps or 0), time.monotonic()]
+        # [steps done, steps, since, when the first advance came, steps done then]: the first advance of a
+        # resumed run is the jump to its checkpoint, which the rate must not count as trained in this process
+        entry = self.training[(job.key, seed)] = [0.0, float(job.steps or 0), time.monotonic(), None, 0.0]
 
         def advance(n: int) -> None:
             entry[0] += n
+            if entry[3] is None:
+                entry[3], entry[4] = time.monotonic(), entry[0]
             if time.monotonic() - self.reported >= self.interval:
                 self._report()
 
@@ -88,7 +92,11 @@ class LineProgress(Progress):
             return
         since = min(e[2] for e in self.training.values())
         share = min(1.0, done / total)
-        left = (now - since) * (1 - share) / share
+        first = min(e[3] for e in self.training.values() if e[3] is not None)
+        trained = sum(e[0] - e[4] for e in self.training.values() if e[3] is not None)
+        if trained <= 0 or now <= first:
+            return
+        left = (total - done) * (now - first) / trained
         runs = len(self.training)
         print(f"  ... {runs} run{'s' if runs != 1 else ''} in training: {share:.0%} of {total:,.0f} model steps, "
               f"{_clock(now - since)} so far, about {_clock(left)} left for {'them' if runs != 1 else 'it'}; "

@@ -29,3 +29,19 @@ def test_long_training_reports_its_share_at_the_interval_only():
     progress.close_steps()
     progress.run_done(jobs[0], 0, "final", "trained", 2.0)
     assert out.getvalue().strip().splitlines()[-1].startswith("[1/6] synthetic · GAN · gmm4 · seed 0: trained in 2.0 s")
+
+
+def test_time_left_counts_only_the_steps_trained_since_a_resume(monkeypatch):
+    """A run resumed at 90 % jumps there at once; its time left comes from the steps it trains afterwards."""
+    clock = [1000.0]
+    monkeypatch.setattr("benchmark.progress.time.monotonic", lambda: clock[0])
+    out = io.StringIO()
+    job = _job("gmm4", 1000)
+    progress = LineProgress([job], out, interval=3600)
+    advance = progress.steps(job, 0)
+    advance(900)  # restored from its checkpoint
+    clock[0] += 60.0
+    progress.interval = 0
+    advance(10)  # 10 steps in a minute: the 90 left take 9 minutes
+    line = out.getvalue().strip()
+    assert "91% of 1,000 model steps" in line and "about 9:00 left for it" in line, line
