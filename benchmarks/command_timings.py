@@ -23,7 +23,7 @@ from pathlib import Path
 
 SUITE = "suites/gan_divergences.yaml"
 COMMANDS = {
-    "validate": ["validate", "suites/alpha_gan.yaml", "suites/calibrating_ebgan.yaml", "suites/entropic_gan.yaml",
+    "validate": ["validate", "suites/alpha_gan.yaml", "suites/calibrating_ebgan.yaml", "suites/entropic_gan_vae.yaml",
                  SUITE],
     "targets": ["targets", "suites/calibrating_ebgan.yaml", "--format", "json"],
     "compare": ["compare", SUITE, "--format", "json"],
