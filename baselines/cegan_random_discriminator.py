@@ -48,7 +48,6 @@ class _Untrained(Program):
         gen, disc = build_networks(hp)
         self.gen, self.disc = gen.to(ctx.device).eval(), disc.to(ctx.device).eval()
         self.hp, self.device = hp, ctx.device
-        ctx.advance(ctx.steps)  # nothing to train; the progress bar completes at once
 
     def result(self) -> TrainResult:
         hp = self.hp

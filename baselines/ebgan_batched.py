@@ -68,7 +68,8 @@ from baselines.ebgan_common import (
 from baselines.egan_ent_nn import KNNEntropy
 from baselines.egan_ent_vi import VIEntropy
 from benchmark.api import RunContext, TrainResult, stream_seed
-from benchmark.batching import batch_trainer
+from benchmark.batching import Relay, batch_trainer
+from benchmark.loop import BatchProgram, train_batch
 
 METHODS = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 LABELS = {"gan_cegan": "GAN", "egan_const": "EGAN-Const", "egan_ent_nn": "EGAN-Ent-NN", "egan_ent_vi": "EGAN-Ent-VI"}
@@ -149,8 +150,6 @@ def train_family(runs: Sequence[tuple[str, RunContext]], checkpoint: Any = None)
     """The engine's entry (``benchmark.batching``): the runs of one batch (same steps; grouped here by batch
     size) trained together; per run its ``TrainResult``, or the divergence that ended it. Each run's losses go
     to its own context at its own cadence, its progress to its own step count."""
-    from benchmark.execute import RunFailed
-
     outcomes: list[Any] = [None] * len(runs)
     by_batch: dict[int, list[int]] = {}
     members = [member_from_context(name, ctx) for name, ctx in runs]
@@ -158,30 +157,15 @@ def train_family(runs: Sequence[tuple[str, RunContext]], checkpoint: Any = None)
         by_batch.setdefault(int(member.hp["batch_size"]), []).append(j)
     for ids in by_batch.values():
         contexts = [runs[j][1] for j in ids]
-        failed: dict[int, BaseException] = {}
-
-        def on_log(k: int, step: int, values: dict[str, float], contexts=contexts, failed=failed) -> None:
-            if k in failed:
-                return
-            try:
-                contexts[k].log_losses(step, values)
-            except RunFailed as divergence:  # this member diverged; the others go on (they never see it)
-                failed[k] = divergence
-
-        def on_progress(k: int, n: int, contexts=contexts) -> None:
-            contexts[k].advance(n)
-
-        def on_curve(k: int, step: int, result: MemberResult, contexts=contexts, failed=failed) -> None:
-            if k not in failed:
-                contexts[k].curve_point(step, result.train_result)
-
+        relay = Relay(contexts)
         trained = train_batched([members[j] for j in ids], contexts[0].steps, contexts[0].device,
-                                contexts[0].log_every, on_log=on_log, on_progress=on_progress,
+                                contexts[0].log_every, on_log=relay.log, on_progress=relay.progress,
                                 checkpoint=checkpoint if len(by_batch) == 1 else None,
                                 curve_steps=sorted({s for ctx in contexts for s in ctx.curve_steps}),
-                                on_curve=on_curve)
+                                on_curve=lambda k, step, result, relay=relay: relay.curve(k, step,
+                                                                                          result.train_result))
         for k, (j, result) in enumerate(zip(ids, trained, strict=True)):
-            outcomes[j] = failed.get(k) or result.train_result()
+            outcomes[j] = relay.outcome(k, result.train_result)
     return outcomes
 
 
@@ -669,13 +653,14 @@ class _IndexStream:
         self.n, self.batch, self.rng = n, batch, rng
         self.order, self.pos = rng.permutation(n), 0
 
-    def take(self, steps: int) -> np.ndarray:
-        out = np.empty((steps, self.batch), dtype=np.int64)
+    def take(self, count: int) -> np.ndarray:
+        """The indices of the next ``count`` minibatches."""
+        out = np.empty((count, self.batch), dtype=np.int64)
         t = 0
-        while t < steps:
+        while t < count:
             if self.pos + self.batch > self.n:
                 self.order, self.pos = self.rng.permutation(self.n), 0
-            k = min(steps - t, (self.n - self.pos) // self.batch)
+            k = min(count - t, (self.n - self.pos) // self.batch)
             out[t:t + k] = self.order[self.pos:self.pos + k * self.batch].reshape(k, self.batch)
             self.pos += k * self.batch
             t += k
@@ -722,8 +707,9 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
         curve = None if on_curve is None else (lambda j, step, res, ids=ids: on_curve(ids[j], step, res))
         with torch.inference_mode():
             model = _Batched(inside, steps, device)
-            logs, count_all = _train(model, inside, steps, device, log_every, relay, progress, chunk, checkpoint,
-                                     [s for s in sorted(set(curve_steps)) if 0 < s < steps], curve)
+            logs = train_batch(_Chunks(model, inside, steps, device), steps, log_every, chunk, checkpoint,
+                               curve_steps, on_log=relay, on_progress=progress, on_curve=curve)
+            count_all = model.count_all.cpu().tolist()
         # the trained networks leave inference mode: the metrics may need their gradients, and the engine
         # restores their state after each metric
         trained = model.results(steps, device)
@@ -735,83 +721,73 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
     return results
 
 
-def _train(model: _Batched, members: Sequence[Member], steps: int, device: torch.device, log_every: int,
-           on_log: Callable[[int, int, dict[str, float]], None] | None, on_progress: Callable[[int], None] | None,
-           chunk: int, checkpoint: Any = None, curve_steps: Sequence[int] = (),
-           on_curve: Callable[[int, int, MemberResult], None] | None = None,
-           ) -> tuple[list[list[tuple[int, dict[str, float]]]], list[int]]:
-    """Train the batch; returns each member's logged losses and its count of steps that updated both nets."""
-    m, n = len(members), model.n
-    datasets: dict[int, torch.Tensor] = {}
-    for mb in members:  # each distinct training set once
-        datasets.setdefault(id(mb.data), mb.data.detach().to("cpu").contiguous())
-    streams = [_IndexStream(len(mb.data), n, mb.data_rng) for mb in members]
-    noise = [str(mb.hp.get("noise", "normal")) for mb in members]
-    mult = np.array([float(mb.hp["multiplier"]) for mb in members])
-    q_mult = np.array([float(mb.hp.get("q_lr_multiplier", 1.0)) for mb in members])
-    any_first = any(model.first_epoch)
-    pin = device.type == "cuda"
-    logs: list[list[tuple[int, dict[str, float]]]] = [[] for _ in members]
-    begin = 1
-    saved = checkpoint.load() if checkpoint is not None else None
-    if saved is not None:
-        done, state = saved
-        vars(model).update(state["model"])
-        streams, logs, begin = state["streams"], state["logs"], done + 1
-        for mb, noise_state in zip(members, state["noise"], strict=True):
-            mb.noise_rng.set_state(noise_state)
-        if on_progress is not None:
-            on_progress(done)
-    start = begin
-    while start <= steps:
-        # a chunk ends at the next curve point, so that the networks are read exactly there (chunking changes
-        # no number: data and noise are drawn per step, in order)
-        upcoming = [s for s in curve_steps if s >= start]
-        b = min(chunk, steps - start + 1, (upcoming[0] - start + 1) if upcoming else chunk)
-        xr = torch.empty(b, m, n, 2, pin_memory=pin)
-        z = torch.empty(b, m, n, NOISE_DIM, pin_memory=pin)
+class _Chunks(BatchProgram):
+    """The batch as the engine's loop drives it (``benchmark.loop.train_batch``): the host draws each chunk's
+    data indices, noise and learning rates per member and per step, in the order its run alone would, ships them
+    to the device at once, and the device steps; logged losses come back once per chunk."""
+
+    def __init__(self, model: _Batched, members: Sequence[Member], steps: int, device: torch.device) -> None:
+        self.model, self.members, self.steps, self.device = model, list(members), steps, device
+        self.size = len(members)
+        self.datasets: dict[int, torch.Tensor] = {}
+        for mb in members:  # each distinct training set once
+            self.datasets.setdefault(id(mb.data), mb.data.detach().to("cpu").contiguous())
+        self.streams = [_IndexStream(len(mb.data), model.n, mb.data_rng) for mb in members]
+        self.noise = [str(mb.hp.get("noise", "normal")) for mb in members]
+        self.mult = np.array([float(mb.hp["multiplier"]) for mb in members])
+        self.q_mult = np.array([float(mb.hp.get("q_lr_multiplier", 1.0)) for mb in members])
+        self.any_first = any(model.first_epoch)
+        self.pin = device.type == "cuda"
+
+    def chunk(self, start: int, count: int, logged: Sequence[int]) -> list[tuple[int, list[dict[str, float]]]]:
+        model, members, m, n, pin = self.model, self.members, self.size, self.model.n, self.pin
+        xr = torch.empty(count, m, n, 2, pin_memory=pin)
+        z = torch.empty(count, m, n, NOISE_DIM, pin_memory=pin)
         for j, mb in enumerate(members):
-            idx = torch.from_numpy(streams[j].take(b))
-            xr[:, j] = datasets[id(mb.data)][idx]
-            for t in range(b):
-                z[t, j] = sample_noise(n, NOISE_DIM, noise[j], mb.noise_rng)
-        lr = np.array([[learning_rate(mb.hp, s - 1, steps) for mb in members] for s in range(start, start + b)])
+            idx = torch.from_numpy(self.streams[j].take(count))
+            xr[:, j] = self.datasets[id(mb.data)][idx]
+            for t in range(count):
+                z[t, j] = sample_noise(n, NOISE_DIM, self.noise[j], mb.noise_rng)
+        span = range(start, start + count)
+        lr = np.array([[learning_rate(mb.hp, s - 1, self.steps) for mb in members] for s in span])
         # G at multiplier × lr, D at lr, q at q_lr_multiplier × lr (in double, as the reference's param groups)
-        lrs = np.stack([lr * mult, lr] + ([lr * q_mult] if model.Q is not None else []), axis=2)
-        first = np.array([[s <= fe for fe in model.first_epoch] for s in range(start, start + b)])
-        xr_d, z_d = xr.to(device, non_blocking=pin), z.to(device, non_blocking=pin)
-        lrs_d = torch.from_numpy(lrs).to(device)
-        first_d = torch.from_numpy(first).to(device) if any_first else None
+        lrs = np.stack([lr * self.mult, lr] + ([lr * self.q_mult] if model.Q is not None else []), axis=2)
+        first = np.array([[s <= fe for fe in model.first_epoch] for s in span])
+        xr_d, z_d = xr.to(self.device, non_blocking=pin), z.to(self.device, non_blocking=pin)
+        lrs_d = torch.from_numpy(lrs).to(self.device)
+        first_d = torch.from_numpy(first).to(self.device) if self.any_first else None
+        log = set(logged)
         pending: list[tuple[int, torch.Tensor]] = []
-        for t in range(b):
-            step = start + t
-            log = step % log_every == 0 or step == steps
-            vals = model.step(xr_d[t], z_d[t], lrs_d[t], first_d[t] if any_first else None, log)
+        for t, step in enumerate(span):
+            vals = model.step(xr_d[t], z_d[t], lrs_d[t], first_d[t] if self.any_first else None, step in log)
             if vals is not None:
                 pending.append((step, vals))
-        if pending:  # one read-back per chunk
-            host = torch.stack([v for _, v in pending]).cpu().numpy()
-            for (step, _), rows in zip(pending, host, strict=True):
-                for j, mb in enumerate(members):
-                    values = {"cost_d": float(rows[0, j]), "E_T": float(rows[1, j]), "E_F": float(rows[2, j]),
-                              "entropy_term": float(rows[3, j]), "lr": float(rows[4, j]),
-                              "frac_all": float(rows[5, j]) / step, "frac_d": float(rows[6, j]) / step}
-                    if mb.method == "egan_ent_vi":
-                        values["vi_bound"] = float(rows[7, j])
-                    logs[j].append((step, values))
-                    if on_log is not None:
-                        on_log(j, step, values)
-        if on_progress is not None:
-            on_progress(b)
-        end = start + b - 1
-        if on_curve is not None and end in curve_steps:
-            with torch.inference_mode(False):  # the metrics may need gradients of these copies
-                for j, res in enumerate(model.results(end, device)):
-                    on_curve(j, end, res)
-        if checkpoint is not None and checkpoint.every > 0 and end < steps and end // checkpoint.every > (
-                start - 1) // checkpoint.every:
-            checkpoint.save(end, {"model": {k: v for k, v in vars(model).items() if k != "members"},
-                                  "streams": streams, "noise": [mb.noise_rng.get_state() for mb in members],
-                                  "logs": logs})
-        start = end + 1
-    return logs, model.count_all.cpu().tolist()
+        if not pending:
+            return []
+        host = torch.stack([v for _, v in pending]).cpu().numpy()  # one read-back per chunk
+        out = []
+        for (step, _), rows in zip(pending, host, strict=True):
+            per_member = []
+            for j, mb in enumerate(members):
+                values = {"cost_d": float(rows[0, j]), "E_T": float(rows[1, j]), "E_F": float(rows[2, j]),
+                          "entropy_term": float(rows[3, j]), "lr": float(rows[4, j]),
+                          "frac_all": float(rows[5, j]) / step, "frac_d": float(rows[6, j]) / step}
+                if mb.method == "egan_ent_vi":
+                    values["vi_bound"] = float(rows[7, j])
+                per_member.append(values)
+            out.append((step, per_member))
+        return out
+
+    def results(self, step: int) -> list[MemberResult]:
+        with torch.inference_mode(False):  # the metrics may need gradients of these copies
+            return self.model.results(step, self.device)
+
+    def state(self) -> dict[str, Any]:
+        return {"model": {k: v for k, v in vars(self.model).items() if k != "members"}, "streams": self.streams,
+                "noise": [mb.noise_rng.get_state() for mb in self.members]}
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        vars(self.model).update(saved["model"])
+        self.streams = saved["streams"]
+        for mb, noise_state in zip(self.members, saved["noise"], strict=True):
+            mb.noise_rng.set_state(noise_state)

@@ -51,6 +51,37 @@ def batch_trainer(family: str) -> Callable[[Trainer], Trainer]:
     return register
 
 
+class Relay:
+    """What a batch trainer reports of its members goes to each member's own run (its context): losses at the
+    run's cadence, where a non-finite one ends that member alone as diverged and the others go on (they never
+    see it); progress; budget-curve points."""
+
+    def __init__(self, contexts: Sequence[Any]) -> None:
+        self.contexts = list(contexts)
+        self.failed: dict[int, BaseException] = {}
+
+    def log(self, k: int, step: int, values: dict[str, float]) -> None:
+        from benchmark.execute import RunFailed
+
+        if k in self.failed:
+            return
+        try:
+            self.contexts[k].log_losses(step, values)
+        except RunFailed as divergence:
+            self.failed[k] = divergence
+
+    def progress(self, k: int, n: int) -> None:
+        self.contexts[k].advance(n)
+
+    def curve(self, k: int, step: int, result: Callable[[], Any]) -> None:
+        if k not in self.failed:
+            self.contexts[k].curve_point(step, result)
+
+    def outcome(self, k: int, result: Callable[[], Any]) -> Any:
+        """Member k's ``TrainResult``, or the divergence that ended it."""
+        return self.failed.get(k) or result()
+
+
 class BatchCheckpoint:
     """Where a batch keeps its checkpoint: one file for the whole batch, named after its members' run keys in
     order, so that the same batch formed again (the same units, claimed in the same order) resumes from it.

@@ -15,11 +15,16 @@ says what one step does in ``Program.step``; the loop owns everything else:
   uninterrupted run;
 - budget curves: at ``ctx.curve_steps`` the model of that moment (``Program.result``) is measured, training
   modes kept, before the checkpoint of that step (``benchmark/curves.py``).
+
+Runs trained together as one batched model (``benchmark.batching``) go through ``train_batch``, the same loop
+for a ``BatchProgram``: it steps in chunks (a batch reads its logged losses back from the device once per
+chunk, not once per step) and owns the same things for every member: step counting and progress, the logging
+cadence, budget-curve points, and the batch's checkpoint and resume.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -103,6 +108,8 @@ def train(method: Any, ctx: RunContext) -> TrainResult:
         seed_global(ctx.seed, "init")
         program = method.setup(ctx)
         steps = program_steps(program, ctx)
+        if steps == 0 and ctx.steps:
+            ctx.advance(ctx.steps)  # a program that trains nothing is done at once
         start = 0
         saved = ctx.restore()
         if saved is not None:
@@ -138,3 +145,74 @@ def _modes_kept(program: Program) -> Iterator[None]:
 def program_steps(program: Program, ctx: RunContext) -> int:
     """How many steps the program takes: the budget's, unless it trains nothing (``steps = 0`` on the program)."""
     return int(getattr(program, "steps", ctx.steps))
+
+
+class BatchProgram:
+    """The training of several runs ("members") as one batched model, as a batch trainer sets it up; the loop
+    (``train_batch``) calls ``chunk`` for consecutive ranges of steps and owns everything else."""
+
+    size: int  # members
+
+    def chunk(self, start: int, count: int, logged: Sequence[int]) -> list[tuple[int, list[dict[str, float]]]]:
+        """Steps ``start`` … ``start + count - 1`` (1-based) of every member; for each step in ``logged`` (in
+        order), every member's losses as numbers."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def results(self, step: int) -> list[Any]:  # pragma: no cover - interface
+        """Every member's model as it is after ``step``, training unchanged (a budget curve's point)."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:  # pragma: no cover - interface
+        """Everything a resumed batch needs to continue to the numbers of an uninterrupted one."""
+        raise NotImplementedError
+
+    def load_state(self, saved: dict[str, Any]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def train_batch(program: BatchProgram, steps: int, log_every: int, chunk: int = 50, checkpoint: Any = None,
+                curve_steps: Sequence[int] = (),
+                on_log: Callable[[int, int, dict[str, float]], None] | None = None,
+                on_progress: Callable[[int], None] | None = None,
+                on_curve: Callable[[int, int, Any], None] | None = None) -> list[list[tuple[int, dict[str, float]]]]:
+    """Train a batch for ``steps`` steps, ``chunk`` at a time; returns each member's logged losses.
+
+    Losses are logged every ``log_every`` steps and at the last, relayed as ``on_log(member, step, values)`` up
+    to a chunk late; ``on_progress(n)``: every member did n more steps. A chunk ends at each of ``curve_steps``
+    before the last, where ``on_curve(member, step, result)`` receives each member's model of that moment.
+    ``checkpoint`` (``benchmark.batching.BatchCheckpoint``, or an object with ``every``, ``save(step, state)``
+    and ``load()``): the program's state and the logged losses are saved at the end of the chunk that passes
+    a multiple of ``every``, and a batch of the same members resumes from the last one."""
+    logs: list[list[tuple[int, dict[str, float]]]] = [[] for _ in range(program.size)]
+    chunk = max(1, int(chunk))
+    curve_steps = sorted(s for s in set(curve_steps) if 0 < s < steps)
+    start = 1
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        done, state = saved
+        program.load_state(state)
+        logs, start = state["logs"], done + 1
+        if on_progress is not None:
+            on_progress(done)
+    while start <= steps:
+        # a chunk ends at the next curve point, so that the networks are read exactly there (chunking changes
+        # no number: a program draws its data and noise per step, in order)
+        upcoming = [s for s in curve_steps if s >= start]
+        count = min(chunk, steps - start + 1, (upcoming[0] - start + 1) if upcoming else chunk)
+        logged = [s for s in range(start, start + count) if s % log_every == 0 or s == steps]
+        for step, per_member in program.chunk(start, count, logged):
+            for j, values in enumerate(per_member):
+                logs[j].append((step, values))
+                if on_log is not None:
+                    on_log(j, step, values)
+        if on_progress is not None:
+            on_progress(count)
+        end = start + count - 1
+        if on_curve is not None and end in curve_steps:
+            for j, result in enumerate(program.results(end)):
+                on_curve(j, end, result)
+        if checkpoint is not None and checkpoint.every > 0 and end < steps and \
+                end // checkpoint.every > (start - 1) // checkpoint.every:
+            checkpoint.save(end, {**program.state(), "logs": logs})
+        start = end + 1
+    return logs
