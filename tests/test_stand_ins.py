@@ -1,0 +1,52 @@
+"""The real loaders read the stand-ins (benchmark/data/_fakes.py) that the CUDA smoke script trains on: files in
+MNIST's, CIFAR-10's, SVHN's and CelebA's real formats go through torchvision's readers and the datasets' own
+splitting and scaling, and a randomly initialised Inception weights file loads into the FID network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmark import api
+from benchmark.data._fakes import CELEBA_SPLITS, MNIST_TRAIN, accept_stand_ins, write_stand_ins
+from benchmark.errors import DatasetMissing
+
+api.load_plugins()
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    path = write_stand_ins(tmp_path_factory.mktemp("data"))
+    accept_stand_ins()
+    return path
+
+
+def test_mnist_reads_the_idx_files(root):
+    every = api.DATASETS["mnist"](data_dir=root, digits=list(range(10)), dissimilar=None)
+    assert every.samples().shape == (MNIST_TRAIN, 28 * 28)
+    ones = api.DATASETS["mnist"](data_dir=root, digits=[1], split="train", n_eval=50, dissimilar="svhn")
+    x = ones.samples()
+    assert 0 < len(x) < MNIST_TRAIN and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+
+
+def test_image_datasets_split_and_scale_the_stand_ins(root):
+    colour = api.DATASETS["color_mnist"](data_dir=root, n_valid=1000, n_eval=100)
+    assert colour.split("valid").shape == (100, 3, 28, 28)  # n_eval triples of the validation digits
+    cifar = api.DATASETS["cifar10"](data_dir=root, n_valid=500)
+    assert cifar.split("valid").shape == (500, 3, 32, 32) and cifar.split("test").shape[1:] == (3, 32, 32)
+    faces = api.DATASETS["celeba64"](data_dir=root, n_eval=1000)
+    valid = faces.split("valid")
+    assert valid.shape == (CELEBA_SPLITS[1], 3, 64, 64) and -1.0 <= float(valid.min()) < float(valid.max()) <= 1.0
+    grey = api.DATASETS["svhn"](data_dir=root, size=28, n_eval=100)
+    assert grey.samples().shape == (100, 28 * 28)
+    for split in (colour, cifar):
+        assert -1.0 <= float(split.split("test").min()) and float(split.split("test").max()) <= 1.0
+
+
+def test_the_inception_stand_in_loads_and_a_missing_one_is_named(root, tmp_path):
+    from benchmark.features.inception import inception_weights_path, load_inception
+
+    net = load_inception(inception_weights_path(root), torch.device("cpu"))
+    assert sum(p.numel() for p in net.parameters()) > 2e7
+    with pytest.raises(DatasetMissing, match="pt_inception"):
+        inception_weights_path(tmp_path)
