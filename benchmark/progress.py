@@ -51,7 +51,7 @@ def total_runs(jobs: list[Any]) -> int:
 
 
 class LineProgress(Progress):
-    """One line per finished run: what, how long, elapsed and ETA from the mean time of the runs trained so far.
+    """One line per finished run: what, how long, elapsed and ETA from the wall time per run trained so far.
     While runs train for long (a paper budget, a batch of runs trained together), a line every ``interval``
     seconds says how far they are and how long they have left."""
 
@@ -111,7 +111,9 @@ class LineProgress(Progress):
         left = max(0, self.total - self.done)
         eta = ""
         if self.trained_seconds and left:
-            eta = f", ETA {_clock(left * sum(self.trained_seconds) / len(self.trained_seconds))}"
+            # wall time per trained run so far, not each run's own duration: runs trained together as a batch
+            # each took the whole batch's time
+            eta = f", ETA {_clock(left * elapsed / len(self.trained_seconds))}"
         what = f"{job.experiment} · {job.method} · {job.dataset} · seed {seed}"
         if phase == "search" and job.sweep:
             what += " (search)"

@@ -45,3 +45,17 @@ def test_time_left_counts_only_the_steps_trained_since_a_resume(monkeypatch):
     advance(10)  # 10 steps in a minute: the 90 left take 9 minutes
     line = out.getvalue().strip()
     assert "91% of 1,000 model steps" in line and "about 9:00 left for it" in line, line
+
+
+def test_runs_trained_together_do_not_multiply_the_eta(monkeypatch):
+    """Four runs of a batch end together after 100 s, each having taken the batch's 100 s: the eight left take
+    about 8 × 25 s, not 8 × 100 s."""
+    clock = [0.0]
+    monkeypatch.setattr("benchmark.progress.time.monotonic", lambda: clock[0])
+    out = io.StringIO()
+    jobs = [_job(f"d{i}", 100) for i in range(4)]  # three units each: 12 runs
+    progress = LineProgress(jobs, out)
+    clock[0] = 100.0
+    for job in jobs:
+        progress.run_done(job, 0, "final", "trained", 100.0)
+    assert out.getvalue().strip().splitlines()[-1].endswith("elapsed 1:40, ETA 3:20")
