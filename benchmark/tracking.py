@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,10 +255,22 @@ class Tracker:
         import json
 
         from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         dataset = Dataset(name=name, digest=digest, source_type="bench", source=source,
                           profile=json.dumps(profile, sort_keys=True, default=str))
-        self.client.log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+        inputs = [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])]
+        for attempt in range(3):
+            try:
+                self.client.log_inputs(run_id, inputs)
+                return
+            except MlflowException as err:
+                # MLflow looks the dataset up and inserts it when missing, not atomically: two workers logging
+                # the same dataset at once collide on its key, and the loser finds it there when it tries again
+                collided = any(s in str(err) for s in ("UniqueViolation", "UNIQUE constraint failed", "duplicate key"))
+                if not collided or attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)

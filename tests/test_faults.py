@@ -207,3 +207,32 @@ def test_real_suite_smoke_job_is_bit_identical_across_runs(tmp_path, monkeypatch
         assert runs
         values.append(sorted((r.tags["run_key"], tuple(sorted(r.measurements.items()))) for r in runs))
     assert values[0] == values[1]
+
+
+def test_two_workers_logging_one_dataset_at_once_do_not_fail_a_run(monkeypatch):
+    """MLflow inserts a dataset it has not seen without a lock: the worker that loses the race gets a unique-key
+    error (seen with PostgreSQL in the three-worker scale-out test) and must find the dataset on a second try."""
+    from mlflow.exceptions import MlflowException
+
+    from benchmark.tracking import Tracker
+
+    calls = []
+
+    class Client:
+        def log_inputs(self, run_id, inputs):
+            calls.append(run_id)
+            if len(calls) == 1:
+                raise MlflowException("(psycopg2.errors.UniqueViolation) duplicate key value violates unique "
+                                      "constraint \"dataset_pk\"")
+
+    monkeypatch.setattr("benchmark.tracking.time.sleep", lambda s: None)
+    tracker = Tracker("sqlite:///unused.db", _client=Client())
+    tracker.log_dataset("run1", "narrow", "018cdb5ff361", "test_gaussian_1d(mean=1.5)", {"loader": "x"})
+    assert calls == ["run1", "run1"]
+
+    class Broken:
+        def log_inputs(self, run_id, inputs):
+            raise MlflowException("RESOURCE_DOES_NOT_EXIST: run not found")
+
+    with pytest.raises(MlflowException, match="not found"):
+        Tracker("sqlite:///unused.db", _client=Broken()).log_dataset("run2", "n", "d", "s", {})

@@ -132,28 +132,30 @@ def write_celeba(root: Path, rng: np.random.Generator) -> None:
         (folder / name).write_text("\n".join(rows) + "\n")
 
 
-def write_inception(root: Path) -> None:
-    """The FID Inception network's state dict at a random initialisation (seeded), where the real weights go."""
+def write_inception(root: Path, seed: int = 0) -> None:
+    """The FID Inception network's state dict at a random initialisation, where the real weights go."""
     import torch
 
+    from benchmark.api import stream_seed
     from benchmark.features.inception import WEIGHTS, build_inception
 
     (root / "weights").mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+        torch.manual_seed(stream_seed(seed, "data/stand_ins/inception"))
         net = build_inception()
     torch.save(net.state_dict(), root / "weights" / WEIGHTS)
 
 
 def write_stand_ins(root: Path | str, seed: int = 0) -> Path:
     """Every stand-in under ``root``; returns it."""
+    from benchmark.streams import fixed_np_rng
+
     root = Path(root)
-    rng = np.random.default_rng(seed)
-    write_mnist(root, rng)
-    write_cifar10(root, rng)
-    write_svhn(root, rng)
-    write_celeba(root, rng)
-    write_inception(root)
+    write_mnist(root, fixed_np_rng(seed, "data/stand_ins/mnist"))
+    write_cifar10(root, fixed_np_rng(seed, "data/stand_ins/cifar10"))
+    write_svhn(root, fixed_np_rng(seed, "data/stand_ins/svhn"))
+    write_celeba(root, fixed_np_rng(seed, "data/stand_ins/celeba"))
+    write_inception(root, seed)
     return root
 
 
