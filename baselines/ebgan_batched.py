@@ -693,7 +693,7 @@ def train_batched(members: Sequence[Member], steps: int, device: torch.device | 
     if not members:
         return []
     device = torch.device(device)
-    steps, chunk = int(steps), max(1, int(chunk))
+    steps = int(steps)  # the loop (train_batch) bounds the chunk
     order = internal_order(members)
     size = len(order) if not group else max(1, int(group))
     if size < len(order):

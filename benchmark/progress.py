@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 
@@ -50,6 +51,18 @@ def total_runs(jobs: list[Any]) -> int:
     return sum(units(j) for j in jobs)
 
 
+@dataclass
+class _Training:
+    """A run in training as the progress lines see it. The first advance of a resumed run is the jump to its
+    checkpoint, which the rate must not count as trained in this process: the rate counts from that advance."""
+
+    steps: float
+    since: float  # when it began here
+    done: float = 0.0
+    first_at: float | None = None  # when the first advance came
+    done_at_first: float = 0.0  # steps done then
+
+
 class LineProgress(Progress):
     """One line per finished run: what, how long, elapsed and ETA from the wall time per run trained so far.
     While runs train for long (a paper budget, a batch of runs trained together), a line every ``interval``
@@ -63,18 +76,16 @@ class LineProgress(Progress):
         self.started = time.monotonic()
         self.stream = stream or sys.stderr
         self.interval = interval
-        self.training: dict[tuple[str, int], list[float]] = {}  # (job, seed) -> [steps done, steps, since]
+        self.training: dict[tuple[str, int], _Training] = {}  # by (job, seed)
         self.reported = time.monotonic()
 
     def steps(self, job: Any, seed: int) -> Callable[[int], None]:
-        # [steps done, steps, since, when the first advance came, steps done then]: the first advance of a
-        # resumed run is the jump to its checkpoint, which the rate must not count as trained in this process
-        entry = self.training[(job.key, seed)] = [0.0, float(job.steps or 0), time.monotonic(), None, 0.0]
+        entry = self.training[(job.key, seed)] = _Training(float(job.steps or 0), time.monotonic())
 
         def advance(n: int) -> None:
-            entry[0] += n
-            if entry[3] is None:
-                entry[3], entry[4] = time.monotonic(), entry[0]
+            entry.done += n
+            if entry.first_at is None:
+                entry.first_at, entry.done_at_first = time.monotonic(), entry.done
             if time.monotonic() - self.reported >= self.interval:
                 self._report()
 
@@ -86,14 +97,16 @@ class LineProgress(Progress):
     def _report(self) -> None:
         now = time.monotonic()
         self.reported = now
-        done = sum(e[0] for e in self.training.values())
-        total = sum(e[1] for e in self.training.values())
+        entries = list(self.training.values())
+        done = sum(e.done for e in entries)
+        total = sum(e.steps for e in entries)
         if not total or not done:
             return
-        since = min(e[2] for e in self.training.values())
+        since = min(e.since for e in entries)
         share = min(1.0, done / total)
-        first = min(e[3] for e in self.training.values() if e[3] is not None)
-        trained = sum(e[0] - e[4] for e in self.training.values() if e[3] is not None)
+        advanced = [e for e in entries if e.first_at is not None]
+        first = min(e.first_at for e in advanced)
+        trained = sum(e.done - e.done_at_first for e in advanced)
         if trained <= 0 or now <= first:
             return
         left = (total - done) * (now - first) / trained
