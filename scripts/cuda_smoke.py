@@ -35,7 +35,7 @@ ABSOLUTE, RELATIVE = 0.05, 0.5  # the agreement band: |device − cpu| ≤ ABSOL
 
 
 def bench(home: Path, log: Path, *argv: str) -> int:
-    """``bench`` in this process (the stand-ins' checks are switched off here), in the store ``home``, its
+    """``bench`` in this process (where the stand-ins' checks are switched off), in the store ``home``, its
     output appended to ``log``."""
     from benchmark import cli
 
@@ -92,14 +92,14 @@ def main() -> int:
     logs = args.logs or Path(tempfile.mkdtemp(prefix=f"bench-cuda-smoke-{args.device}-"))
     logs.mkdir(parents=True, exist_ok=True)
 
-    from benchmark.data._fakes import accept_stand_ins, write_stand_ins
+    from benchmark.data._fakes import accepting_stand_ins, write_stand_ins
 
     bad = False
-    with tempfile.TemporaryDirectory(prefix="bench-cuda-smoke-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-cuda-smoke-") as tmp, contextlib.ExitStack() as stack:
         tmp_path = Path(tmp)
         data = Path(args.data_dir) if args.data_dir else write_stand_ins(tmp_path / "data")
         if not args.data_dir:
-            accept_stand_ins()
+            stack.enter_context(accepting_stand_ins())
         home = tmp_path / "home"
         print(f"# smoke on {args.device}; data: {'stand-ins' if not args.data_dir else data}; logs: {logs}\n")
         print("| suite | rc | wall s | jobs done | not done (reason) |\n|---|---:|---:|---:|---|")

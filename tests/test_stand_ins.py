@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmark import api
-from benchmark.data._fakes import CELEBA_SPLITS, MNIST_TRAIN, accept_stand_ins, write_stand_ins
+from benchmark.data._fakes import CELEBA_SPLITS, MNIST_TRAIN, accepting_stand_ins, write_stand_ins
 from benchmark.errors import DatasetMissing
 
 api.load_plugins()
@@ -17,8 +17,8 @@ api.load_plugins()
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     path = write_stand_ins(tmp_path_factory.mktemp("data"))
-    accept_stand_ins()
-    return path
+    with accepting_stand_ins():
+        yield path
 
 
 def test_mnist_reads_the_idx_files(root):
@@ -50,3 +50,12 @@ def test_the_inception_stand_in_loads_and_a_missing_one_is_named(root, tmp_path)
     assert sum(p.numel() for p in net.parameters()) > 2e7
     with pytest.raises(DatasetMissing, match="pt_inception"):
         inception_weights_path(tmp_path)
+
+
+def test_the_md5_checks_come_back_after_the_block():
+    import torchvision.datasets.cifar as cifar
+
+    before = cifar.check_integrity
+    with accepting_stand_ins():
+        assert cifar.check_integrity is not before and cifar.check_integrity("no such file", "md5")
+    assert cifar.check_integrity is before

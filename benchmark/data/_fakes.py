@@ -14,13 +14,15 @@ Layout under ``root`` (what the loaders read; ``--data-dir root``):
   attributes), 178×218 JPEGs as the aligned originals;
 - ``weights/pt_inception-2015-12-05-6726825d.pth``: a state dict of the FID Inception network.
 
-torchvision checks the MD5 sums of the CIFAR-10, SVHN and CelebA files it knows; ``accept_stand_ins()``
-turns those checks off in this process only (the readers are otherwise untouched).
+torchvision checks the MD5 sums of the CIFAR-10, SVHN and CelebA files it knows; ``accepting_stand_ins()``
+turns those checks off within a block (the readers are otherwise untouched).
 """
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -159,12 +161,21 @@ def write_stand_ins(root: Path | str, seed: int = 0) -> Path:
     return root
 
 
-def accept_stand_ins() -> None:
-    """Skip torchvision's MD5 checks of the CIFAR-10, SVHN and CelebA files, in this process only: the stand-ins
-    have the real formats but not the real contents."""
+@contextmanager
+def accepting_stand_ins() -> Iterator[None]:
+    """Within the block, skip torchvision's MD5 checks of the CIFAR-10, SVHN and CelebA files (the stand-ins have
+    the real formats but not the real contents); afterwards the checks are back, so that a missing or corrupt
+    real file is still reported as missing."""
     import torchvision.datasets.celeba as celeba
     import torchvision.datasets.cifar as cifar
     import torchvision.datasets.svhn as svhn
 
-    for module in (cifar, svhn, celeba):
+    modules = (cifar, svhn, celeba)
+    saved = [module.check_integrity for module in modules]
+    for module in modules:
         module.check_integrity = lambda *args, **kwargs: True  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for module, check in zip(modules, saved, strict=True):
+            module.check_integrity = check  # type: ignore[assignment]
