@@ -228,8 +228,11 @@ def summary(estimates: list[JobEstimate]) -> str:
     steps = sum((e.runs - e.done) * e.steps for e in estimates)
     known = [e.estimated_seconds for e in estimates if e.estimated_seconds is not None]
     unknown = [e for e in estimates if e.estimated_seconds is None]
-    text = (f"{len(estimates)} jobs, {left} runs to train ({sum(e.done for e in estimates)} done), "
-            f"{steps:,} model steps; estimated {clock(sum(known))} on this machine")
-    if unknown:
-        text += f" (+ {len(unknown)} jobs without an estimate: {', '.join(sorted({e.basis for e in unknown}))})"
-    return text
+    text = f"{len(estimates)} jobs, {left} runs to train ({sum(e.done for e in estimates)} done), {steps:,} model steps"
+    if not unknown:
+        return f"{text}; estimated {clock(sum(known))} on this machine"
+    reasons = ", ".join(sorted({e.basis for e in unknown}))
+    if len(unknown) == len(estimates):  # a fresh store: nothing to go on, and 0:00:00 would read as "nothing left"
+        return f"{text}; no estimate yet ({reasons}; `bench plan` calibrates)"
+    return (f"{text}; estimated {clock(sum(known))} on this machine for {len(known)} jobs"
+            f" (+ {len(unknown)} jobs without an estimate: {reasons})")

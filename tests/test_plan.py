@@ -82,3 +82,16 @@ def test_runs_that_train_together_are_calibrated_as_their_batch(bench_home, caps
     # its share; the loop-trained jobs never reach the batch trainer
     assert sizes and set(sizes) == {4}
     assert len(sizes) == 2 * 7  # two batched shapes (with and without a curve), 1 + 2 x 3 timed trainings each
+
+
+def test_the_summary_never_reads_as_nothing_left_when_nothing_is_known():
+    from benchmark.estimate import JobEstimate, summary
+
+    def job(seconds, basis):
+        return JobEstimate("s", "e", "m", "d", "cpu", "cpu", 3, 100, 3, 0, seconds, basis)
+
+    fresh = summary([job(None, "no earlier runs")] * 2)
+    assert fresh.endswith("no estimate yet (no earlier runs; `bench plan` calibrates)")
+    mixed = summary([job(90.0, "history (3 runs)"), job(None, "needs GPU")])
+    assert "estimated 0:01:30 on this machine for 1 jobs (+ 1 jobs without an estimate: needs GPU)" in mixed
+    assert summary([job(3700.0, "calibration")]).endswith("estimated 1:01:40 on this machine")
