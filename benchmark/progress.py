@@ -78,6 +78,8 @@ class LineProgress(Progress):
         self.interval = interval
         self.training: dict[tuple[str, int], _Training] = {}  # by (job, seed)
         self.reported = time.monotonic()
+        # runs whose training ended (a batch's members end together) and whose lines are still to come
+        self.ended: set[tuple[str, int]] = set()
 
     def steps(self, job: Any, seed: int) -> Callable[[int], None]:
         entry = self.training[(job.key, seed)] = _Training(float(job.steps or 0), time.monotonic())
@@ -92,6 +94,7 @@ class LineProgress(Progress):
         return advance
 
     def close_steps(self) -> None:
+        self.ended |= {key for key, e in self.training.items() if e.steps > 0 and e.done >= e.steps}
         self.training.clear()
 
     def _report(self) -> None:
@@ -120,13 +123,15 @@ class LineProgress(Progress):
         self.per_job[job.key] = self.per_job.get(job.key, 0) + 1
         if how == "trained":
             self.trained_seconds.append(seconds)
+        self.ended.discard((job.key, seed))
         elapsed = time.monotonic() - self.started
-        left = max(0, self.total - self.done)
+        ended = len(self.ended)  # the other members of the batch this run ended with: their lines follow at once
+        left = max(0, self.total - self.done - ended)
         eta = ""
         if self.trained_seconds and left:
             # wall time per trained run so far, not each run's own duration: runs trained together as a batch
-            # each took the whole batch's time
-            eta = f", ETA {_clock(left * elapsed / len(self.trained_seconds))}"
+            # each took the whole batch's time, and all of them count as trained in it
+            eta = f", ETA {_clock(left * elapsed / (len(self.trained_seconds) + ended))}"
         what = f"{job.experiment} · {job.method} · {job.dataset} · seed {seed}"
         if phase == "search" and job.sweep:
             what += " (search)"

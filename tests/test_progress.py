@@ -59,3 +59,23 @@ def test_runs_trained_together_do_not_multiply_the_eta(monkeypatch):
     for job in jobs:
         progress.run_done(job, 0, "final", "trained", 100.0)
     assert out.getvalue().strip().splitlines()[-1].endswith("elapsed 1:40, ETA 3:20")
+
+
+def test_the_first_line_of_a_batch_counts_the_members_that_ended_with_it(monkeypatch):
+    """The first of four runs that trained together is reported while the other three, finished too, wait for
+    their lines: the ETA counts four runs trained in the 100 s (seen: 21 hours for 5 minutes left)."""
+    clock = [0.0]
+    monkeypatch.setattr("benchmark.progress.time.monotonic", lambda: clock[0])
+    out = io.StringIO()
+    jobs = [_job(f"d{i}", 100) for i in range(4)]
+    progress = LineProgress(jobs, out, interval=3600)
+    advances = [progress.steps(job, 0) for job in jobs]
+    clock[0] = 100.0
+    for advance in advances:
+        advance(100)
+    progress.close_steps()  # the batch's training ends before its runs are measured and reported
+    etas = []
+    for job in jobs:
+        progress.run_done(job, 0, "final", "trained", 100.0)
+        etas.append(out.getvalue().strip().splitlines()[-1].rsplit("ETA ", 1)[1])
+    assert etas == ["3:20"] * 4  # 8 runs left at 25 s each, from the first line on
