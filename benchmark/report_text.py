@@ -51,6 +51,12 @@ def md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def width(line: str) -> int:
+    """A line's length in UTF-8 bytes: never less than its characters or its width on screen (✅ is one
+    character, two columns, three bytes), so a line within the limit by this count is within it by any."""
+    return len(line.encode())
+
+
 def md_table(headers: list[str], rows: list[list[str]], limit: int = 200, shrink: list[int] | None = None) -> list[str]:
     """A GitHub table whose lines are at most ``limit`` characters: the columns in ``shrink`` (by default the
     widest) are summarised until every row fits."""
@@ -61,10 +67,10 @@ def md_table(headers: list[str], rows: list[list[str]], limit: int = 200, shrink
         return "| " + " | ".join(values) + " |"
 
     for row in cells:
-        while len(line(row)) > limit:
+        while width(line(row)) > limit:
             candidates = shrink if shrink is not None else range(len(row))
             widest = max(candidates, key=lambda i: len(row[i]))
-            excess = len(line(row)) - limit
+            excess = width(line(row)) - limit
             if len(row[widest]) <= 8:
                 break  # nothing left worth cutting; the limit is the caller's to choose sensibly
             row[widest] = summarise(row[widest], max(8, len(row[widest]) - excess))
