@@ -4,7 +4,9 @@ The rules (also in the README, "How verdicts are decided"):
 
 value targets, ``rule: tolerance``
     tol = max(abs, rel * |published|). ``reproduced`` when |mean - published| <= tol;
-    ``close`` when it is within ``close_factor * tol``; otherwise ``not reproduced``. A test never
+    ``close`` when it is within ``close_factor * tol`` and, where tol is the relative one, not below
+    published / (1 + close_factor * rel) (the band mirrored in ratio, so it never reaches zero);
+    otherwise ``not reproduced``. A test never
     turns a miss into ``close`` (failing to reject equality is not evidence of agreement): the p-value
     of an equivalence test (TOST, two one-sided t-tests with the tolerance as the margin, against the
     published spread where the paper gives one) is shown beside every verdict it can be computed for.
@@ -123,8 +125,17 @@ def _judge_value(target: Target, got: Values) -> dict[str, Any]:
     test: dict[str, Any] = {}
     if check.rule == "tolerance":
         tol = max(check.abs, check.rel * abs(published))
+        # a relative band below the published value is mirrored in ratio: published / (1 + close_factor x rel)
+        # rather than published x (1 - close_factor x rel), which reaches zero at rel 0.5 and would call a value
+        # ten times smaller close
+        relative = published != 0 and check.rel * abs(published) >= check.abs
+        floor = 1 / (1 + check.close_factor * check.rel) if relative else None
+        ratio = mean / published if relative else None
         if abs(diff) <= tol:
             verdict, detail = REPRODUCED, f"|diff| {abs(diff):.4g} <= tol {tol:.4g}"
+        elif abs(diff) <= check.close_factor * tol and floor is not None and ratio < floor:
+            verdict, detail = NOT_REPRODUCED, (f"ours {ratio:.3g} x the published, below the close band's "
+                                               f"1 / (1 + {check.close_factor:g} x rel) = {floor:.3g} x")
         elif abs(diff) <= check.close_factor * tol:
             verdict, detail = CLOSE, f"|diff| {abs(diff):.4g} <= {check.close_factor:g} x tol {tol:.4g}"
         else:

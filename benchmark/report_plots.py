@@ -137,7 +137,7 @@ def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float
         grid = np.geomspace(lo, hi, 200) if scale != "linear" else np.linspace(lo, hi, 200)
         tol = np.maximum(tol_abs, tol_rel * np.abs(grid))
         for factor, alpha in ((close_factor, 0.10), (1.0, 0.22)):
-            low = grid - factor * tol
+            low = _low_edge(grid, tol, tol_abs, tol_rel, factor, close_factor)
             if scale != "linear":
                 low = np.maximum(low, lo)  # a log axis has no room below zero
             ax.fill_between(grid, low, grid + factor * tol, color="#1b7a3a", alpha=alpha, lw=0, zorder=1)
@@ -147,9 +147,22 @@ def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float
         tol = max(p.check.abs, p.check.rel * abs(p.verdict.published))
         x = sign * p.verdict.published
         for factor, alpha in ((p.check.close_factor, 0.12), (1.0, 0.3)):
-            bottom = max(x - factor * tol, lo) if scale != "linear" else x - factor * tol
+            edge = float(_low_edge(np.array([x]), np.array([tol]), p.check.abs, p.check.rel, factor,
+                                   p.check.close_factor)[0])
+            bottom = max(edge, lo) if scale != "linear" else edge
             ax.plot([x, x], [bottom, x + factor * tol], color="#1b7a3a", alpha=alpha, lw=5, zorder=1,
                     solid_capstyle="butt")
+
+
+def _low_edge(x: np.ndarray, tol: np.ndarray, tol_abs: float, tol_rel: float, factor: float,
+              close_factor: float) -> np.ndarray:
+    """The lower edge of a band at published values ``x``: x − factor·tol, except that the close band of a
+    relative tolerance is mirrored in ratio, x / (1 + close_factor·rel), as ``check`` judges it."""
+    low = x - factor * tol
+    if factor != close_factor or factor == 1.0:
+        return low
+    relative = (x > 0) & (tol_rel * np.abs(x) >= tol_abs) & (tol_rel > 0)
+    return np.where(relative, np.maximum(low, x / (1 + close_factor * tol_rel)), low)
 
 
 def _rule(check: Check | None) -> tuple[str, float, float, float] | None:

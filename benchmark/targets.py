@@ -83,7 +83,9 @@ class Target:
     def _value_rule(c: Check) -> str:
         if c.rule == "tolerance":
             return (f"|reproduced - published| <= max({c.abs:g}, {c.rel:g}*|published|); "
-                    f"close within {c.close_factor:g}x tol; TOST equivalence p within tol shown")
+                    f"close within {c.close_factor:g}x tol"
+                    + (f", not below published / {1 + c.close_factor * c.rel:g} where rel sets tol" if c.rel else "")
+                    + "; TOST equivalence p within tol shown")
         sign = "<=" if c.rule == "at_most" else ">="
         return f"reproduced {sign} {c.limit:g}; close within {c.close_factor:g}x of the margin"
 

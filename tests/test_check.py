@@ -55,6 +55,21 @@ def test_tolerance_verdict_flips_at_the_threshold():
     assert verdict_for([0.79, 0.79], rel=0.1).verdict == NOT_REPRODUCED
 
 
+def test_a_relative_close_band_never_reaches_zero():
+    """rel 0.5, close_factor 2: 2x the published is the close band's upper edge, so half of it is the lower one;
+    published x (1 - 2 x 0.5) = 0 would call 0.085 close to 0.79 (seen on Table 2's spirals)."""
+    assert verdict_for([1.9], rel=0.5).verdict == CLOSE
+    assert verdict_for([2.1], rel=0.5).verdict == NOT_REPRODUCED
+    assert verdict_for([0.51], rel=0.5).verdict == REPRODUCED
+    assert verdict_for([0.49], rel=0.5).verdict == NOT_REPRODUCED  # was close
+    low = verdict_for([0.085], published=0.79, rel=0.5)
+    assert low.verdict == NOT_REPRODUCED and "0.108 x the published" in low.detail, low.detail
+    assert verdict_for([0.84], rel=0.1).verdict == CLOSE  # 1 / 1.2 = 0.833
+    assert verdict_for([0.82], rel=0.1).verdict == NOT_REPRODUCED
+    assert verdict_for([-1.9], published=-1.0, rel=0.5).verdict == CLOSE  # the ratio, not the sign, decides
+    assert verdict_for([-0.45], published=-1.0, rel=0.5).verdict == NOT_REPRODUCED
+
+
 def test_absolute_tolerance_is_used_when_larger():
     assert verdict_for([0.04], published=0.0, rel=0.5, abs=0.05).verdict == REPRODUCED
     assert verdict_for([0.06], published=0.0, rel=0.5, abs=0.05).verdict == CLOSE
