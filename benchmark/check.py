@@ -128,7 +128,7 @@ def _judge_value(target: Target, got: Values) -> dict[str, Any]:
         # a relative band below the published value is mirrored in ratio: published / (1 + close_factor x rel)
         # rather than published x (1 - close_factor x rel), which reaches zero at rel 0.5 and would call a value
         # ten times smaller close
-        relative = published != 0 and check.rel * abs(published) >= check.abs
+        relative = published != 0 and check.rel > 0 and check.rel * abs(published) >= check.abs
         floor = 1 / (1 + check.close_factor * check.rel) if relative else None
         ratio = mean / published if relative else None
         if abs(diff) <= tol:
