@@ -9,14 +9,13 @@ here once, against the pinned Optuna version.
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 from typing import Any
 
 from optuna.trial import TrialState
 
 from benchmark.errors import UserError
-from benchmark.tracking import database_url
+from benchmark.tracking import database_url, retry_races
 
 
 def is_shared_storage(url: str) -> bool:
@@ -37,19 +36,19 @@ def open_storage(url: str, shared: bool, heartbeat: int, grace: int):
         kwargs = {"heartbeat_interval": heartbeat, "grace_period": grace,
                   "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=20)}
     engine: dict[str, Any] = {"pool_pre_ping": True} if is_shared_storage(url) else {}
-    for attempt in range(5):
-        try:
-            storage = RDBStorage(database_url(url), engine_kwargs=engine, **kwargs)
-            storage.get_all_studies()  # reads a table: fails now on a locked file or a refused connection
-            return storage
-        except Exception as exc:  # an unreachable, locked or unwritable storage is a setting the user gave
-            # workers starting together on an empty database race to create Optuna's tables: the losers retry
-            if attempt < 4 and any(word in str(exc) for word in ("duplicate key", "already exists")):
-                time.sleep(0.5 + attempt)
-                continue
-            raise UserError(f"cannot open the Optuna storage: {first_line(exc)}", field="--storage",
-                            file=redact(url)) from None
-    raise AssertionError("unreachable")
+
+    def connect() -> RDBStorage:
+        storage = RDBStorage(database_url(url), engine_kwargs=engine, **kwargs)
+        storage.get_all_studies()  # reads a table: fails now on a locked file or a refused connection
+        return storage
+
+    try:
+        # workers starting together on an empty database race to create Optuna's tables: the losers retry
+        return retry_races(connect, ("duplicate key", "already exists"), attempts=5,
+                           pause=lambda attempt: 0.5 + attempt)
+    except Exception as exc:  # an unreachable, locked or unwritable storage is a setting the user gave
+        raise UserError(f"cannot open the Optuna storage: {first_line(exc)}", field="--storage",
+                        file=redact(url)) from None
 
 
 def first_line(exc: BaseException) -> str:

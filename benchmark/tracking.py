@@ -11,9 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmark.errors import UserError
 
@@ -54,6 +55,24 @@ def prepare_home() -> Path:
     except OSError as exc:
         raise UserError(f"BENCH_HOME is not writable ({exc.strerror})", file=str(home)) from None
     return home
+
+
+T = TypeVar("T")
+
+
+def retry_races(call: Callable[[], T], markers: tuple[str, ...], attempts: int,
+                pause: Callable[[int], float]) -> T:
+    """``call()``, again after ``pause(attempt)`` seconds when it fails with an error naming one of ``markers``
+    (processes sharing one database that race to insert the same row or table); any other error, or the last
+    attempt's, is raised."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts - 1 or not any(marker in str(exc) for marker in markers):
+                raise
+            time.sleep(pause(attempt))
+    raise AssertionError("unreachable")
 
 
 def database_url(url: str) -> str:
@@ -255,22 +274,15 @@ class Tracker:
         import json
 
         from mlflow.entities import Dataset, DatasetInput, InputTag
-        from mlflow.exceptions import MlflowException
 
         dataset = Dataset(name=name, digest=digest, source_type="bench", source=source,
                           profile=json.dumps(profile, sort_keys=True, default=str))
         inputs = [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])]
-        for attempt in range(3):
-            try:
-                self.client.log_inputs(run_id, inputs)
-                return
-            except MlflowException as err:
-                # MLflow looks the dataset up and inserts it when missing, not atomically: two workers logging
-                # the same dataset at once collide on its key, and the loser finds it there when it tries again
-                collided = any(s in str(err) for s in ("UniqueViolation", "UNIQUE constraint failed", "duplicate key"))
-                if not collided or attempt == 2:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+        # MLflow looks the dataset up and inserts it when missing, not atomically: two workers logging the same
+        # dataset at once collide on its key, and the loser finds it there when it tries again
+        retry_races(lambda: self.client.log_inputs(run_id, inputs),
+                    ("UniqueViolation", "UNIQUE constraint failed", "duplicate key"), attempts=3,
+                    pause=lambda attempt: 0.2 * (attempt + 1))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
