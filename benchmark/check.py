@@ -118,6 +118,16 @@ def judge(target: Target, lookup: Lookup, reasons: dict[Any, str]) -> Verdict:
 # --------------------------------------------------------------------------- value targets
 
 
+def close_floor(published: float, abs_tol: float, rel: float, close_factor: float) -> float | None:
+    """Where ``rel`` sets the tolerance, the ratio to the published value below which a miss is not close:
+    1 / (1 + close_factor x rel), the close band's upper edge mirrored in ratio, rather than 1 - close_factor x
+    rel, which reaches zero at rel 0.5 and would call a value ten times smaller close. None where ``abs`` sets
+    the tolerance (or the published value is 0)."""
+    if published == 0 or rel <= 0 or rel * abs(published) < abs_tol:
+        return None
+    return 1 / (1 + close_factor * rel)
+
+
 def _judge_value(target: Target, got: Values) -> dict[str, Any]:
     check, published = target.check, float(target.published)
     mean, std, n = got.mean, got.std, got.n
@@ -125,12 +135,8 @@ def _judge_value(target: Target, got: Values) -> dict[str, Any]:
     test: dict[str, Any] = {}
     if check.rule == "tolerance":
         tol = max(check.abs, check.rel * abs(published))
-        # a relative band below the published value is mirrored in ratio: published / (1 + close_factor x rel)
-        # rather than published x (1 - close_factor x rel), which reaches zero at rel 0.5 and would call a value
-        # ten times smaller close
-        relative = published != 0 and check.rel > 0 and check.rel * abs(published) >= check.abs
-        floor = 1 / (1 + check.close_factor * check.rel) if relative else None
-        ratio = mean / published if relative else None
+        floor = close_floor(published, check.abs, check.rel, check.close_factor)
+        ratio = mean / published if floor is not None else None
         if abs(diff) <= tol:
             verdict, detail = REPRODUCED, f"|diff| {abs(diff):.4g} <= tol {tol:.4g}"
         elif abs(diff) <= check.close_factor * tol and floor is not None and ratio < floor:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.check import Verdict
+from benchmark.check import Verdict, close_floor
 from benchmark.report_outcomes import LABELS, OUTCOMES, outcome
 from benchmark.suite import Check
 
@@ -137,7 +137,7 @@ def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float
         grid = np.geomspace(lo, hi, 200) if scale != "linear" else np.linspace(lo, hi, 200)
         tol = np.maximum(tol_abs, tol_rel * np.abs(grid))
         for factor, alpha in ((close_factor, 0.10), (1.0, 0.22)):
-            low = _low_edge(grid, tol, tol_abs, tol_rel, factor, close_factor)
+            low = _low_edge(grid, tol, tol_abs, tol_rel, factor, close=factor != 1.0)
             if scale != "linear":
                 low = np.maximum(low, lo)  # a log axis has no room below zero
             ax.fill_between(grid, low, grid + factor * tol, color="#1b7a3a", alpha=alpha, lw=0, zorder=1)
@@ -148,21 +148,21 @@ def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float
         x = sign * p.verdict.published
         for factor, alpha in ((p.check.close_factor, 0.12), (1.0, 0.3)):
             edge = float(_low_edge(np.array([x]), np.array([tol]), p.check.abs, p.check.rel, factor,
-                                   p.check.close_factor)[0])
+                                   close=factor != 1.0)[0])
             bottom = max(edge, lo) if scale != "linear" else edge
             ax.plot([x, x], [bottom, x + factor * tol], color="#1b7a3a", alpha=alpha, lw=5, zorder=1,
                     solid_capstyle="butt")
 
 
 def _low_edge(x: np.ndarray, tol: np.ndarray, tol_abs: float, tol_rel: float, factor: float,
-              close_factor: float) -> np.ndarray:
-    """The lower edge of a band at published values ``x``: x − factor·tol, except that the close band of a
-    relative tolerance is mirrored in ratio, x / (1 + close_factor·rel), as ``check`` judges it."""
+              close: bool) -> np.ndarray:
+    """The lower edge of a band at published values ``x``: x − factor·tol, except where the close band stops at
+    ``check.close_floor`` (a relative tolerance's band mirrored in ratio), as the verdict does."""
     low = x - factor * tol
-    if factor != close_factor or factor == 1.0:
+    if not close:
         return low
-    relative = (x > 0) & (tol_rel * np.abs(x) >= tol_abs) & (tol_rel > 0)
-    return np.where(relative, np.maximum(low, x / (1 + close_factor * tol_rel)), low)
+    floors = np.array([close_floor(v, tol_abs, tol_rel, factor) or np.nan for v in x])
+    return np.where((x > 0) & ~np.isnan(floors), np.maximum(low, x * floors), low)
 
 
 def _rule(check: Check | None) -> tuple[str, float, float, float] | None:
