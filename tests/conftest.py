@@ -22,3 +22,22 @@ def bench_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / ".bench"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def stand_in_files(tmp_path_factory) -> Path:
+    """Stand-ins for the real datasets and weights this machine lacks (benchmark/data/_fakes.py), in their real
+    formats, written once for the whole test run."""
+    from benchmark.data._fakes import write_stand_ins
+
+    return write_stand_ins(tmp_path_factory.mktemp("stand_ins"))
+
+
+@pytest.fixture(scope="module")
+def stand_ins(stand_in_files):
+    """The stand-ins' folder, with torchvision's MD5 checks off for the module that reads them (and back on
+    after it, so that other modules still see a corrupt real file as missing)."""
+    from benchmark.data._fakes import accepting_stand_ins
+
+    with accepting_stand_ins():
+        yield stand_in_files

@@ -16,7 +16,6 @@ from conftest import REPO
 from benchmark import api, contracts
 from benchmark.api import RunContext
 from benchmark.cli import main
-from benchmark.data._fakes import accepting_stand_ins, write_stand_ins
 from benchmark.errors import DatasetMissing
 from benchmark.planner import plan
 from benchmark.suite import load_suite
@@ -114,14 +113,6 @@ def _datasets_of_the_suites() -> list[tuple[str, dict]]:
             if (spec.loader, dict(spec.params)) not in seen:
                 seen.append((spec.loader, dict(spec.params)))
     return seen
-
-
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory):
-    """Stand-ins for the real datasets this machine lacks (benchmark/data/_fakes.py), in their real formats."""
-    root = write_stand_ins(tmp_path_factory.mktemp("data"))
-    with accepting_stand_ins():
-        yield root
 
 
 def _load(loader: str, params: dict, stand_ins: Path):
