@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines.ebgan_batched import GROUP, member_from_context, train_batched  # noqa: E402
 from benchmark.api import DATASETS, METHODS, RunContext, load_plugins  # noqa: E402
+from benchmark.numerics import Numerics, apply  # noqa: E402
 from benchmark.planner import run_hparams  # noqa: E402
 
 METHOD_NAMES = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
@@ -65,31 +66,47 @@ def mix(size: int) -> list[tuple[str, str, int]]:
     return [(METHOD_NAMES[i % 4], DATASET_NAMES[i % 3], i // 12) for i in range(size)]
 
 
-def median_time(fn: Callable[[], None], reps: int) -> float:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a wall-clock timing covers it (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn: Callable[[], None], reps: int, device: torch.device = torch.device("cpu")) -> float:
     times = []
     for _ in range(reps):
+        synchronize(device)
         t = time.perf_counter()
         fn()
+        synchronize(device)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
 
-def matmul_gflops(m: int, k: int, n: int, reps: int) -> float:
-    a, b = torch.randn(m, k), torch.randn(k, n)
+def matmul_gflops(m: int, k: int, n: int, reps: int, device: torch.device = torch.device("cpu")) -> float:
+    """FP32 matmul throughput on ``device`` (TF32 off, as every run computes: benchmark/numerics.py)."""
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
     a @ b
-    inner = max(1, int(2e8 // (2 * m * k * n)))  # calls per timing, so that each timing lasts long enough
+    # calls per timing, so that each lasts long enough (a GPU runs a small product in microseconds)
+    inner = max(1, int((2e10 if device.type == "cuda" else 2e8) // (2 * m * k * n)))
 
     def run() -> None:
         for _ in range(inner):
             a @ b
 
-    return 2 * m * k * n * inner / median_time(run, reps) / 1e9
+    return 2 * m * k * n * inner / median_time(run, reps, device) / 1e9
 
 
-def bmm_gflops(batch: int, m: int, k: int, n: int, reps: int) -> float:
-    a, b = torch.randn(batch, m, k), torch.randn(batch, k, n)
+def bmm_gflops(batch: int, m: int, k: int, n: int, reps: int, device: torch.device = torch.device("cpu")) -> float:
+    a, b = torch.randn(batch, m, k, device=device), torch.randn(batch, k, n, device=device)
     torch.bmm(a, b)
-    return 2 * batch * m * k * n / median_time(lambda: torch.bmm(a, b), reps) / 1e9
+    inner = 100 if device.type == "cuda" else 1
+
+    def run() -> None:
+        for _ in range(inner):
+            torch.bmm(a, b)
+
+    return 2 * batch * m * k * n * inner / median_time(run, reps, device) / 1e9
 
 
 class Bench:
@@ -133,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=5, help="repetitions; medians are reported (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--ceilings-only", action="store_true",
+                        help="measure only the matmul ceilings on the device (seconds), e.g. beside a suite's run")
     parser.add_argument("--group", type=int, default=GROUP,
                         help=f"members per batch inside train_batched (default: the library's, {GROUP}); the "
                              "largest size is also run as one batch for comparison")
@@ -140,14 +159,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    apply(Numerics())  # the numerics every run uses: FP32 without TF32, deterministic
     load_before = os.getloadavg()
     print(f"# batched throughput: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, device {device}")
     print(f"load average before: {load_before[0]:.2f}\n")
 
-    ceil_small = matmul_gflops(BATCH, HIDDEN, HIDDEN, 15)
-    ceil_large = matmul_gflops(2048, 2048, 2048, 5)
-    ceil_bmm = bmm_gflops(36, HIDDEN, HIDDEN, 2 * BATCH, 5)
+    ceil_small = matmul_gflops(BATCH, HIDDEN, HIDDEN, 15, device)
+    ceil_large = matmul_gflops(2048, 2048, 2048, 5, device)
+    ceil_bmm = bmm_gflops(36, HIDDEN, HIDDEN, 2 * BATCH, 5, device)
+    if args.ceilings_only:
+        print(f"ceilings on {device}: 500×128 @ 128×128 matmul {ceil_small:.1f} GFLOP/s; 2048² matmul "
+              f"{ceil_large:.1f} GFLOP/s; 36 × (128×128 @ 128×1000) bmm {ceil_bmm:.1f} GFLOP/s")
+        return
 
     bench = Bench(device)
     largest = mix(max(args.sizes))
