@@ -47,6 +47,7 @@ METHOD_NAMES = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 DATASET_NAMES = ("cegan_gmm4", "cegan_biased", "cegan_spirals")
 SUITE_HP = {"egan_ent_nn": {"knn_k": 20, "knn_normalise": "variance"}, "egan_ent_vi": {"vi_weight": 0.1}}
 BATCH, HIDDEN, NOISE = 500, 128, 4
+CPU = torch.device("cpu")
 
 
 def linear_flops(rows: int, widths: tuple[int, ...]) -> int:
@@ -72,7 +73,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_time(fn: Callable[[], None], reps: int, device: torch.device = torch.device("cpu")) -> float:
+def median_time(fn: Callable[[], None], reps: int, device: torch.device = CPU) -> float:
     times = []
     for _ in range(reps):
         synchronize(device)
@@ -83,7 +84,7 @@ def median_time(fn: Callable[[], None], reps: int, device: torch.device = torch.
     return statistics.median(times)
 
 
-def matmul_gflops(m: int, k: int, n: int, reps: int, device: torch.device = torch.device("cpu")) -> float:
+def matmul_gflops(m: int, k: int, n: int, reps: int, device: torch.device = CPU) -> float:
     """FP32 matmul throughput on ``device`` (TF32 off, as every run computes: benchmark/numerics.py)."""
     a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
     a @ b
@@ -97,7 +98,7 @@ def matmul_gflops(m: int, k: int, n: int, reps: int, device: torch.device = torc
     return 2 * m * k * n * inner / median_time(run, reps, device) / 1e9
 
 
-def bmm_gflops(batch: int, m: int, k: int, n: int, reps: int, device: torch.device = torch.device("cpu")) -> float:
+def bmm_gflops(batch: int, m: int, k: int, n: int, reps: int, device: torch.device = CPU) -> float:
     a, b = torch.randn(batch, m, k, device=device), torch.randn(batch, k, n, device=device)
     torch.bmm(a, b)
     inner = 100 if device.type == "cuda" else 1
