@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     _training_args(p)
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes here (with a shared --storage they share every job; else one job each)")
-    p.add_argument("--leaderboard", default="leaderboard", help="where to write the leaderboard")
+    p.add_argument("--leaderboard", default=None, metavar="DIR",
+                   help="where to write your leaderboard (default: $BENCH_HOME/leaderboard; the repository's "
+                        "leaderboard/ is the reference release, written only by `bench leaderboard --release`)")
     p.add_argument("--no-leaderboard", action="store_true")
 
     p = sub.add_parser("plan", help="what a run would train, what is done, and how long the rest takes here")
@@ -111,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="write leaderboard/ (Markdown, JSON, HTML with figures)")
     p.add_argument("suites", nargs="*")
-    p.add_argument("--out", default="leaderboard")
+    p.add_argument("--out", "--leaderboard", dest="out", default=None, metavar="DIR",
+                   help="where to write it (default: $BENCH_HOME/leaderboard)")
+    p.add_argument("--release", action="store_true",
+                   help="regenerate the project's reference release, leaderboard/ in the repository, from a store "
+                        "that holds every suite, stamped with the commit, date, profiles and machines")
     p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None,
                    help="judge every target on this profile (default: the largest complete one per target)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None)
@@ -257,9 +263,11 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import estimate, leaderboard, notes, planner, progress, results, runner
+    from benchmark import estimate, leaderboard, notes, planner, progress, release, results, runner
     from benchmark.storage import redact
 
+    # refused before anything is set up or trained
+    out_dir = None if args.no_leaderboard else release.output_dir(args.leaderboard, False, "--leaderboard")
     tracker, settings, plans = _prepare_training(args)
     started = time.monotonic()
     for suite, jobs in plans:
@@ -283,9 +291,9 @@ def cmd_run(args) -> int:
         ran = {Path(suite.path).resolve(): suite for suite, _ in plans}
         found = [p.resolve() for p in find_suites(None)]
         every = [ran.get(p) or load_suite(p) for p in found] + [s for p, s in ran.items() if p not in found]
-        out = leaderboard.write([results.collect(s, tracker, **_modes(args)) for s in every],
-                                Path(args.leaderboard), tracker)
-        print(f"leaderboard written to {out}/ ({time.monotonic() - started:.0f} s in all)", file=sys.stderr)
+        out = leaderboard.write([results.collect(s, tracker, **_modes(args)) for s in every], out_dir, tracker)
+        print(f"your leaderboard: {out.resolve()}/index.html (and README.md, results.json; "
+              f"{time.monotonic() - started:.0f} s in all)", file=sys.stderr)
     return 0
 
 
@@ -355,13 +363,21 @@ def cmd_compare(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from benchmark import leaderboard, results
+    from benchmark import leaderboard, release, results
 
+    out = release.output_dir(args.out, args.release, "--out")
+    if args.release and args.suites:
+        raise UserError("a release renders every suite under suites/; name none", field="--release")
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
     collected = [results.collect(s, tracker, profile=args.profile, device=args.device, **_modes(args)) for s in suites]
-    out = leaderboard.write(collected, Path(args.out), tracker)
-    print(f"leaderboard written to {out}/")
+    stamp = None
+    if args.release:
+        release.require_every_suite(collected)
+        stamp = release.stamp(collected, tracker)
+    out = leaderboard.write(collected, out, tracker, release=stamp)
+    print(f"{'reference release' if stamp else 'your leaderboard'}: {out.resolve()}/index.html "
+          "(and README.md, results.json)")
     return 0
 
 

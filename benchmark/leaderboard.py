@@ -23,6 +23,8 @@ from tabulate import tabulate
 
 from benchmark import curve_figures, report_causes, report_model, report_outcomes, report_text, sweep_figures
 from benchmark.check import Verdict
+from benchmark.release import STAMP
+from benchmark.release import summary as release_summary
 from benchmark.report_model import FigureGroup
 from benchmark.report_outcomes import AGREE, FAILED, LABELS, NOT_RUN, OUTCOMES, counted, outcome, reason, role
 from benchmark.results import SuiteResults
@@ -130,8 +132,9 @@ def _target_json(v: Verdict) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- the folder
 
 
-def write(results: list[SuiteResults], out: Path, tracker: Tracker) -> Path:
-    """Writes README.md, results.json, index.html and figures/ under ``out``."""
+def write(results: list[SuiteResults], out: Path, tracker: Tracker, release: dict[str, Any] | None = None) -> Path:
+    """Writes README.md, results.json, index.html and figures/ under ``out``; ``release``: the reference
+    release's stamp (benchmark/release.py), stored in results.json and stated at the head of both pages."""
     out.mkdir(parents=True, exist_ok=True)
     figures = _collect_figures(results, out, tracker)
     sweeps = _sweep_figures(results, out)
@@ -139,10 +142,12 @@ def write(results: list[SuiteResults], out: Path, tracker: Tracker) -> Path:
         report_model.build(r, out, figures.get(r.suite.suite, []), sweeps.get(r.suite.suite, {}),
                            tracker.experiment_id(r.suite.suite, create=False))
         for r in results])
-    (out / "results.json").write_text(json.dumps(as_json([p.results for p in papers]), indent=2, default=float)
-                                      + "\n")
+    stamped = {STAMP: release} if release else {}
+    (out / "results.json").write_text(json.dumps({**stamped, **as_json([p.results for p in papers])}, indent=2,
+                                                 default=float) + "\n")
     env = _environment()
-    context = {"papers": papers, "totals": report_outcomes.count([v for p in papers for v in p.verdicts])}
+    context = {"papers": papers, "totals": report_outcomes.count([v for p in papers for v in p.verdicts]),
+               "provenance": release_summary(release) if release else None}
     (out / "README.md").write_text(_tidy(env.get_template("README.md.j2").render(**context)))
     (out / "index.html").write_text(env.get_template("index.html.j2").render(**context))
     return out

@@ -18,7 +18,9 @@ arithmetic that produced it.
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PRECISIONS = ("fp32", "tf32")
@@ -54,11 +56,31 @@ def apply(numerics: Numerics) -> None:
     torch.use_deterministic_algorithms(numerics.deterministic)
 
 
-def provenance(device: str) -> dict[str, str]:
-    """The arithmetic behind a run, as tags: the settings in force and the device they ran on."""
+def cpu_model() -> str:
+    """The processor's model name as the kernel reports it (``platform`` gives only the architecture on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine() -> dict[str, str]:
+    """The host's processor: its model, and the vector instructions torch's CPU kernels dispatch to (AVX2,
+    AVX512, ...), which decide the last bits of a CPU run's numbers."""
     import torch
 
-    tags = {"precision.matmul": torch.backends.cuda.matmul.fp32_precision,
+    return {"cpu_model": cpu_model(), "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
+            "machine": platform.machine()}
+
+
+def provenance(device: str) -> dict[str, str]:
+    """The arithmetic behind a run, as tags: the settings in force and the machine and device they ran on."""
+    import torch
+
+    tags = {**machine(),"precision.matmul": torch.backends.cuda.matmul.fp32_precision,
             "precision.conv": torch.backends.cudnn.conv.fp32_precision,
             "deterministic": str(torch.are_deterministic_algorithms_enabled()).lower(),
             "cudnn.deterministic": str(torch.backends.cudnn.deterministic).lower(),

@@ -38,8 +38,8 @@ def test_gan_divergences_smoke_gives_every_target_a_verdict(tmp_path):
     assert by_id["section3.2.1/ring10/InfoGAN/info.entropy_c"]["verdict"] == "reproduced"
     assert by_id["section3.2.1/ring10/InfoGAN/bound_max_at_most_entropy"]["verdict"] == "claim holds"
     for name in ("README.md", "results.json", "index.html"):
-        assert (tmp_path / "leaderboard" / name).exists()
-    assert list((tmp_path / "leaderboard" / "figures" / "gan_divergences").rglob("*.png"))
+        assert (tmp_path / ".bench" / "leaderboard" / name).exists()
+    assert list((tmp_path / ".bench" / "leaderboard" / "figures" / "gan_divergences").rglob("*.png"))
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ def test_alpha_gan_analogue_smoke_judges_sweeps_and_draws_the_box_plots(tmp_path
     most = judged["analogue/figure2a/color_digits/critic/alpha-GAN-beats-best-DCGAN"]
     assert [len(v) for v in most["values"].values()] == [9, 9]  # the whole 3x3 grids, not the chosen settings
     assert judged["analogue/figure15/color_digits/alpha-GAN/critic-diversity-correlation"]["test"]["n"] == 9
-    sweeps = tmp_path / "leaderboard" / "figures" / "alpha_gan" / "sweeps"
+    sweeps = tmp_path / ".bench" / "leaderboard" / "figures" / "alpha_gan" / "sweeps"
     assert sorted(p.name for p in sweeps.glob("*.png")) == [
         "analogue_figure15_critic_diversity.png", "analogue_figure2a_critic.png", "analogue_figure5a_diversity.png",
         "analogue_figure5c_classifier_inception.png"]
