@@ -108,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="judge runs of this device only (default: cpu where both exist)")
     _numerics_args(p)
     p.add_argument("--strict", action="store_true",
-                   help="exit 1 unless every counted target reproduced or holds")
+                   help="exit 1 unless every counted target reproduced or holds (with --reference: unless every "
+                        "verdict agrees with the reference's and no value differs bit-wise on the same platform)")
+    p.add_argument("--reference", nargs="?", const="", default=None, metavar="FILE",
+                   help="set your verdicts beside a reference release's and test whether the values agree "
+                        "(default FILE: the repository's leaderboard/results.json)")
     _common_store_args(p)
 
     p = sub.add_parser("leaderboard", help="write leaderboard/ (Markdown, JSON, HTML with figures)")
@@ -345,6 +349,8 @@ def cmd_compare(args) -> int:
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         res.verdicts = [v for v in res.verdicts if v.target in selected]
         collected.append(res)
+    if args.reference is not None:
+        return _compare_with_reference(args, collected, tracker)
     if args.format == "json":
         print(json.dumps(leaderboard.as_json(collected), indent=2, default=float))
     else:
@@ -360,6 +366,24 @@ def cmd_compare(args) -> int:
         if any(outcome(v) not in AGREE for r in collected for v in r.verdicts if counted(v)):
             return 1
     return 0
+
+
+def _compare_with_reference(args, collected, tracker) -> int:
+    from benchmark import leaderboard, reference, release
+
+    path = Path(args.reference) if args.reference else reference.DEFAULT
+    mine = leaderboard.as_json(collected)
+    platforms = {r.suite.suite: reference.platform(release.trained_on(tracker, r.suite.suite)) for r in collected}
+    comparison = reference.compare(mine, reference.load(path), platforms)
+    if args.format == "json":
+        print(json.dumps({"reference": str(path), **comparison.as_json()}, indent=2, default=float))
+    else:
+        for suite, same in comparison.same_platform.items():
+            print(f"{suite}: {'the same platform as' if same else 'another (or an unrecorded) platform than'} "
+                  f"the reference ({path})")
+        print(reference.table(comparison))
+        print(f"\n{comparison.summary()}")
+    return 1 if args.strict and (comparison.disagreeing or comparison.defects) else 0
 
 
 def cmd_leaderboard(args) -> int:

@@ -24,9 +24,9 @@ def test_every_shipped_suite_validates(suite, tmp_path):
 
 
 def test_gan_divergences_smoke_gives_every_target_a_verdict(tmp_path):
-    proc = bench("run", str(REPO / "suites" / "gan_divergences.yaml"), "--profile", "smoke", "--no-progress",
-                 cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    run = bench("run", str(REPO / "suites" / "gan_divergences.yaml"), "--profile", "smoke", "--no-progress",
+                cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
     proc = bench("compare", str(REPO / "suites" / "gan_divergences.yaml"), "--format", "json", cwd=tmp_path)
     targets = json.loads(proc.stdout)["suites"][0]["targets"]
     assert len(targets) == 33
@@ -40,6 +40,40 @@ def test_gan_divergences_smoke_gives_every_target_a_verdict(tmp_path):
     for name in ("README.md", "results.json", "index.html"):
         assert (tmp_path / ".bench" / "leaderboard" / name).exists()
     assert list((tmp_path / ".bench" / "leaderboard" / "figures" / "gan_divergences").rglob("*.png"))
+    assert f"your leaderboard: {tmp_path / '.bench' / 'leaderboard'}/index.html" in run.stderr
+    assert_matches_golden(targets)
+
+
+GOLDEN = REPO / "tests" / "golden" / "gan_divergences_smoke.json"
+# Elsewhere than the platform that wrote the golden file, CPU kernels differ in the last bits and training
+# amplifies them; at smoke size the essay's estimators move little. The band is ours: wide enough for another
+# processor's rounding, far narrower than any change of a formula, a seed stream or a budget.
+BAND_ABS, BAND_REL = 0.05, 0.25
+
+
+def assert_matches_golden(targets: list[dict]) -> None:
+    """Verdict drift: every per-seed value of the essay suite at smoke against the committed golden file, exactly
+    on the platform that wrote it, within the band elsewhere. A commit that moves a number on purpose updates the
+    file (BENCH_UPDATE_GOLDEN=1 pytest tests/test_suites_e2e.py -k smoke) and says why in its message."""
+    import torch
+
+    from benchmark.numerics import machine
+
+    here = {**machine(), "torch_version": torch.__version__}
+    values = {t["target"]: t["values"] for t in targets if t.get("values")}
+    if os.environ.get("BENCH_UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps({"platform": here, "values": values}, indent=1, sort_keys=True) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert sorted(values) == sorted(golden["values"]), "targets added or removed: update the golden file"
+    if golden["platform"] == here:
+        moved = [t for t in values if values[t] != golden["values"][t]]
+        assert not moved, f"numbers moved on the platform that wrote the golden file: {moved[:5]}"
+        return
+    far = [(t, ref, v) for t in values for ref in values[t]
+           for v, g in zip(values[t][ref], golden["values"][t][ref], strict=True)
+           if abs(v - g) > BAND_ABS + BAND_REL * abs(g)]
+    assert not far, f"beyond the band on another platform ({golden['platform']} wrote it): {far[:5]}"
 
 
 @pytest.mark.slow
