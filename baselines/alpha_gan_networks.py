@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from benchmark.api import RunContext
+from benchmark.budget import read as read_budget
 from benchmark.hparams import Float, HParam, Int
 from benchmark.loop import Program
 from benchmark.nets.rosca import (  # noqa: F401 (the family's networks and priors, re-exported for its methods)
@@ -138,12 +139,21 @@ class Setup:
 
     @classmethod
     def from_ctx(cls, ctx: Any, hp: dict[str, Any]) -> Setup:
+        budget = read_budget(BUDGET, ctx.budget)
         # a profile may scale the networks (budget.width), e.g. cpu; the paper's width is 1.0
-        width = float(ctx.budget.get("width", hp["width"]))
+        width = float(hp["width"] if budget["width"] is None else budget["width"])
         return cls(shape=image_shape(ctx.dataset), latent_dim=int(hp["latent_dim"]), width=width,
                    batch_size=int(hp["batch_size"]), betas=(float(hp["beta1"]), float(hp["beta2"])),
-                   device=ctx.device, snapshots=int(ctx.budget.get("critic_snapshots", 4)))
+                   device=ctx.device, snapshots=int(budget["critic_snapshots"]))
 
+
+# What the family reads of a profile's budget (every method of the family declares it as its ``budget``)
+BUDGET: dict[str, HParam] = {
+    "width": Float(None, low=0, doc="replaces the width hyper-parameter, the channel multiplier of the networks "
+                                    "(1.0: the paper's); null: the hyper-parameter"),
+    "critic_snapshots": Int(4, low=1, doc="generator states kept from the second half of training, which the "
+                                          "independent critic is trained against"),
+}
 
 COMMON_HPARAMS: dict[str, HParam] = {
     "latent_dim": Int(10, low=1), "width": Float(1.0, low=0, doc="channel multiplier (a profile's budget may set it)"),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from baselines.cegan_image_networks import arch
 from baselines.ebgan_common import (
-    BUDGET_HPARAMS,
+    BUDGET,
     NETWORK_HPARAMS,
     EnergyModel,
+    budgeted_hparams,
     build_networks,
     is_image,
     noise_dim_of,
@@ -27,6 +28,7 @@ class RandomDiscriminator(Method):
     description = "untrained discriminator (random weights): Table 3's 'Random' feature baseline"
     # the networks of the experiment, drawn and not trained: only their settings apply
     hparams = NETWORK_HPARAMS
+    budget = BUDGET
     produces = ()
     provides = ("sampler", "noise_sampler", "energy", "features")
 
@@ -42,7 +44,7 @@ class _Untrained(Program):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp = {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+        hp = budgeted_hparams(ctx)
         if not is_image(hp):
             raise ValueError("random_discriminator needs an image network (hparam 'net')")
         gen, disc = build_networks(hp)

@@ -37,6 +37,7 @@ class DCGAN(Method):
     provides = ("sampler", "generator_snapshots")
     # Table 3 caption: "dropout of 0.8 after the last convolutional layer" — read as TensorFlow's keep
     # probability 0.8, i.e. a drop rate of 0.2.
+    budget = nets.BUDGET
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(2e-4, low=0), "lr_d": Float(2e-4, low=0),
                "g_steps": Int(2, low=1), "dropout": Float(0.2, low=0, high=1)}
 

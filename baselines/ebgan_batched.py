@@ -54,11 +54,11 @@ import torch
 from torch import nn
 
 from baselines.ebgan_common import (
-    BUDGET_HPARAMS,
     HIDDEN,
     NOISE_DIM,
     EnergyModel,
     EntropyTerm,
+    budgeted_hparams,
     build_inference_net,
     build_networks,
     is_image,
@@ -134,7 +134,7 @@ def resolve_hparams(method: str, ctx: RunContext) -> dict[str, Any]:
     budget's batch size and width, as ``AdversarialTraining`` takes them."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}' (one of {', '.join(METHODS)})")
-    return {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+    return budgeted_hparams(ctx)
 
 
 def member_from_context(method: str, ctx: RunContext) -> Member:

@@ -45,6 +45,7 @@ from torch import nn
 
 from baselines.cegan_image_networks import ARCHS, ImageDiscriminator, arch, make_image_generator
 from benchmark.api import RunContext, TrainResult
+from benchmark.budget import read as read_budget
 from benchmark.hparams import REQUIRED, Bool, Choice, Float, HParam, Int
 from benchmark.loop import Program
 
@@ -361,7 +362,19 @@ def _optimizer(kind: str, params: Any, lr: float, beta1: float) -> torch.optim.O
     raise ValueError(f"unknown optimizer '{kind}' (adam or adagrad)")
 
 
-BUDGET_HPARAMS = ("batch_size", "width")  # a profile's budget may reduce these (CPU runs of the image nets)
+# A profile's budget may replace these hyper-parameters (smaller, cheaper CPU runs of the image networks); the
+# budget's value wins over the hyper-parameter's, whoever set that
+BUDGET: dict[str, HParam] = {
+    "batch_size": Int(None, low=1, doc="replaces the batch_size hyper-parameter; null: the hyper-parameter"),
+    "width": Float(None, low=0, doc="replaces the width hyper-parameter, the channel multiplier of the image "
+                                    "networks (1.0: the original code's); null: the hyper-parameter"),
+}
+
+
+def budgeted_hparams(ctx: RunContext) -> dict[str, Any]:
+    """What a run trains with: the planner's merge of hyper-parameters, with what the budget replaces."""
+    replaced = {k: v for k, v in read_budget(BUDGET, ctx.budget).items() if v is not None}
+    return {**ctx.hparams, **replaced}
 
 
 class AdversarialTraining(Program):
@@ -372,7 +385,7 @@ class AdversarialTraining(Program):
     def __init__(self, ctx: RunContext, objective: Objective, energy_sign: float, entropy: EntropyTerm | None = None,
                  entropy_factory: Any = None, label: str = "") -> None:
         super().__init__()
-        hp = {**ctx.hparams, **{k: ctx.budget[k] for k in BUDGET_HPARAMS if k in ctx.budget}}
+        hp = budgeted_hparams(ctx)
         self.hp, self.objective, self.energy_sign, self.label = hp, objective, energy_sign, label
         self.device = device = ctx.device
         gen, disc = build_networks(hp)

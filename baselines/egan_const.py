@@ -7,7 +7,14 @@ original has no separate script for it).
 
 from __future__ import annotations
 
-from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, AdversarialTraining, EnergyObjective, state_of
+from baselines.ebgan_common import (
+    BUDGET,
+    EGAN_HPARAMS,
+    PER_DATASET_KEYS,
+    AdversarialTraining,
+    EnergyObjective,
+    state_of,
+)
 from benchmark.api import Method, RunContext, register_method
 
 
@@ -16,6 +23,7 @@ class EGANConst(Method):
     name = "egan_const"
     description = "energy-based GAN, objective (1) with constant K (no entropy term)"
     hparams = EGAN_HPARAMS
+    budget = BUDGET
     dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)

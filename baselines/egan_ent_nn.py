@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import torch
 
-from baselines.ebgan_common import EGAN_HPARAMS, PER_DATASET_KEYS, AdversarialTraining, EnergyObjective, state_of
+from baselines.ebgan_common import (
+    BUDGET,
+    EGAN_HPARAMS,
+    PER_DATASET_KEYS,
+    AdversarialTraining,
+    EnergyObjective,
+    state_of,
+)
 from benchmark.api import Method, RunContext, register_method
 from benchmark.hparams import REQUIRED, Choice, Float, Int
 
@@ -61,6 +68,7 @@ class EGANEntNN(Method):
     description = "EGAN with the nearest-neighbour entropy gradient, eqs. (10)-(11)"
     hparams = {**EGAN_HPARAMS, "knn_k": Int(20, low=1), "knn_normalise": Choice("unit", ("unit", "variance")),
                "knn_scale": Float(REQUIRED, low=0, doc="α of eq. (11), per dataset in egan_knn_state.py")}
+    budget = BUDGET
     dataset_defaults = state_of(PER_DATASET_KEYS)
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from baselines.ebgan_common import (
+    BUDGET,
     EGAN_HPARAMS,
     PER_DATASET_KEYS,
     AdversarialTraining,
@@ -88,6 +89,7 @@ class EGANEntVI(Method):
     hparams = {**EGAN_HPARAMS, "vi_weight": Float(0.1, low=0, doc="w of E_F + w·U(q)"),
                "init_q": Float(None, low=0, doc="std of q's weights (default: init_d)"),
                "q_lr_multiplier": Float(1.0, low=0, doc="q's lr / the discriminator's lr")}
+    budget = BUDGET
     dataset_defaults = state_of(tuple(k for k in PER_DATASET_KEYS if k in EGAN_HPARAMS))
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)

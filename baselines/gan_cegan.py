@@ -11,7 +11,7 @@ weights N(0, 0.01²) (``lasagne.init.Normal()``) and generator weights N(0, 0.12
 
 from __future__ import annotations
 
-from baselines.ebgan_common import GAN_HPARAMS, AdversarialTraining, bce_costs
+from baselines.ebgan_common import BUDGET, GAN_HPARAMS, AdversarialTraining, bce_costs
 from benchmark.api import Method, RunContext, register_method
 
 
@@ -26,6 +26,7 @@ class GANCegan(Method):
     description = "standard GAN (binary_gan.py) on the Appendix B.1 networks; energy c = −logit D"
     # binary_gan.py updates both networks every step: no EGAN switch bounds, no margin
     hparams = GAN_HPARAMS
+    budget = BUDGET
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")

@@ -9,6 +9,9 @@ Contract, in one place:
 
 - ``Dataset``: constructed as ``cls(**params, data_dir=Path|None)``; raises
   ``benchmark.errors.DatasetMissing`` from ``__init__`` when files are absent.
+- budgets: a method declares the budget keys it reads in ``budget``, a metric in ``register_metric(budget=...)``
+  (``benchmark.budget``: the engine's own keys, ``steps`` and ``threads``, are declared there once); each reads
+  them through ``benchmark.budget.read``, which fills in the declared defaults.
 - ``Method``: declares its hyper-parameters (``hparams``), what it measures itself (``produces``) and what its
   trained model provides the metrics (``provides``); ``setup(ctx)`` builds a ``benchmark.loop.Program``
   (networks, optimisers, random streams and one ``step``), and the engine's loop (``benchmark.loop``) runs
@@ -40,6 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from benchmark import budget as budgets
 from benchmark.hparams import HParam, defaults_of
 
 # ---------------------------------------------------------------------------------- datasets
@@ -140,7 +144,7 @@ class RunContext:
 
     @property
     def steps(self) -> int:
-        return int(self.budget.get("steps", 1000))
+        return budgets.steps(self.budget)
 
     def hp(self, key: str, default: Any = None) -> Any:
         """A hyper-parameter from the suite, or the method's default."""
@@ -217,6 +221,9 @@ class Method:
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"  # part of every run's identity: bump it when a change alters the numbers
     hparams: ClassVar[dict[str, HParam]] = {}
+    # the budget keys it reads besides the engine's (benchmark.budget), declared as ``hparams`` are; read them
+    # with ``benchmark.budget.read(cls.budget, ctx.budget)``
+    budget: ClassVar[dict[str, HParam]] = {}
     dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     defaults: ClassVar[dict[str, Any]] = {}
     produces: ClassVar[tuple[str, ...]] = ()
@@ -229,6 +236,7 @@ class Method:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.defaults = defaults_of(cls.hparams)
+        _own_budget_keys(cls.__qualname__, cls.budget)
         for loader, values in cls.dataset_defaults.items():
             unknown = sorted(set(values) - set(cls.hparams))
             if unknown:
@@ -241,7 +249,7 @@ class Method:
 
     def threads(self, ctx: RunContext) -> int | None:
         """Torch CPU threads for the run (None: leave the process's setting); the budget may set ``threads``."""
-        threads = ctx.budget.get("threads")
+        threads = budgets.read(budgets.ENGINE, ctx.budget)["threads"]
         return int(threads) if threads else None
 
     def train(self, ctx: RunContext) -> TrainResult:
@@ -252,6 +260,13 @@ class Method:
 
 
 METHODS: dict[str, type[Method]] = {}
+
+
+def _own_budget_keys(who: str, declared: dict[str, HParam]) -> None:
+    """A plug-in declares only keys of its own: the engine's (``steps``, ``threads``) have one declaration."""
+    taken = sorted(set(declared) & set(budgets.ENGINE))
+    if taken:
+        raise ValueError(f"{who}: budget keys {taken} are the engine's (benchmark.budget.ENGINE)")
 
 
 def register_method(cls: type[Method]) -> type[Method]:
@@ -276,6 +291,7 @@ class Metric:
     version: str = "1"  # part of every run's identity: bump it when a change alters the numbers
     needs_model: tuple[str, ...] = ()  # capabilities the trained model must provide (benchmark.contracts)
     needs_dataset: tuple[str, ...] = ()  # capabilities the dataset must offer
+    budget: dict[str, HParam] = field(default_factory=dict)  # budget keys it reads (benchmark.budget)
 
 
 METRICS: dict[str, Metric] = {}
@@ -283,13 +299,16 @@ METRICS: dict[str, Metric] = {}
 
 def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = "",
                     requires: Callable[[Path | None], Any] | None = None, params: dict[str, HParam] | None = None,
-                    version: str = "1", needs_model: tuple[str, ...] = (), needs_dataset: tuple[str, ...] = ()):
+                    version: str = "1", needs_model: tuple[str, ...] = (), needs_dataset: tuple[str, ...] = (),
+                    budget: dict[str, HParam] | None = None):
     """Decorator: ``@register_metric("kl_grid", produces=["kl.pgen_pdata", ...])``."""
+
+    _own_budget_keys(name, budget or {})
 
     def wrap(fn: MetricFn) -> MetricFn:
         metric = Metric(name=name, produces=tuple(produces), fn=fn, description=description, requires=requires,
                         params=dict(params or {}), version=version, needs_model=tuple(needs_model),
-                        needs_dataset=tuple(needs_dataset))
+                        needs_dataset=tuple(needs_dataset), budget=dict(budget or {}))
         _register(METRICS, "metric", name, metric, f"{fn.__module__}.{fn.__qualname__}")
         return fn
 

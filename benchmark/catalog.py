@@ -22,8 +22,8 @@ from benchmark.hparams import REQUIRED, HParam
 
 ROOT = Path(__file__).resolve().parent.parent
 # the plug-ins, and the engine modules whose code decides what a declaration says
-SOURCES = ("benchmark/data", "benchmark/metrics", "baselines", "benchmark/api.py", "benchmark/hparams.py",
-           "benchmark/contracts.py", "benchmark/catalog.py")
+SOURCES = ("benchmark/data", "benchmark/metrics", "benchmark/features", "baselines", "benchmark/api.py",
+           "benchmark/hparams.py", "benchmark/budget.py", "benchmark/contracts.py", "benchmark/catalog.py")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class MethodDecl:
     provides: tuple[str, ...]
     version: str
     batch_family: str | None = None
+    budget: dict[str, HParam] = field(default_factory=dict)  # budget keys it reads (benchmark.budget)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -50,6 +51,7 @@ class MetricDecl:
     needs_model: tuple[str, ...] = ()
     needs_dataset: tuple[str, ...] = ()
     needs_files: bool = False  # it reads files from the data directory (network weights)
+    budget: dict[str, HParam] = field(default_factory=dict)  # budget keys it reads (benchmark.budget)
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,11 @@ def _from_registries() -> Catalog:
     from benchmark import api
 
     methods = {name: MethodDecl(name, dict(cls.hparams), {k: dict(v) for k, v in cls.dataset_defaults.items()},
-                                tuple(cls.produces), tuple(cls.provides), str(cls.version), cls.batch_family)
+                                tuple(cls.produces), tuple(cls.provides), str(cls.version), cls.batch_family,
+                                dict(cls.budget))
                for name, cls in api.METHODS.items()}
     metrics = {name: MetricDecl(name, tuple(m.produces), dict(m.params), str(m.version), tuple(m.needs_model),
-                                tuple(m.needs_dataset), m.requires is not None)
+                                tuple(m.needs_dataset), m.requires is not None, dict(m.budget))
                for name, m in api.METRICS.items()}
     from benchmark.contracts import constructor_defaults
 
@@ -166,11 +169,13 @@ def to_json(c: Catalog) -> dict[str, Any]:
     return {
         "methods": {n: {"hparams": {k: _hparam_json(h) for k, h in m.hparams.items()},
                         "dataset_defaults": m.dataset_defaults, "produces": list(m.produces),
-                        "provides": list(m.provides), "version": m.version, "batch_family": m.batch_family}
+                        "provides": list(m.provides), "version": m.version, "batch_family": m.batch_family,
+                        "budget": {k: _hparam_json(h) for k, h in m.budget.items()}}
                     for n, m in c.methods.items()},
         "metrics": {n: {"produces": list(m.produces), "params": {k: _hparam_json(h) for k, h in m.params.items()},
                         "version": m.version, "needs_model": list(m.needs_model),
-                        "needs_dataset": list(m.needs_dataset), "needs_files": m.needs_files}
+                        "needs_dataset": list(m.needs_dataset), "needs_files": m.needs_files,
+                        "budget": {k: _hparam_json(h) for k, h in m.budget.items()}}
                     for n, m in c.metrics.items()},
         "datasets": {n: {"version": d.version, "offers": list(d.offers), "defaults": d.defaults}
                      for n, d in c.datasets.items()},
@@ -179,10 +184,12 @@ def to_json(c: Catalog) -> dict[str, Any]:
 
 def from_json(data: dict[str, Any]) -> Catalog:
     methods = {n: MethodDecl(n, {k: _hparam(h) for k, h in m["hparams"].items()}, m["dataset_defaults"],
-                             tuple(m["produces"]), tuple(m["provides"]), m["version"], m.get("batch_family"))
+                             tuple(m["produces"]), tuple(m["provides"]), m["version"], m.get("batch_family"),
+                             {k: _hparam(h) for k, h in m["budget"].items()})
                for n, m in data["methods"].items()}
     metrics = {n: MetricDecl(n, tuple(m["produces"]), {k: _hparam(h) for k, h in m["params"].items()}, m["version"],
-                             tuple(m["needs_model"]), tuple(m["needs_dataset"]), m["needs_files"])
+                             tuple(m["needs_model"]), tuple(m["needs_dataset"]), m["needs_files"],
+                             {k: _hparam(h) for k, h in m["budget"].items()})
                for n, m in data["metrics"].items()}
     datasets = {n: DatasetDecl(n, d["version"], tuple(d["offers"]), d["defaults"])
                 for n, d in data["datasets"].items()}

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark import devices
 from benchmark.errors import DeviceBroken, UserError
 
 
@@ -41,6 +42,13 @@ def _modes(args) -> dict:
     return {"numerics": _numerics(args), "batched": args.batch > 1}
 
 
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    # one default for every command that plans runs: the device is part of a run's identity, so `plan` must
+    # estimate the runs `run` would train
+    p.add_argument("--device", choices=devices.CHOICES, default=devices.DEFAULT,
+                   help="auto (default): cuda where torch sees a GPU, else cpu")
+
+
 def _training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("suites", nargs="+")
     p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
@@ -49,7 +57,7 @@ def _training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite file under $BENCH_HOME); postgresql://... to share")
     _common_store_args(p)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _device_arg(p)
     _numerics_args(p)
     p.add_argument("--data-dir", default=None, help="real datasets and metric weights (default: $BENCH_DATA)")
     p.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
@@ -87,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suites", nargs="+")
     p.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="cpu")
     p.add_argument("--only", action="append", metavar="TARGET_GLOB")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    _device_arg(p)
     _numerics_args(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--no-calibrate", action="store_true",
@@ -224,7 +232,7 @@ def _prepare_training(args):
     if args.heartbeat < 1:
         raise UserError("must be at least 1 second", field="--heartbeat")
     suites = _load(args.suites)
-    device = runner.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     data_dir = _data_dir(args.data_dir)
     tracker = _tracker(args.tracking_uri)
     tracker.experiment_id(suites[0].suite)  # fail here, before any training, when the store is unreachable
@@ -309,7 +317,8 @@ def cmd_plan(args) -> int:
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
     jobs = [job for suite in suites
-            for job in planner.plan(suite, args.profile, args.only, device=args.device, **_modes(args))]
+            for job in planner.plan(suite, args.profile, args.only, device=devices.resolve_device(args.device),
+                                    **_modes(args))]
     if args.only and not jobs:
         raise UserError(f"no target matches {args.only}", field="--only")
     found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir),

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.devices import is_gpu
+
 PRECISIONS = ("fp32", "tf32")
 WORKSPACE = ":4096:8"  # the cuBLAS workspace size torch's documentation gives for deterministic mode
 
@@ -87,7 +89,7 @@ def provenance(device: str) -> dict[str, str]:
             "cudnn.benchmark": str(torch.backends.cudnn.benchmark).lower(),
             "cublas_workspace": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
             "torch_threads": str(torch.get_num_threads())}
-    if device.startswith("cuda") and torch.cuda.is_available():
+    if is_gpu(device) and torch.cuda.is_available():
         index = torch.device(device).index or 0
         tags.update({"gpu": torch.cuda.get_device_name(index), "cuda_version": str(torch.version.cuda),
                      "cudnn_version": str(torch.backends.cudnn.version()),

@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.budget import steps as budget_steps
 from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.curves import curve_steps
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
@@ -107,12 +108,12 @@ class Job:
 
     @property
     def steps(self) -> int:
-        return int(self.budget.get("steps", 0))
+        return budget_steps(self.budget)
 
     @property
     def budget_fraction(self) -> float | None:
         """The share of the paper's steps this profile spends; None where the paper states no budget."""
-        paper = int(self.paper_budget.get("steps", 0))
+        paper = budget_steps(self.paper_budget)
         if not self.budget_stated or paper <= 0:
             return None
         return self.steps / paper
@@ -218,7 +219,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     paper_budget=exp.budget.of("paper", mname, dname), budget_stated=exp.budget.paper_stated,
                     numerics=numerics or Numerics(),
                     trainer=f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop",
-                    curve_steps=curve_steps(int(budget.get("steps", 0)), exp.curve.points) if exp.curve else (),
+                    curve_steps=curve_steps(budget_steps(budget), exp.curve.points) if exp.curve else (),
                     curve_metrics=tuple(exp.curve.metrics) if exp.curve else (),
                 ))
     return jobs

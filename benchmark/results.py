@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import curves, planner
+from benchmark.budget import steps as budget_steps
 from benchmark.catalog import catalog
 from benchmark.check import Values, Verdict, judge, outcome_of
 from benchmark.numerics import Numerics
@@ -256,7 +257,7 @@ def budget_of(jobs: list[Job]) -> tuple[float | None, str]:
         text = "the paper's budget"
     else:
         pct = _pct(low) if abs(high - low) < 1e-12 else f"{_pct(low)}–{_pct(high)}"
-        paper = sorted({int(j.paper_budget.get('steps', 0)) for j in jobs})
+        paper = sorted({budget_steps(j.paper_budget) for j in jobs})
         ours = sorted({j.steps for j in jobs})
         text = (f"{pct} of the paper's steps ({'/'.join(f'{s:,}' for s in ours)} of "
                 f"{'/'.join(f'{s:,}' for s in paper)})")

@@ -15,6 +15,7 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.devices import is_gpu, resolve_device
 from benchmark.errors import DeviceBroken, UserError
 from benchmark.numerics import Numerics, prepare_environment
 from benchmark.numerics import apply as apply_numerics
@@ -55,18 +56,6 @@ class RunSettings:
 
 def open_settings_storage(settings: RunSettings):
     return open_storage(settings.storage_url, settings.shared, settings.heartbeat, settings.grace)
-
-
-def resolve_device(requested: str | None) -> str:
-    import torch
-
-    if requested in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA was requested but torch sees no GPU on this machine", field="--device")
-    if requested not in ("cpu", "cuda"):
-        raise UserError(f"unknown device '{requested}' (use cpu or cuda)", field="--device")
-    return requested
 
 
 def run_jobs(jobs: list[Job], settings: RunSettings, workers: int = 1,
@@ -148,7 +137,7 @@ def _process_main(jobs: list[Job], settings: RunSettings, workers: int, results)
 
     prepare_environment()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    if settings.device.startswith("cuda") and torch.cuda.device_count() > 1:
+    if is_gpu(settings.device) and torch.cuda.device_count() > 1:
         # spread the workers over the visible GPUs (each process its own, round robin by process number)
         index = (multiprocessing.current_process()._identity or (0,))[0]
         settings = RunSettings(**{**settings.__dict__, "device": f"cuda:{index % torch.cuda.device_count()}"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
 
 from benchmark.claims import CLAIM_TYPES, STATISTIC_TYPES
 from benchmark.schema_base import Strict
@@ -80,14 +80,6 @@ class PerProfileInt(Strict):
     paper: int = Field(ge=1, le=10_000)
 
 
-def _steps_positive(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    steps = (value or {}).get("steps")
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0
-                              or steps > 100_000_000):
-        raise ValueError("steps must be a whole number between 0 and 100000000")
-    return value
-
-
 class BudgetOverride(Strict):
     """A budget for some of an experiment's models: the methods and/or datasets named (all when left out) take
     these settings over the experiment's, per profile (e.g. the original code trains some models longer)."""
@@ -98,8 +90,6 @@ class BudgetOverride(Strict):
     cpu: dict[str, Any] | None = None
     paper: dict[str, Any] | None = None
     source: str = Field(min_length=1)
-
-    _steps = field_validator("smoke", "cpu", "paper")(_steps_positive)
 
     @model_validator(mode="after")
     def _says_something(self) -> BudgetOverride:
@@ -114,6 +104,9 @@ class BudgetOverride(Strict):
 
 
 class Budget(Strict):
+    """Per profile, the keys the engine, the experiment's methods and its metrics declare (benchmark.budget),
+    checked against those declarations by benchmark.validate."""
+
     smoke: dict[str, Any]
     cpu: dict[str, Any]
     paper: dict[str, Any]
@@ -123,8 +116,6 @@ class Budget(Strict):
     # per method and per (method, dataset): later entries win
     overrides: list[BudgetOverride] = []
     source: str | None = None
-
-    _steps = field_validator("smoke", "cpu", "paper")(_steps_positive)
 
     def of(self, profile: str, method: str, dataset: str) -> dict[str, Any]:
         """The budget of one model under one profile: the experiment's, then every override that applies."""

@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from benchmark.budget import ENGINE, read
+
 
 @contextmanager
 def limit(wanted: int | None) -> Iterator[None]:
@@ -24,4 +26,4 @@ def limit(wanted: int | None) -> Iterator[None]:
 
 def cpu_threads(ctx: Any):
     """``budget.threads`` torch threads while a run's work is on the CPU."""
-    return limit(ctx.budget.get("threads") if ctx.device.type == "cpu" else None)
+    return limit(read(ENGINE, ctx.budget)["threads"] if ctx.device.type == "cpu" else None)

@@ -1,7 +1,8 @@
 """The checks of a suite that need the plug-ins' declarations: every name is registered, every hyper-parameter
-is declared with a value of its type, every metric gets the capabilities it needs from each method and dataset
-of its experiment (``benchmark.contracts``), and every measurement a target or a figure reads is produced by
-the job it names. Each problem is one line ``FILE:LINE: field: problem``.
+and every budget key (``benchmark.budget_check``) is declared with a value of its type, every metric gets the
+capabilities it needs from each method and dataset of its experiment (``benchmark.contracts``), and every
+measurement a target or a figure reads is produced by the job it names. Each problem is one line
+``FILE:LINE: field: problem``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from benchmark import contracts, yaml_lines
+from benchmark import budget_check, contracts, yaml_lines
 from benchmark.catalog import catalog
 from benchmark.hparams import problems as hparam_problems
 from benchmark.schema import GridSpec, RangeSpec, Suite
@@ -82,6 +83,7 @@ def _check_names(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                     raise located.error(("experiments", ename, "objective", "measurement"),
                                         f"no metric of this experiment produces '{exp.objective.measurement}' for {m}")
     _check_hparams(suite, located)
+    budget_check.check(suite, located)
 
 
 def _declared(suite: Suite, experiment: str, method: str) -> dict[str, Any]:

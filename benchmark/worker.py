@@ -30,6 +30,7 @@ from optuna.trial import TrialState
 
 from benchmark import api, studies
 from benchmark.batching import train_together
+from benchmark.devices import is_gpu
 from benchmark.errors import DatasetMissing, DeviceBroken
 from benchmark.execute import LostClaim, RunError, RunExecutor, RunFailed, RunNotPossible, RunPlace, Started
 from benchmark.notes import job_note
@@ -268,7 +269,7 @@ class Worker:
 
     def _not_run_reason(self, state: _JobState) -> str | None:
         job = state.job
-        if job.requires_gpu and self.settings.device != "cuda":
+        if job.requires_gpu and not is_gpu(self.settings.device):
             return "needs GPU"
         # not worth training when the objective, or everything the targets read, cannot be measured
         needed = list(job.needs) + ([job.objective[0]] if job.objective else [])
@@ -489,7 +490,7 @@ class Worker:
             state.error = failure.reason
             tell(study, trial, state=TrialState.FAIL)
             self.progress.run_done(job, unit.seed, unit.phase, "failed", time.monotonic() - unit.started)
-            if failure.sticky and job.device.startswith("cuda"):
+            if failure.sticky and is_gpu(job.device):
                 raise DeviceBroken(failure.reason) from failure
             return
         except RunFailed as failure:

@@ -4,18 +4,22 @@ identity and recorded with it; full FP32 and deterministic algorithms are set ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from conftest import TESTS
 
-from benchmark import results
-from benchmark.cli import main
+from benchmark import planner, results
+from benchmark.cli import build_parser, main
+from benchmark.devices import is_gpu
 from benchmark.numerics import Numerics, apply
 from benchmark.planner import plan
 from benchmark.suite import load_suite
 from benchmark.tracking import Tracker, default_tracking_uri
+from benchmark.worker import Worker, _JobState
 
 ENGINE = (TESTS / "suites" / "engine.yaml").read_text()
 
@@ -87,3 +91,35 @@ def test_a_cuda_error_is_a_failure_and_is_retried(bench_home, capsys):
 
 def test_running_out_of_memory_is_a_failure_and_is_retried(bench_home, capsys):
     _fails_and_is_retried(bench_home, capsys, "oom", "OutOfMemoryError: CUDA out of memory")
+
+
+def test_every_cuda_device_is_a_gpu():
+    assert all(is_gpu(d) for d in ("cuda", "cuda:0", "cuda:1", "cuda:12"))
+    assert not any(is_gpu(d) for d in ("cpu", "auto", "", None, "cudax", "cuda:", "cuda:x", "mps"))
+
+
+def test_a_worker_given_its_own_gpu_runs_the_jobs_that_need_one():
+    # with --workers 2 on two GPUs each worker process is handed cuda:0 or cuda:1
+    job = dataclasses.replace(plan(load_suite(TESTS / "suites" / "engine.yaml"), "smoke", device="cuda")[0],
+                              requires_gpu=True)
+
+    def reason(device: str) -> str | None:
+        worker = SimpleNamespace(settings=SimpleNamespace(device=device), _data_dir=lambda: None)
+        return Worker._not_run_reason(worker, _JobState(job=job, started=0.0, outcome=None))
+
+    assert [reason(d) for d in ("cuda", "cuda:0", "cuda:1")] == [None, None, None]
+    assert reason("cpu") == "needs GPU"
+
+
+def test_plan_and_run_plan_on_the_same_device(bench_home, capsys, monkeypatch):
+    parser = build_parser()
+    defaults = {cmd: parser.parse_args([cmd, "engine.yaml"]).device for cmd in ("plan", "run", "worker")}
+    assert set(defaults.values()) == {"auto"}, defaults
+    # on a machine where torch sees a GPU, `plan` estimates the runs `run` would train there
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    planned: list[str] = []
+    real_plan = planner.plan
+    monkeypatch.setattr(planner, "plan", lambda *a, **kw: planned.append(kw["device"]) or real_plan(*a, **kw))
+    Path("engine.yaml").write_text(ENGINE)
+    assert main(["plan", "engine.yaml", "--profile", "smoke", "--no-calibrate", "--format", "json"]) == 0
+    assert planned == ["cuda"]

@@ -28,8 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.api import stream_seed
+from benchmark.budget import read as read_budget
 from benchmark.features.cache import cache_dir, key_digest, write_atomically
 from benchmark.features.shared import FeatureNetwork
+from benchmark.hparams import Int
 from benchmark.streams import fixed_rng
 
 CODE_VERSION = "1"  # bump when a change here changes a trained classifier
@@ -187,9 +189,13 @@ def classify(net: nn.Module, kind: str, images: torch.Tensor, device: torch.devi
     return torch.cat(probs), torch.cat(feats)
 
 
+# What the metrics that read the dataset classifier take of the budget (with the feature metrics' own)
+BUDGET = {"classifier_steps": Int(80_000, low=1, doc="training steps of the dataset classifier (H.5: 80k)")}
+
+
 def classifier_network(ctx: Any) -> FeatureNetwork:
     """The run's dataset classifier as the feature metrics read it (trained for ``classifier_steps``, 80k)."""
-    steps = int(ctx.budget.get("classifier_steps", 80_000))
+    steps = int(read_budget(BUDGET, ctx.budget)["classifier_steps"])
     net = dataset_classifier(ctx.dataset, steps, ctx.device)
     kind = ctx.dataset.classifier_kind
     key = {**classifier_key(ctx.dataset, steps, ctx.device), "what": "dataset classifier outputs"}

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from benchmark.api import RunContext, TrainResult
+from benchmark.budget import read as read_budget
 from benchmark.features.cache import load_arrays, save_arrays
 from benchmark.features.scores import gaussian_fit, score_from_probs
+from benchmark.hparams import Int
 
 SAMPLES_STREAM = "metric/image_features/samples"  # one draw for every feature metric of a run
 
@@ -41,9 +43,17 @@ class TestStatistics:
     accuracy: float | None
 
 
+# What every feature metric reads of the budget (each declares it as its ``budget``)
+BUDGET = {
+    "is_samples": Int(10_000, low=1, doc="images per set scored: the model's samples and the test split's"),
+    "is_splits": Int(10, low=1, doc="splits the Inception score is averaged over"),
+}
+
+
 def budget_sizes(ctx: RunContext) -> tuple[int, int]:
     """(images per set, splits of the score): the budget's ``is_samples`` and ``is_splits``."""
-    return int(ctx.budget.get("is_samples", 10_000)), int(ctx.budget.get("is_splits", 10))
+    budget = read_budget(BUDGET, ctx.budget)
+    return int(budget["is_samples"]), int(budget["is_splits"])
 
 
 def run_samples(result: TrainResult, ctx: RunContext, n: int) -> torch.Tensor:

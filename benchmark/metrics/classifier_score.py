@@ -8,8 +8,10 @@ which ``fid_classifier`` reads too, and the test split's numbers from the statis
 from __future__ import annotations
 
 from benchmark.api import RunContext, TrainResult, register_metric
+from benchmark.features.classifiers import BUDGET as CLASSIFIER_BUDGET
 from benchmark.features.classifiers import classifier_network
 from benchmark.features.scores import score_from_probs
+from benchmark.features.shared import BUDGET as SAMPLES_BUDGET
 from benchmark.features.shared import budget_sizes, sample_outputs, test_statistics
 from benchmark.threads import cpu_threads
 
@@ -19,6 +21,7 @@ from benchmark.threads import cpu_threads
     produces=["inception_score.classifier", "inception_score.classifier_test", "classifier.test_accuracy"],
     description="Inception score with a classifier trained on the dataset itself (H.5, Figure 5c)",
     version="2", needs_model=("sampler",), needs_dataset=("image_splits", "classifier"),
+    budget={**SAMPLES_BUDGET, **CLASSIFIER_BUDGET},
 )
 def classifier_score(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     with cpu_threads(ctx):

@@ -35,6 +35,16 @@ import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
+from benchmark.budget import read as read_budget  # noqa: E402
+from benchmark.hparams import Choice, Int  # noqa: E402
+
+BUDGET = {
+    "rank_real": Int(500, low=1, doc="test images ranked (at most the test split)"),
+    "rank_generated": Int(None, low=1, doc="generated images ranked; null: as many as real ones"),
+    "rank_noise": Choice("uniform", ("normal", "uniform"), doc="the generator's noise for the ranked samples"),
+    "rank_permutations": Int(10_000, low=1, doc="permutations of the Spearman test's p-value"),
+    "rank_top": Int(None, low=1, doc="images in the top and bottom of the ranking; null: a tenth of all ranked"),
+}
 
 FRAME_RGB = (1.0, 0.1, 0.1)  # real images get a red frame ("bounding box" in the captions)
 
@@ -107,28 +117,29 @@ def _grid_figure(images: np.ndarray, framed: np.ndarray, shape: tuple[int, int, 
               "rank.real_share_bottom", "rank.n_real", "rank.n_generated", "rank.top"],
     description="Figures 4/5/7/9: images ranked by energy; Spearman rho of energy vs distance to the mean digit",
     version="2", needs_model=("noise_sampler", "energy"), needs_dataset=("train_set", "test_set", "images"),
+    budget=BUDGET,
 )
 def energy_ranking(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     model = cast(Any, result.model)  # declared: noise_sampler, energy
     ds = cast(Any, ctx.dataset)  # declared: train_set, test_set, images
-    budget = ctx.budget
+    budget = read_budget(BUDGET, ctx.budget)
     train = ds.train_samples().double().numpy()
     mean_digit = train.mean(axis=0)
     test = ds.test_samples().double().numpy()
-    n_real = min(int(budget.get("rank_real", 500)), len(test))
+    n_real = min(int(budget["rank_real"]), len(test))
     real = test[np.sort(ctx.np_rng("metric/energy_ranking/real").choice(len(test), n_real, replace=False))]
-    n_gen = int(budget.get("rank_generated", n_real))
-    noise = str(budget.get("rank_noise", "uniform"))
+    n_gen = n_real if budget["rank_generated"] is None else int(budget["rank_generated"])
+    noise = str(budget["rank_noise"])
     gen = model.sample(n_gen, ctx.rng("metric/energy_ranking/generated"), noise=noise).double()
     gen = gen.reshape(n_gen, -1).numpy()
     e_real = model.energy(torch.from_numpy(real).float()).double().numpy()
     e_gen = model.energy(torch.from_numpy(gen).float()).double().numpy()
 
     d_real, d_gen = distance_to_mean(real, mean_digit), distance_to_mean(gen, mean_digit)
-    perms = int(budget.get("rank_permutations", 10_000))
+    perms = int(budget["rank_permutations"])
     energy = np.concatenate([e_gen, e_real])
     is_real = np.concatenate([np.zeros(n_gen, bool), np.ones(n_real, bool)])
-    top = int(budget.get("rank_top", max(1, round(0.1 * len(energy)))))
+    top = max(1, round(0.1 * len(energy))) if budget["rank_top"] is None else int(budget["rank_top"])
     out = {"rank.rho_real": spearman(e_real, d_real),
            "rank.rho_real_p": permutation_p(e_real, d_real, ctx.np_rng("metric/energy_ranking/permutations"), perms),
            "rank.rho_generated": spearman(e_gen, d_gen), **rank_by_energy(energy, is_real, top),

@@ -9,13 +9,14 @@ from __future__ import annotations
 from benchmark.api import RunContext, TrainResult, register_metric
 from benchmark.features.inception import inception_network, inception_weights_path
 from benchmark.features.scores import frechet, gaussian_fit
+from benchmark.features.shared import BUDGET as SAMPLES_BUDGET
 from benchmark.features.shared import sample_outputs, test_statistics
 
 
 @register_metric("fid", produces=["fid.inception"],
                  description="FID on ImageNet Inception pool-3 features (weights from the data directory)",
                  requires=inception_weights_path, version="2", needs_model=("sampler",),
-                 needs_dataset=("image_splits",))
+                 needs_dataset=("image_splits",), budget=SAMPLES_BUDGET)
 def fid(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     net = inception_network(ctx)
     _, features = sample_outputs(result, ctx, net)

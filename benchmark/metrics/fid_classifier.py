@@ -6,15 +6,18 @@ the run's one classifier pass, the test split's mean and covariance from the sta
 from __future__ import annotations
 
 from benchmark.api import RunContext, TrainResult, register_metric
+from benchmark.features.classifiers import BUDGET as CLASSIFIER_BUDGET
 from benchmark.features.classifiers import classifier_network
 from benchmark.features.scores import frechet, gaussian_fit
+from benchmark.features.shared import BUDGET as SAMPLES_BUDGET
 from benchmark.features.shared import sample_outputs, test_statistics
 from benchmark.threads import cpu_threads
 
 
 @register_metric("fid_classifier", produces=["fid.classifier"],
                  description="FID on the penultimate features of the dataset-trained classifier", version="2",
-                 needs_model=("sampler",), needs_dataset=("image_splits", "classifier"))
+                 needs_model=("sampler",), needs_dataset=("image_splits", "classifier"),
+                 budget={**SAMPLES_BUDGET, **CLASSIFIER_BUDGET})
 def fid_classifier(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     with cpu_threads(ctx):
         net = classifier_network(ctx)

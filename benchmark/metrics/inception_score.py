@@ -13,6 +13,7 @@ from __future__ import annotations
 from benchmark.api import RunContext, TrainResult, register_metric
 from benchmark.features.inception import inception_network, inception_weights_path
 from benchmark.features.scores import score_from_probs
+from benchmark.features.shared import BUDGET as SAMPLES_BUDGET
 from benchmark.features.shared import budget_sizes, sample_outputs, test_statistics
 
 
@@ -21,6 +22,7 @@ from benchmark.features.shared import budget_sizes, sample_outputs, test_statist
     produces=["inception_score.imagenet", "inception_score.imagenet_test"],
     description="Inception score with pytorch-fid's ImageNet InceptionV3 (weights from the data directory)",
     requires=inception_weights_path, version="2", needs_model=("sampler",), needs_dataset=("image_splits",),
+    budget=SAMPLES_BUDGET,
 )
 def inception_score(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     net = inception_network(ctx)

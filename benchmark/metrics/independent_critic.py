@@ -33,11 +33,18 @@ from torch import nn  # noqa: E402
 
 from benchmark import contracts  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric, stream_seed  # noqa: E402
+from benchmark.budget import read as read_budget  # noqa: E402
+from benchmark.hparams import Float, Int  # noqa: E402
 from benchmark.nets.rosca import discriminator, sample_prior  # noqa: E402
 from benchmark.nets.wgan_gp import critic_loss, image_gradient_penalty  # noqa: E402
 from benchmark.threads import cpu_threads  # noqa: E402
 
 PENALTY, LR, BETAS, BATCH = 10.0, 1e-4, (0.5, 0.9), 64
+BUDGET = {
+    "critic_steps": Int(None, low=1, doc="the critic's updates over the second half of training; null: half the "
+                                         "model's steps"),
+    "critic_width": Float(1.0, low=0, doc="channel multiplier of the critic's network (1.0: the paper's)"),
+}
 _STREAM = "metric/independent_critic"
 
 
@@ -126,11 +133,13 @@ def _figure(curve: dict[str, list[float]], title: str):
     produces=["critic.neg_w", "critic.neg_w_valid"],
     description="negative Wasserstein distance of an independent WGAN-GP critic started half way (§5)",
     version="2", needs_model=("generator_snapshots",), needs_dataset=("image_splits", "validation_split"),
+    budget=BUDGET,
 )
 def independent_critic(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     model = cast(contracts.GeneratorSnapshots, result.model)
-    steps = int(ctx.budget.get("critic_steps", max(1, model.steps // 2)))
-    width = float(ctx.budget.get("critic_width", 1.0))
+    budget = read_budget(BUDGET, ctx.budget)
+    steps = max(1, model.steps // 2) if budget["critic_steps"] is None else int(budget["critic_steps"])
+    width = float(budget["critic_width"])
     with cpu_threads(ctx):
         out = train_independent_critic(model, ctx.dataset, ctx, steps, width)
     ctx.log_figure(_figure(out["curve"], f"independent critic ({ctx.dataset.name})"), "independent_critic_curve")

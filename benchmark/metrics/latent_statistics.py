@@ -23,6 +23,10 @@ import torch  # noqa: E402
 
 from benchmark import contracts  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
+from benchmark.budget import read as read_budget  # noqa: E402
+from benchmark.hparams import Int  # noqa: E402
+
+BUDGET = {"latent_codes": Int(64_000, low=1, doc="images encoded for the codes' statistics")}
 
 
 def code_statistics(codes: torch.Tensor) -> dict[str, float | torch.Tensor]:
@@ -50,12 +54,12 @@ def _figures(stats: dict, title: str):
     "latent_statistics",
     produces=["latent.mean_abs", "latent.offdiag_mass", "latent.var_mean"],
     description="per-dimension means and covariance of encoder codes (Appendix D, Figures 11–12)",
-    version="2", needs_model=("encoder",), needs_dataset=("samples",),
+    version="2", needs_model=("encoder",), needs_dataset=("samples",), budget=BUDGET,
 )
 def latent_statistics(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     model = cast(contracts.Encoder, result.model)
     ds = cast(contracts.Samples, ctx.dataset)
-    n = int(ctx.budget.get("latent_codes", 64_000))
+    n = int(read_budget(BUDGET, ctx.budget)["latent_codes"])
     rng = ctx.rng("metric/latent_statistics/images")
     images = torch.cat([ds.sample(min(1000, n - i), rng) for i in range(0, n, 1000)])
     stats = code_statistics(model.encode(images))

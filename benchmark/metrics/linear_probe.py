@@ -25,6 +25,16 @@ import torch.nn.functional as F
 
 from benchmark import contracts
 from benchmark.api import RunContext, TrainResult, register_metric
+from benchmark.budget import read as read_budget
+from benchmark.hparams import Float, Int
+
+BUDGET = {
+    "probe_runs": Int(10, low=1, doc="linear classifiers trained, each from its own initialisation (B.5: 10)"),
+    "probe_epochs": Int(20, low=1, doc="passes of each classifier over the training split"),
+    "probe_batch": Int(100, low=1, doc="the classifiers' minibatch size"),
+    "probe_lr": Float(1e-3, low=0, doc="the classifiers' Adam learning rate"),
+    "probe_weight_decay": Float(1e-4, low=0, doc="the classifiers' weight decay"),
+}
 
 
 def probe_errors(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
@@ -63,16 +73,16 @@ def summarise(errors: list[float]) -> dict[str, float]:
 
 @register_metric("linear_probe", produces=["probe.err_min", "probe.err_mean", "probe.err_std"],
                  description="Table 3: test error (%) of linear classifiers on last-layer discriminator features",
-                 version="2", needs_model=("features",), needs_dataset=("labelled_images",))
+                 version="2", needs_model=("features",), needs_dataset=("labelled_images",), budget=BUDGET)
 def linear_probe(result: TrainResult, ctx: RunContext) -> dict[str, float]:
     ds = cast(contracts.LabelledImages, ctx.dataset)
     model = cast(contracts.Features, result.model)
-    budget = ctx.budget
+    budget = read_budget(BUDGET, ctx.budget)
     train_x, train_y = ds.labelled("train")
     test_x, test_y = ds.labelled("test")
     f_train, f_test = model.features(train_x).float(), model.features(test_x).float()
-    generators = [ctx.rng(f"metric/linear_probe/run/{k}") for k in range(int(budget.get("probe_runs", 10)))]
-    errors = probe_errors(f_train, train_y, f_test, test_y, generators, epochs=int(budget.get("probe_epochs", 20)),
-                          batch=int(budget.get("probe_batch", 100)), lr=float(budget.get("probe_lr", 1e-3)),
-                          weight_decay=float(budget.get("probe_weight_decay", 1e-4)), device=ctx.device)
+    generators = [ctx.rng(f"metric/linear_probe/run/{k}") for k in range(int(budget["probe_runs"]))]
+    errors = probe_errors(f_train, train_y, f_test, test_y, generators, epochs=int(budget["probe_epochs"]),
+                          batch=int(budget["probe_batch"]), lr=float(budget["probe_lr"]),
+                          weight_decay=float(budget["probe_weight_decay"]), device=ctx.device)
     return summarise(errors)

@@ -26,10 +26,16 @@ from pytorch_msssim import ms_ssim  # noqa: E402
 
 from benchmark import contracts  # noqa: E402
 from benchmark.api import RunContext, TrainResult, register_metric  # noqa: E402
+from benchmark.budget import read as read_budget  # noqa: E402
+from benchmark.hparams import Int  # noqa: E402
 from benchmark.streams import fixed_rng  # noqa: E402
 from benchmark.threads import cpu_threads  # noqa: E402
 
 WIN = 11  # Wang et al. (2003) and pytorch_msssim's default
+BUDGET = {
+    "diversity_pairs": Int(1000, low=1, doc="random pairs of images whose MS-SSIM is averaged"),
+    "msssim_win": Int(WIN, low=1, doc="MS-SSIM window w in pixels (images are enlarged to > 16·(w − 1))"),
+}
 NOISE_STD = 0.1
 _REFERENCE: dict[tuple, tuple[float, float]] = {}
 
@@ -86,11 +92,11 @@ def sample_grid(images: torch.Tensor, title: str, rows: int = 8):
     "sample_diversity",
     produces=["diversity.samples", "diversity.test", "diversity.test_noisy"],
     description="1 − MS-SSIM over random pairs: samples, test set, test set plus normal noise (§5)",
-    version="2", needs_model=("sampler",), needs_dataset=("image_splits",),
+    version="2", needs_model=("sampler",), needs_dataset=("image_splits",), budget=BUDGET,
 )
 def sample_diversity(result: TrainResult, ctx: RunContext) -> dict[str, float]:
-    n_pairs = int(ctx.budget.get("diversity_pairs", 1000))
-    win = int(ctx.budget.get("msssim_win", WIN))
+    budget = read_budget(BUDGET, ctx.budget)
+    n_pairs, win = int(budget["diversity_pairs"]), int(budget["msssim_win"])
     model = cast(contracts.Sampler, result.model)
     samples = model.sample(2 * n_pairs, ctx.rng("metric/sample_diversity/samples"))
     with cpu_threads(ctx):
