@@ -179,5 +179,5 @@ def table(comparison: Comparison) -> str:
     from tabulate import tabulate
 
     body = [[r.target, r.mine, r.theirs, "yes" if r.verdicts_agree else "NO", r.values
-             + (f" (p = {min(r.p_values.values()):.2g})" if r.p_values else "")] for r in comparison.rows]
+             + (f" (Holm-adjusted p = {min(r.p_values.values()):.2g})" if r.p_values else "")] for r in comparison.rows]
     return tabulate(body, headers=["target", "yours", "reference", "agree", "values"], tablefmt="simple")
