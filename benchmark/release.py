@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import UserError
-from benchmark.tracking import CHILD, SUPERSEDED_TAG, bench_home
+from benchmark.tracking import CHILD, PROVENANCE_TAGS, SUPERSEDED_TAG, bench_home
 
 if TYPE_CHECKING:
     from benchmark.results import SuiteResults
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 STAMP = "release"  # the key of results.json that marks a folder as the reference release
 REPOSITORY = Path(__file__).resolve().parents[1]  # a checkout of bench (an editable install runs from it)
 REFERENCE_DIR = REPOSITORY / "leaderboard"  # the committed release
-# the tags of a run that say where and with what it was trained (tracking.runtime_tags, numerics.provenance)
-RUN_PROVENANCE = ("git_commit", "bench_version", "torch_version", "python_version", "device", "gpu", "cuda_version",
-                  "cpu_model", "cpu_capability")
 
 
 def user_dir() -> Path:
@@ -86,7 +83,7 @@ def trained_on(tracker: Tracker, suite: str) -> dict[str, dict[str, int]]:
     for runs older than the tag)."""
     runs = [r for r in tracker.runs(suite) if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"
             and r.tags.get(SUPERSEDED_TAG) != "1"]
-    return {key: dict(Counter(r.tags.get(key, "not recorded") for r in runs).most_common()) for key in RUN_PROVENANCE}
+    return {key: dict(Counter(r.tags.get(key, "not recorded") for r in runs).most_common()) for key in PROVENANCE_TAGS}
 
 
 def stamp(results: list[SuiteResults], tracker: Tracker) -> dict[str, Any]:

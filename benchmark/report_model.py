@@ -99,6 +99,23 @@ class PaperView:
         return self.results.verdicts
 
     @property
+    def provenance(self) -> str:
+        """Once per paper: what its verdicts' runs were trained with and where (each verdict has its own)."""
+        keys = ("git_commit", "torch_version", "device", "gpu", "cpu_model", "cpu_capability")
+        seen = {k: sorted({part for v in self.verdicts for part in v.provenance.get(k, "").split(", ") if part})
+                for k in (*keys, "finished")}
+        if not any(seen.values()):
+            return ""
+        commits = ", ".join(c[:7] if c not in ("unknown", "not recorded") else c for c in seen["git_commit"])
+        where = [f"device {', '.join(seen['device'])}"]
+        if [g for g in seen["gpu"] if g != "not recorded"]:
+            where.append(f"GPU {', '.join(g for g in seen['gpu'] if g != 'not recorded')}")
+        where.append(f"processor {', '.join(seen['cpu_model'])} ({', '.join(seen['cpu_capability'])})")
+        last = f"; last run finished {seen['finished'][-1]}" if seen["finished"] else ""
+        return (f"Runs trained at commit {commits or 'not recorded'} with torch {', '.join(seen['torch_version'])}; "
+                f"{'; '.join(where)}{last}.")
+
+    @property
     def ran_share(self) -> float:
         n = self.counts.counted
         return (n - self.counts.by_outcome[NOT_RUN] - self.counts.by_outcome["failed"]) / n if n else 0.0

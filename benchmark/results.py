@@ -33,6 +33,7 @@ from benchmark.tracking import (
     STATUS_TAG,
     RunRecord,
     Tracker,
+    provenance_of,
 )
 
 # With no --profile, each target reports the largest budget whose runs are all complete.
@@ -235,6 +236,7 @@ def _annotate(verdict: Verdict, target: Target, recs: list[JobRecord]) -> Verdic
         verdict.device = ",".join(sorted({j.device for j in jobs}))
         runs = [run for r in recs for run in (r.searches.values() if target.scope == "sweep" else r.finals.values())]
         verdict.run_ids = sorted({run.run_id for run in runs})
+        verdict.provenance = provenance_of(runs)
         if verdict.measurement and target.scope != "sweep" and len(recs) == 1:
             verdict.last_doubling = curves.last_doubling([curves.decode(run.tags.get(curves.TAG)) for run in runs],
                                                          verdict.measurement)

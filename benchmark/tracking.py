@@ -146,6 +146,7 @@ class RunRecord:
     params: dict[str, str]
     measurements: dict[str, float]
     artifacts_uri: str = ""
+    end_time: int | None = None  # milliseconds since the epoch, as MLflow records it; None while running
 
     @property
     def seed(self) -> int:
@@ -230,7 +231,7 @@ class Tracker:
                 measurements = {k: v for k, v in run.data.metrics.items()
                                 if not k.startswith((LOSS_PREFIX, CURVE_PREFIX))}
                 out.append(RunRecord(run.info.run_id, run.info.status, dict(run.data.tags),
-                                     dict(run.data.params), measurements, run.info.artifact_uri))
+                                     dict(run.data.params), measurements, run.info.artifact_uri, run.info.end_time))
             token = page.token
             if not token:
                 return out
@@ -304,6 +305,21 @@ class Tracker:
 def _param_text(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+# the tags of a run that say with what and where it was trained (runtime_tags, numerics.provenance)
+PROVENANCE_TAGS = ("git_commit", "bench_version", "torch_version", "python_version", "device", "gpu", "cuda_version",
+                   "cpu_model", "cpu_capability")
+
+
+def provenance_of(runs: list[RunRecord]) -> dict[str, str]:
+    """What a set of runs was trained with, each tag's values joined ("not recorded" for runs older than the
+    tag), and when the last of them finished."""
+    out = {key: ", ".join(sorted({r.tags.get(key, "not recorded") for r in runs})) for key in PROVENANCE_TAGS}
+    ends = [r.end_time for r in runs if r.end_time]
+    if ends:
+        out["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(ends) / 1000))
+    return out
 
 
 def runtime_tags() -> dict[str, str]:

@@ -170,11 +170,13 @@ def test_the_leaderboard_keeps_every_paper_whatever_ran(bench_home, capsys):
     shutil.copytree(REPO / "suites", Path("suites"))
     assert main(["run", "suites/gan_divergences.yaml", "--profile", "smoke", "--no-progress",
                  "--only", "section3.1.2/pair_same/GAN-D/dstar.mae"]) == 0
-    readme = Path("leaderboard/README.md").read_text()
-    for name in ("gan_divergences", "calibrating_ebgan", "entropic_gan_vae", "alpha_gan"):
+    shipped = {p.stem for p in (REPO / "suites").glob("*.yaml")}  # whatever suites ship, not a fixed list
+    assert "gan_divergences" in shipped and len(shipped) >= 2
+    mine = Path(".bench/leaderboard")  # the user's own, beside the store: never the repository's reference
+    readme = (mine / "README.md").read_text()
+    for name in shipped:
         assert name in readme
-    data = json.loads(Path("leaderboard/results.json").read_text())
-    assert {s["suite"] for s in data["suites"]} == {"gan_divergences", "calibrating_ebgan", "entropic_gan_vae",
-                                                    "alpha_gan"}
+    data = json.loads((mine / "results.json").read_text())
+    assert {s["suite"] for s in data["suites"]} == shipped
     others = [t for s in data["suites"] if s["suite"] != "gan_divergences" for t in s["targets"]]
     assert others and all(t["verdict"].startswith("not run") for t in others)

@@ -121,3 +121,23 @@ def test_commands_never_overwrite_the_reference(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "holds no runs of" in proc.stderr
     assert _digest(REPO / "leaderboard") == before
+
+
+def test_every_verdict_says_what_its_runs_were_trained_with():
+    from benchmark.tracking import RunRecord, provenance_of
+
+    tags = {"git_commit": "abcdef1234", "torch_version": "2.14.1", "device": "cpu", "cpu_model": "Xeon A",
+            "cpu_capability": "AVX512"}
+    runs = [RunRecord("1", "FINISHED", tags, {}, {}, end_time=1_764_806_400_000),
+            RunRecord("2", "FINISHED", {**tags, "cpu_model": "EPYC B"}, {}, {}, end_time=1_764_810_000_000)]
+    got = provenance_of(runs)
+    assert got["cpu_model"] == "EPYC B, Xeon A" and got["git_commit"] == "abcdef1234"
+    assert got["gpu"] == "not recorded" and got["finished"] == "2025-12-04 01:00 UTC"
+    results = [calibrating()]
+    for v in results[0].verdicts:
+        v.provenance = got
+    from benchmark import report_model
+
+    view = report_model.build(results[0], Path("unused"), [], {}, None)
+    assert view.provenance == ("Runs trained at commit abcdef1 with torch 2.14.1; device cpu; processor EPYC B, "
+                               "Xeon A (AVX512); last run finished 2025-12-04 01:00 UTC.")
