@@ -123,7 +123,7 @@ def test_commands_never_overwrite_the_reference(tmp_path):
     assert _digest(REPO / "leaderboard") == before
 
 
-def test_every_verdict_says_what_its_runs_were_trained_with():
+def test_every_verdict_says_what_its_runs_were_trained_with(tmp_path):
     from benchmark.tracking import RunRecord, provenance_of
 
     tags = {"git_commit": "abcdef1234", "torch_version": "2.14.1", "device": "cpu", "cpu_model": "Xeon A",
@@ -138,6 +138,6 @@ def test_every_verdict_says_what_its_runs_were_trained_with():
         v.provenance = got
     from benchmark import report_model
 
-    view = report_model.build(results[0], Path("unused"), [], {}, None)
+    view = report_model.build(results[0], tmp_path, [], {}, None)
     assert view.provenance == ("Runs trained at commit abcdef1 with torch 2.14.1; device cpu; processor EPYC B, "
                                "Xeon A (AVX512); last run finished 2025-12-04 01:00 UTC.")

@@ -113,3 +113,25 @@ def test_alpha_gan_analogue_smoke_judges_sweeps_and_draws_the_box_plots(tmp_path
     assert sorted(p.name for p in sweeps.glob("*.png")) == [
         "analogue_figure15_critic_diversity.png", "analogue_figure2a_critic.png", "analogue_figure5a_diversity.png",
         "analogue_figure5c_classifier_inception.png"]
+
+
+def test_the_golden_check_fails_when_a_number_moves():
+    """assert_matches_golden on the golden file's own values passes; one value moved in its last bit fails it on
+    this platform, and a value moved far fails it anywhere."""
+    golden = json.loads(GOLDEN.read_text())
+    targets = [{"target": t, "values": v} for t, v in golden["values"].items()]
+    import torch
+
+    from benchmark.numerics import machine
+
+    same_platform = golden["platform"] == {**machine(), "torch_version": torch.__version__}
+    moved = json.loads(json.dumps(targets))
+    first = next(iter(moved[0]["values"]))
+    if same_platform:
+        assert_matches_golden(targets)
+        moved[0]["values"][first][0] = float(moved[0]["values"][first][0]) * (1 + 1e-15) + 1e-300
+        with pytest.raises(AssertionError, match="numbers moved"):
+            assert_matches_golden(moved)
+    moved[0]["values"][first][0] = float(moved[0]["values"][first][0]) * 3 + 1
+    with pytest.raises(AssertionError):
+        assert_matches_golden(moved)
