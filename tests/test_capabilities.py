@@ -87,11 +87,45 @@ def test_every_declaration_names_a_known_capability():
         contracts.declared(cls.offers, "dataset")
     for cls in api.METHODS.values():
         contracts.declared(cls.provides, "model")
+        contracts.declared_needs((*cls.needs, *cls.uses_if_offered))
     for metric in api.METRICS.values():
         contracts.declared(metric.needs_model, "model")
         contracts.declared(metric.needs_dataset, "dataset")
     with pytest.raises(ValueError, match="unknown dataset capabilities"):
         contracts.declared(("canvass",), "dataset")
+
+
+def test_a_method_paired_with_a_dataset_lacking_what_it_needs_is_refused_with_one_line(tmp_path, monkeypatch,
+                                                                                        capsys):
+    # the GAN's MLPs read flat samples; colour digits are (C, H, W) images. Its metric needs nothing of the data,
+    # so the method's own need is what refuses the pairing.
+    text = (REPO / "suites" / "gan_divergences.yaml").read_text()
+    edits = [("datasets:\n", "datasets:\n  colour:\n    loader: color_digits\n    source: planted\n"),
+             ("    methods: [GAN]\n    datasets: [far_data]\n", "    methods: [GAN]\n    datasets: [colour]\n")]
+    for old, new in edits:
+        assert text.count(old) == 1, f"the test's anchor {old!r} is no longer once in gan_divergences.yaml"
+        text = text.replace(old, new)
+    monkeypatch.chdir(tmp_path)
+    Path("x.yaml").write_text(text)
+    assert main(["validate", "x.yaml"]) == 2
+    err = capsys.readouterr().err.strip()
+    match = ONE_LINE.match(err)
+    assert match and len(err.splitlines()) == 1, err
+    assert int(match["line"]) == text[:text.index("    methods: [GAN]\n    datasets: [colour]")].count("\n") + 1
+    assert match["field"] == "experiments.saturation.methods[0]"
+    assert "method 'GAN' (gan) needs dataset capability 'flat_samples'" in match["msg"]
+    assert "dataset 'colour' (loader color_digits) does not offer (it has: " in match["msg"]
+
+
+def test_a_method_need_holds_under_its_conditions_and_any_alternative_meets_it():
+    egan = api.METHODS["egan_const"]  # 2-D points: their training set; an image network: that or the image splits
+    assert contracts.method_needs(egan, {"net": None}) == [("train_set",)]
+    assert contracts.method_needs(egan, {"net": "cifar32"}) == [("train_set", "image_splits")]
+    assert contracts.unmet_needs(egan, {"net": "cifar32"}, {"samples", "image_splits"}) == []
+    assert contracts.unmet_needs(egan, {"net": None}, {"samples", "image_splits"}) == [("train_set",)]
+    assert contracts.unmet_needs(egan, {"net": "digits28"}, {"samples", "images"}) == [("train_set", "image_splits")]
+    with pytest.raises(ValueError, match="unknown dataset capabilities"):
+        contracts.declared_needs(("train_set or image_split if net",))
 
 
 def test_conditions_read_like_yaml_scalars():
