@@ -41,6 +41,7 @@ class AGE(Method):
     name = "age"
     description = "AGE: encoder/generator game on the unit sphere, L1 data and cosine code reconstruction"
     provides = ("sampler", "generator_snapshots", "encoder")
+    needs = nets.NEEDS
     budget = nets.BUDGET
     hparams = {**nets.COMMON_HPARAMS, "lr": Float(2e-4, low=0), "recon_x": Float(1000.0, low=0),
                "recon_z": Float(10.0, low=0), "g_steps": Int(2, low=1)}

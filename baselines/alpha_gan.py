@@ -64,6 +64,7 @@ class AlphaGAN(Method):
     name = "alpha_gan"
     description = "α-GAN (Algorithm 1): encoder, generator, data and code discriminators, L1 reconstruction"
     provides = ("sampler", "generator_snapshots", "encoder")
+    needs = nets.NEEDS
     budget = nets.BUDGET
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(5e-4, low=0), "lr_d": Float(5e-4, low=0),
                "lr_c": Float(5e-4, low=0), "recon_e": Float(10.0, low=0), "recon_g": Float(10.0, low=0),

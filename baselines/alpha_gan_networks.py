@@ -16,6 +16,7 @@ from torch import nn
 
 from benchmark.api import RunContext
 from benchmark.budget import read as read_budget
+from benchmark.contracts import Images, Samples, as_offered
 from benchmark.hparams import Float, HParam, Int
 from benchmark.loop import Program
 from benchmark.nets.rosca import (  # noqa: F401 (the family's networks and priors, re-exported for its methods)
@@ -34,12 +35,16 @@ from benchmark.nets.rosca import (  # noqa: F401 (the family's networks and prio
     sample_prior,
 )
 
+# What every method of the family reads of its dataset (its ``needs``): training minibatches of images and
+# their (C, H, W) shape, which sizes the networks
+NEEDS = ("samples", "images")
+
 
 def adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=float(lr), betas=betas)
 
 
-def draw_images(dataset: Any, n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
+def draw_images(dataset: Samples, n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
     return dataset.sample(n, rng).to(device)
 
 
@@ -115,7 +120,7 @@ class SnapshotRecorder:
 
 
 def image_shape(dataset: Any) -> tuple[int, int, int]:
-    shape = tuple(int(s) for s in dataset.image_shape)
+    shape = tuple(int(s) for s in as_offered(dataset, Images).image_shape)
     if len(shape) != 3:
         raise ValueError(f"{dataset.name}: expected a (channels, height, width) image_shape, got {shape}")
     return shape  # type: ignore[return-value]
@@ -183,7 +188,7 @@ class ImageTraining(Program):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        self.hp, self.dataset = ctx.hparams, ctx.dataset
+        self.hp, self.data = ctx.hparams, as_offered(ctx.dataset, Samples)
         self.s = Setup.from_ctx(ctx, ctx.hparams)
         self.steps = ctx.steps
         self.snap = SnapshotRecorder(ctx.steps, self.s.snapshots)
@@ -191,7 +196,7 @@ class ImageTraining(Program):
         self.streams = {"data": ctx.rng("data"), "prior": ctx.rng("prior")}
 
     def images(self) -> torch.Tensor:
-        return draw_images(self.dataset, self.s.batch_size, self.streams["data"], self.s.device)
+        return draw_images(self.data, self.s.batch_size, self.streams["data"], self.s.device)
 
     def prior(self) -> torch.Tensor:
         return sample_prior(self.s.batch_size, self.s.latent_dim, self.prior_kind, self.streams["prior"]).to(

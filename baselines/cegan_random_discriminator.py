@@ -31,6 +31,7 @@ class RandomDiscriminator(Method):
     budget = BUDGET
     produces = ()
     provides = ("sampler", "noise_sampler", "energy", "features")
+    needs = ()  # nothing: untrained networks never see the data
 
     def setup(self, ctx: RunContext) -> Program:
         return _Untrained(ctx)

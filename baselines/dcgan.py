@@ -35,6 +35,7 @@ class DCGAN(Method):
     name = "dcgan"
     description = "DCGAN, two generator updates per discriminator update (Rosca et al. 2017 §6)"
     provides = ("sampler", "generator_snapshots")
+    needs = nets.NEEDS
     # Table 3 caption: "dropout of 0.8 after the last convolutional layer" — read as TensorFlow's keep
     # probability 0.8, i.e. a drop rate of 0.2.
     budget = nets.BUDGET

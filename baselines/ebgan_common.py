@@ -46,6 +46,7 @@ from torch import nn
 from baselines.cegan_image_networks import ARCHS, ImageDiscriminator, arch, make_image_generator
 from benchmark.api import RunContext, TrainResult
 from benchmark.budget import read as read_budget
+from benchmark.contracts import ImageSplits, TrainSet, as_offered, offered
 from benchmark.hparams import REQUIRED, Bool, Choice, Float, HParam, Int
 from benchmark.loop import Program
 
@@ -196,12 +197,18 @@ def sample_noise(n: int, dim: int, kind: str, rng: torch.Generator) -> torch.Ten
     raise ValueError(f"noise must be 'normal' or 'uniform', not '{kind}'")
 
 
+# What every model of the family reads of its dataset (its ``needs``): the fixed training set of 2-D points, or,
+# with an image network, that of the digits sets or the training split of the image sets (CIFAR-10)
+NEEDS = ("train_set if net=null", "train_set or image_splits if net")
+
+
 def training_data(dataset: Any, hp: dict[str, Any]) -> torch.Tensor:
     """The fixed training set: (n, 2) points, or (n, C, H, W) float32 images in the generator's range."""
     if not is_image(hp):
-        return dataset.train_samples()
+        return as_offered(dataset, TrainSet).train_samples()
     a = arch(str(hp["net"]))
-    x = dataset.train_samples() if hasattr(dataset, "train_samples") else dataset.split("train")
+    x = (as_offered(dataset, TrainSet).train_samples() if "train_set" in offered(dataset)
+         else as_offered(dataset, ImageSplits).split("train"))
     return x.float().reshape(len(x), a.channels, a.size, a.size)
 
 

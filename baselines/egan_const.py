@@ -10,6 +10,7 @@ from __future__ import annotations
 from baselines.ebgan_common import (
     BUDGET,
     EGAN_HPARAMS,
+    NEEDS,
     PER_DATASET_KEYS,
     AdversarialTraining,
     EnergyObjective,
@@ -28,6 +29,7 @@ class EGANConst(Method):
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
+    needs = NEEDS
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:
         return AdversarialTraining(ctx, EnergyObjective(ctx.hparams.get("margin")), energy_sign=1.0, label="EGAN-Const")

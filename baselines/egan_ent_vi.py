@@ -26,6 +26,7 @@ import torch
 from baselines.ebgan_common import (
     BUDGET,
     EGAN_HPARAMS,
+    NEEDS,
     PER_DATASET_KEYS,
     AdversarialTraining,
     EnergyObjective,
@@ -94,6 +95,7 @@ class EGANEntVI(Method):
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
+    needs = NEEDS
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:
         hp = ctx.hparams

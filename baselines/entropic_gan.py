@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.contracts import FlatSamples, LatentDim, as_offered, offered
 from benchmark.hparams import Bool, Choice, Float, Int
 from benchmark.loop import Program
 
@@ -251,6 +252,8 @@ class EntropicGAN(Method):
     }
     produces = ("train.dual_objective", "train.coupling_mass")
     provides = ("entropic_coupling", "linear_gaussian if generator=linear and loss=squared")
+    needs = ("flat_samples",)
+    uses_if_offered = ("latent_dim",)  # the default latent width (hparam latent_dim 0 or null)
 
     def threads(self, ctx: RunContext) -> int | None:
         # The networks are tiny: on a 2-core machine intra-op threading costs more than it saves
@@ -263,16 +266,22 @@ class EntropicGAN(Method):
         return _EntropicTraining(ctx)
 
 
+def default_latent_dim(dataset: Any, dim: int) -> int:
+    """The latent width when the suite leaves it to the data: the one the data was made with where the dataset
+    offers it (gaussian_nd), else the data's own width."""
+    return int(as_offered(dataset, LatentDim).latent_dim) if "latent_dim" in offered(dataset) else dim
+
+
 class _EntropicTraining(Program):
     """trainer.py: ``critic_iters`` steps on the dual, then one generator step (from the second iteration on,
     skipped while the critics' EMD estimate is not positive when ``skip_bad_critic``)."""
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
-        self.hp, self.dataset, self.loss = hp, ds, str(hp["loss"])
-        self.dim = int(ds.dim)  # type: ignore[attr-defined]
-        self.latent_dim = int(hp["latent_dim"] or getattr(ds, "latent_dim", self.dim))
+        hp, self.device = ctx.hparams, ctx.device
+        self.hp, self.data, self.loss = hp, as_offered(ctx.dataset, FlatSamples), str(hp["loss"])
+        self.dim = int(self.data.dim)
+        self.latent_dim = int(hp["latent_dim"] or default_latent_dim(ctx.dataset, self.dim))
         self.dtype = torch.float64 if hp["float64"] else torch.float32
         self.gen = make_generator(str(hp["generator"]), self.latent_dim, self.dim, int(hp["hidden"]),
                                   int(hp["depth"]), str(hp["output"])).to(ctx.device, self.dtype)
@@ -291,7 +300,7 @@ class _EntropicTraining(Program):
         hp, dtype = self.hp, self.dtype
         lam = lambda_at(step - 1, self.lam0, bool(hp["lambda_warmup"]))
         for _ in range(int(hp["critic_iters"])):
-            y = self.dataset.sample_data(self.bs, self.streams["data"]).to(self.device, dtype)  # type: ignore
+            y = self.data.sample(self.bs, self.streams["data"]).to(self.device, dtype)
             z = torch.randn(self.bs, self.latent_dim, generator=self.streams["latent"], dtype=dtype).to(self.device)
             with torch.no_grad():
                 y_hat = self.gen(z)

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.api import Dataset, Method, RunContext, TrainResult, register_method
+from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.contracts import FlatSamples, ModelDistribution, as_offered
 from benchmark.hparams import Bool, Choice, Float, Int
 from benchmark.loop import Program
 from benchmark.nets.gan_losses import (  # noqa: F401 (re-exported for the GAN methods)
@@ -46,16 +47,6 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 64, depth: int = 2,
         width = hidden
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
-
-
-def data_dim(dataset: Dataset) -> int:
-    return int(getattr(dataset, "dim", 1))
-
-
-def draw_data(dataset: Dataset, n: int, rng: torch.Generator) -> torch.Tensor:
-    """Samples from p_data whichever name the dataset gives its sampler."""
-    sampler = getattr(dataset, "sample_data", None) or dataset.sample  # type: ignore[attr-defined]
-    return sampler(n, rng)
 
 
 def _adam(params: Any, ctx: RunContext, prefix: str = "") -> torch.optim.Adam:
@@ -83,6 +74,7 @@ class GANDiscriminator(Method):
     name = "gan_discriminator"
     description = "classical GAN discriminator (BCE) trained against a fixed model distribution"
     provides = ("discriminator",)
+    needs = ("flat_samples", "model_distribution")
     # Adam with β1 = 0.5 as is usual for GANs since Radford et al. (2016); the width, depth,
     # batch size and the cosine decay (which removes late minibatch noise from D) are ours.
     hparams = {"lr": Float(1e-3, low=0), "beta1": Float(0.5, low=0, high=1), "beta2": Float(0.999, low=0, high=1),
@@ -96,18 +88,20 @@ class GANDiscriminator(Method):
 class _DiscriminatorTraining(Program):
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
-        self.disc = mlp(data_dim(ds), 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        hp, self.device = ctx.hparams, ctx.device
+        dim = as_offered(ctx.dataset, FlatSamples).dim
+        self.pair = as_offered(ctx.dataset, ModelDistribution)
+        self.disc = mlp(dim, 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
         self.opt = _adam(self.disc.parameters(), ctx)
         self.sched = lr_schedule(self.opt, ctx.steps, bool(hp["lr_decay"]))
         self.parts = {"disc": self.disc, "opt": self.opt, "sched": self.sched}
         self.streams = {"data": ctx.rng("data"), "model": ctx.rng("model")}
-        self.dataset, self.batch_size = ds, int(hp["batch_size"])
+        self.batch_size = int(hp["batch_size"])
 
     def step(self, step: int, log: bool) -> dict[str, Any]:
         bs = self.batch_size
-        x_data = self.dataset.sample_data(bs, self.streams["data"]).to(self.device)  # type: ignore[attr-defined]
-        x_model = self.dataset.sample_model(bs, self.streams["model"]).to(self.device)  # type: ignore[attr-defined]
+        x_data = self.pair.sample_data(bs, self.streams["data"]).to(self.device)
+        x_model = self.pair.sample_model(bs, self.streams["model"]).to(self.device)
         value = discriminator_value(self.disc(x_data), self.disc(x_model))
         self.opt.zero_grad(set_to_none=True)
         (-value).backward()
@@ -147,6 +141,7 @@ class GAN(Method):
     name = "gan"
     description = "classical GAN, MLP generator and discriminator, saturating or non-saturating G loss"
     provides = ("sampler", "gan_networks")
+    needs = ("flat_samples",)
     # k = 1 discriminator step per generator step as in Goodfellow et al. (2014, Alg. 1);
     # Adam(β1 = 0.5) and the MLP sizes are the usual toy-problem choices, not from the paper.
     hparams = {"generator_loss": Choice("non_saturating", ("non_saturating", "saturating")),
@@ -167,24 +162,25 @@ class _GameTraining(Program):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        hp, self.device = ctx.hparams, ctx.device
+        self.data = as_offered(ctx.dataset, FlatSamples)
         self.g_loss_fn = (non_saturating_generator_loss if hp["generator_loss"] == "non_saturating"
                           else saturating_generator_loss)
-        self.dim, self.latent, self.bs = data_dim(ds), int(hp["latent_dim"]), int(hp["batch_size"])
+        self.dim, self.latent, self.bs = self.data.dim, int(hp["latent_dim"]), int(hp["batch_size"])
         self.gen = mlp(self.latent, self.dim, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
         self.disc = mlp(self.dim, 1, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
         self.opt_g = _adam(self.gen.parameters(), ctx, "g_")
         self.opt_d = _adam(self.disc.parameters(), ctx, "d_")
         self.parts = {"gen": self.gen, "disc": self.disc, "opt_g": self.opt_g, "opt_d": self.opt_d}
         self.streams = {"data": ctx.rng("data"), "noise": ctx.rng("noise")}
-        self.dataset, self.d_steps, self.start = ds, int(hp["d_steps"]), int(hp["generator_start"])
+        self.d_steps, self.start = int(hp["d_steps"]), int(hp["generator_start"])
 
     def _noise(self) -> torch.Tensor:
         return torch.randn(self.bs, self.latent, generator=self.streams["noise"]).to(self.device)
 
     def step(self, step: int, log: bool) -> dict[str, Any]:
         for _ in range(self.d_steps):
-            x = draw_data(self.dataset, self.bs, self.streams["data"]).to(self.device)
+            x = self.data.sample(self.bs, self.streams["data"]).to(self.device)
             with torch.no_grad():
                 fake = self.gen(self._noise())
             value = discriminator_value(self.disc(x), self.disc(fake))

@@ -11,7 +11,7 @@ weights N(0, 0.01²) (``lasagne.init.Normal()``) and generator weights N(0, 0.12
 
 from __future__ import annotations
 
-from baselines.ebgan_common import BUDGET, GAN_HPARAMS, AdversarialTraining, bce_costs
+from baselines.ebgan_common import BUDGET, GAN_HPARAMS, NEEDS, AdversarialTraining, bce_costs
 from benchmark.api import Method, RunContext, register_method
 
 
@@ -30,6 +30,7 @@ class GANCegan(Method):
     produces = ("train.frac_all_updates",)
     batch_family = "cegan_2d"  # the 2-D runs train together (baselines/ebgan_batched.py)
     provides = ("sampler", "noise_sampler", "energy", "gradient_fields if net=null", "features if net")
+    needs = NEEDS
 
     def setup(self, ctx: RunContext) -> AdversarialTraining:
         return AdversarialTraining(ctx, _BCE(), energy_sign=1.0, label="GAN")

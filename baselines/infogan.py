@@ -22,13 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.gan import (
-    data_dim,
     discriminator_value,
-    draw_data,
     mlp,
     non_saturating_generator_loss,
 )
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.contracts import FlatSamples, as_offered
 from benchmark.hparams import Float, Int
 from benchmark.loop import Program
 from benchmark.nets.infogan import categorical_entropy, lower_bound
@@ -91,6 +90,7 @@ class InfoGAN(Method):
     version = "2"  # 2: info.lower_bound_max over every step, not only the logged ones
     produces = ("info.lower_bound_max",)
     provides = ("sampler", "info_codes")
+    needs = ("flat_samples",)
     hparams = {"n_classes": Int(10, low=2), "latent_dim": Int(4, low=1), "lambda_info": Float(1.0, low=0),
                "g_lr": Float(1e-3, low=0), "d_lr": Float(2e-4, low=0), "beta1": Float(0.5, low=0, high=1),
                "beta2": Float(0.999, low=0, high=1), "batch_size": Int(256, low=1), "hidden": Int(128, low=1),
@@ -103,11 +103,12 @@ class InfoGAN(Method):
 class _InfoGANTraining(Program):
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        hp, self.device = ctx.hparams, ctx.device
+        self.data = as_offered(ctx.dataset, FlatSamples)
         k, self.latent, self.bs = int(hp["n_classes"]), int(hp["latent_dim"]), int(hp["batch_size"])
         self.lam = float(hp["lambda_info"])
-        self.gen = mlp(self.latent + k, data_dim(ds), int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
-        self.shared = SharedDiscriminator(data_dim(ds), k, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.gen = mlp(self.latent + k, self.data.dim, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
+        self.shared = SharedDiscriminator(self.data.dim, k, int(hp["hidden"]), int(hp["depth"])).to(ctx.device)
         self.model = InfoGANModel(self.gen, self.shared, self.latent, torch.full((k,), 1.0 / k, dtype=torch.float64),
                                   ctx.device)
         self.entropy_c = categorical_entropy(self.model.code_probs)
@@ -117,14 +118,13 @@ class _InfoGANTraining(Program):
         self.opt_d = torch.optim.Adam(self.shared.parameters(), lr=float(hp["d_lr"]), betas=betas)
         self.parts = {"gen": self.gen, "shared": self.shared, "opt_g": self.opt_g, "opt_d": self.opt_d}
         self.streams = {"data": ctx.rng("data"), "latent": ctx.rng("latent")}
-        self.dataset = ds
         # the largest minibatch L_I over every step (not only logged ones: the measurement must not depend on
         # the logging cadence), kept on the device so that no step waits for it
         self.values = {"best": torch.full((), -math.inf, device=ctx.device)}
 
     def step(self, step: int, log: bool) -> dict[str, Any]:
         model, shared, bs, lam = self.model, self.shared, self.bs, self.lam
-        x = draw_data(self.dataset, bs, self.streams["data"]).to(self.device)
+        x = self.data.sample(bs, self.streams["data"]).to(self.device)
         codes = model.draw_codes(bs, self.streams["latent"]).to(self.device)
         z = torch.randn(bs, self.latent, generator=self.streams["latent"]).to(self.device)
         fake = model.generate(z, codes)

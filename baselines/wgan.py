@@ -23,8 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.gan import data_dim, lr_schedule, mlp
+from baselines.gan import lr_schedule, mlp
 from benchmark.api import Method, RunContext, TrainResult, register_method
+from benchmark.contracts import FlatSamples, ModelDistribution, as_offered
 from benchmark.hparams import Bool, Choice, Float, Int
 from benchmark.loop import Program
 from benchmark.nets.wgan_gp import gradient_penalty
@@ -52,6 +53,7 @@ class WGANCritic(Method):
     name = "wgan_critic"
     description = "WGAN critic (gradient penalty or weight clipping) against a fixed model distribution"
     provides = ("critic",)
+    needs = ("flat_samples", "model_distribution")
     # Per-variant optimiser settings are the papers' (see the module docstring); the MLP is
     # smaller than Gulrajani et al.'s toy critic (3×512 ReLU) to fit CPU budgets.
     hparams = {"lipschitz": Choice("gradient_penalty", LIPSCHITZ), "penalty": Float(10.0, low=0),
@@ -66,19 +68,20 @@ class WGANCritic(Method):
 class _CriticTraining(Program):
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp, ds, self.device = ctx.hparams, ctx.dataset, ctx.device
+        hp, self.device = ctx.hparams, ctx.device
+        dim = as_offered(ctx.dataset, FlatSamples).dim
+        self.pair = as_offered(ctx.dataset, ModelDistribution)
         self.kind = str(hp["lipschitz"])
-        self.critic = mlp(data_dim(ds), 1, int(hp["hidden"]), int(hp["depth"]), activation=nn.ReLU).to(ctx.device)
+        self.critic = mlp(dim, 1, int(hp["hidden"]), int(hp["depth"]), activation=nn.ReLU).to(ctx.device)
         self.opt = _optimizer(self.critic, self.kind, hp)
         self.sched = lr_schedule(self.opt, ctx.steps, bool(hp["lr_decay"]))
         self.parts = {"critic": self.critic, "opt": self.opt, "sched": self.sched}
         self.streams = {"data": ctx.rng("data"), "model": ctx.rng("model"), "interpolation": ctx.rng("interpolation")}
-        self.dataset = ds
         self.bs, self.lam, self.clip = int(hp["batch_size"]), float(hp["penalty"]), float(hp["clip"])
 
     def step(self, step: int, log: bool) -> dict[str, Any]:
-        x_data = self.dataset.sample_data(self.bs, self.streams["data"]).to(self.device)  # type: ignore[attr-defined]
-        x_model = self.dataset.sample_model(self.bs, self.streams["model"]).to(self.device)  # type: ignore[attr-defined]
+        x_data = self.pair.sample_data(self.bs, self.streams["data"]).to(self.device)
+        x_model = self.pair.sample_model(self.bs, self.streams["model"]).to(self.device)
         gap = self.critic(x_data).mean() - self.critic(x_model).mean()
         loss = -gap
         penalty = torch.zeros((), device=self.device)

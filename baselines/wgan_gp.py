@@ -33,6 +33,7 @@ class WGANGP(Method):
     name = "wgan_gp"
     description = "WGAN-GP generative model: 5 critic updates per generator update, λ = 10"
     provides = ("sampler", "generator_snapshots")
+    needs = nets.NEEDS
     budget = nets.BUDGET
     hparams = {**nets.COMMON_HPARAMS, "lr_g": Float(1e-4, low=0), "lr_d": Float(1e-4, low=0),
                "n_critic": Int(5, low=1), "penalty": Float(10.0, low=0)}

@@ -213,8 +213,9 @@ class RunContext:
 class Method:
     """A training algorithm. Subclasses set ``name``, ``hparams`` (every hyper-parameter it reads, declared
     with type, allowed values and the default the paper or its code uses), optionally ``dataset_defaults``
-    (settings the original code gives per dataset, by loader name), and ``produces`` (measurements ``train``
-    itself returns). ``defaults`` is derived from ``hparams``. The planner hands ``train`` the declared
+    (settings the original code gives per dataset, by loader name), ``produces`` (measurements ``train``
+    itself returns), ``provides`` (what its model gives the metrics) and ``needs`` (what it reads of the
+    dataset). ``defaults`` is derived from ``hparams``. The planner hands ``train`` the declared
     defaults < the dataset's settings < the suite's values, merged once, in ``ctx.hparams``."""
 
     name: ClassVar[str] = ""
@@ -229,6 +230,13 @@ class Method:
     produces: ClassVar[tuple[str, ...]] = ()
     # what its trained model (TrainResult.model) provides the metrics (benchmark.contracts), e.g. ("sampler",)
     provides: ClassVar[tuple[str, ...]] = ()
+    # what it reads of its dataset: capabilities the dataset must offer (benchmark.contracts), with conditions on
+    # the hyper-parameters and alternatives, e.g. ("model_distribution", "train_set or image_splits if net");
+    # it reads nothing else of the dataset, and never probes it (getattr, hasattr): bench validate has checked
+    needs: ClassVar[tuple[str, ...]] = ()
+    # capabilities it reads only where the dataset offers them (contracts.offered(dataset) says), doing without
+    # them otherwise, e.g. ("latent_dim",) for a default latent width
+    uses_if_offered: ClassVar[tuple[str, ...]] = ()
     # the family of methods whose runs can train together as one batched model (benchmark.batching.FAMILIES),
     # for the settings the family's trainer covers; None: every run trains alone through its program
     batch_family: ClassVar[str | None] = None

@@ -1,5 +1,6 @@
 """The plug-ins' declarations, readable without importing torch: names, hyper-parameters, what each method
-produces and provides, what each metric needs, produces and reads, what each dataset offers, and versions.
+produces, provides and needs of its dataset, what each metric needs, produces and reads, what each dataset
+offers, and versions.
 
 `bench validate`, `bench targets` and `bench compare` need only these, not the networks behind them, so they
 read a catalog: in a process that has imported the plug-ins (training, tests) it is built from the live
@@ -36,6 +37,8 @@ class MethodDecl:
     version: str
     batch_family: str | None = None
     budget: dict[str, HParam] = field(default_factory=dict)  # budget keys it reads (benchmark.budget)
+    needs: tuple[str, ...] = ()  # dataset capabilities it reads (benchmark.contracts)
+    uses_if_offered: tuple[str, ...] = ()  # dataset capabilities it reads where offered
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def _from_registries() -> Catalog:
 
     methods = {name: MethodDecl(name, dict(cls.hparams), {k: dict(v) for k, v in cls.dataset_defaults.items()},
                                 tuple(cls.produces), tuple(cls.provides), str(cls.version), cls.batch_family,
-                                dict(cls.budget))
+                                dict(cls.budget), tuple(cls.needs), tuple(cls.uses_if_offered))
                for name, cls in api.METHODS.items()}
     metrics = {name: MetricDecl(name, tuple(m.produces), dict(m.params), str(m.version), tuple(m.needs_model),
                                 tuple(m.needs_dataset), m.requires is not None, dict(m.budget))
@@ -170,7 +173,8 @@ def to_json(c: Catalog) -> dict[str, Any]:
         "methods": {n: {"hparams": {k: _hparam_json(h) for k, h in m.hparams.items()},
                         "dataset_defaults": m.dataset_defaults, "produces": list(m.produces),
                         "provides": list(m.provides), "version": m.version, "batch_family": m.batch_family,
-                        "budget": {k: _hparam_json(h) for k, h in m.budget.items()}}
+                        "budget": {k: _hparam_json(h) for k, h in m.budget.items()},
+                        "needs": list(m.needs), "uses_if_offered": list(m.uses_if_offered)}
                     for n, m in c.methods.items()},
         "metrics": {n: {"produces": list(m.produces), "params": {k: _hparam_json(h) for k, h in m.params.items()},
                         "version": m.version, "needs_model": list(m.needs_model),
@@ -185,7 +189,8 @@ def to_json(c: Catalog) -> dict[str, Any]:
 def from_json(data: dict[str, Any]) -> Catalog:
     methods = {n: MethodDecl(n, {k: _hparam(h) for k, h in m["hparams"].items()}, m["dataset_defaults"],
                              tuple(m["produces"]), tuple(m["provides"]), m["version"], m.get("batch_family"),
-                             {k: _hparam(h) for k, h in m["budget"].items()})
+                             {k: _hparam(h) for k, h in m["budget"].items()}, tuple(m["needs"]),
+                             tuple(m["uses_if_offered"]))
                for n, m in data["methods"].items()}
     metrics = {n: MetricDecl(n, tuple(m["produces"]), {k: _hparam(h) for k, h in m["params"].items()}, m["version"],
                              tuple(m["needs_model"]), tuple(m["needs_dataset"]), m["needs_files"],

@@ -1,10 +1,12 @@
-"""Capabilities: what a metric may ask of a trained model and of a dataset, declared instead of probed.
+"""Capabilities: what a metric may ask of a trained model and of a dataset, and what a method may ask of a
+dataset, declared instead of probed.
 
 A metric declares what it needs (``register_metric(..., needs_model=(...), needs_dataset=(...))``), a method
-what its trained model (``TrainResult.model``) provides (``Method.provides``), a dataset what it offers
-(``Dataset.offers``). Each capability below is a name and a ``typing.Protocol`` that says exactly which
-attributes a metric may use; ``bench validate`` rejects a suite whose experiment pairs a metric with a method
-or a dataset that lacks one of its needs, so an impossible pairing never reaches a run (``validate.py``).
+what its trained model (``TrainResult.model``) provides (``Method.provides``) and what it reads of its dataset
+(``Method.needs``, ``Method.uses_if_offered``), a dataset what it offers (``Dataset.offers``). Each capability
+below is a name and a ``typing.Protocol`` that says exactly which attributes a metric or a method may use;
+``bench validate`` rejects a suite whose experiment pairs a metric with a method or a dataset, or a method with
+a dataset, that lacks one of its needs, so an impossible pairing never reaches a run (``validate.py``).
 
 Declarations are plain strings, so that the engine can read them without importing torch (this module
 imports neither torch nor any plug-in). Where what a plug-in provides depends on its parameters, the string
@@ -17,6 +19,12 @@ parameters (its constructor defaults under the suite's values)::
 
 Values are read like YAML scalars (``null``, ``true``, numbers, else strings). Nothing else is allowed: a
 condition that needs more logic than that is a sign the capability should be split.
+
+A method's ``needs`` take conditions on its hyper-parameters the same way, and may name alternatives, any one
+of which will do (the method then reads whichever ``offered(dataset)`` says is there)::
+
+    "train_set if net=null"
+    "train_set or image_splits if net"
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:  # the protocols are documentation and runtime checks; nothing here needs torch at import
     import numpy as np
@@ -202,6 +210,24 @@ class Samples(Protocol):
 
 
 @runtime_checkable
+class FlatSamples(Protocol):
+    """``flat_samples``: every sample is a flat vector of ``dim`` coordinates: ``sample(n, rng)`` is (n, dim)
+    (images flattened), what a fully connected network reads."""
+
+    dim: int
+
+    def sample(self, n: int, rng: torch.Generator) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class LatentDim(Protocol):
+    """``latent_dim``: the data was made from ``latent_dim`` latent coordinates, a natural latent width for a
+    model of it."""
+
+    latent_dim: int
+
+
+@runtime_checkable
 class Density(Protocol):
     """``density``: ``log_density(x)`` is the exact log p_data of each row of x, float64 (n,)."""
 
@@ -351,8 +377,9 @@ MODEL_CAPABILITIES: dict[str, type] = {
 }
 
 DATASET_CAPABILITIES: dict[str, type] = {
-    "samples": Samples, "density": Density, "model_distribution": ModelDistribution,
-    "exact_divergences": ExactDivergences, "density_pair_1d": DensityPair1D, "canvas": Canvas, "mixture": Mixture,
+    "samples": Samples, "flat_samples": FlatSamples, "latent_dim": LatentDim, "density": Density,
+    "model_distribution": ModelDistribution, "exact_divergences": ExactDivergences,
+    "density_pair_1d": DensityPair1D, "canvas": Canvas, "mixture": Mixture,
     "train_set": TrainSet, "test_set": TestSet, "images": Images, "labelled_images": LabelledImages,
     "image_splits": ImageSplits, "validation_split": ValidationSplit, "classifier": Classifier,
     "evaluation_sets": EvaluationSets,
@@ -375,6 +402,8 @@ DESCRIPTIONS: dict[str, str] = {
     "entropic_coupling": "an entropic GAN's generator and dual critics",
     "linear_gaussian": "a linear generator with the squared loss (closed-form likelihood)",
     "samples": "draws from p_data: sample(n, rng)",
+    "flat_samples": "samples are flat vectors: dim, sample(n, rng) of shape (n, dim)",
+    "latent_dim": "the latent width the data was made with: latent_dim",
     "density": "the exact log-density: log_density(x)",
     "model_distribution": "a fixed model distribution beside p_data: sample_data, sample_model",
     "exact_divergences": "the exact JSD and W1 between p_data and the model distribution",
@@ -506,3 +535,45 @@ def missing_reason(entries: Iterable[str], name: str, kind: str, have: Iterable[
     if not matches:
         return "it has: " + (", ".join(sorted(have)) or "nothing declared")
     return "only " + " or ".join(f"when {d.describe_conditions()}" for d in matches)
+
+
+# ------------------------------------------------------------------------------------ what methods need
+
+
+def need_options(entry: Declared) -> tuple[str, ...]:
+    """The alternatives of one ``needs`` entry: ``"train_set or image_splits"`` is satisfied by either."""
+    return tuple(option.strip() for option in entry.name.split(" or "))
+
+
+def declared_needs(entries: Iterable[str]) -> list[Declared]:
+    """Parse a method's ``needs`` (or ``uses_if_offered``) and check every alternative is a dataset capability."""
+    out = [parse(e) for e in entries]
+    unknown = [o for d in out for o in need_options(d) if o not in DATASET_CAPABILITIES]
+    if unknown:
+        raise ValueError(f"unknown dataset capabilities {unknown} (known: {', '.join(sorted(DATASET_CAPABILITIES))})")
+    return out
+
+
+def method_needs(cls: Any, hparams: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """What a method needs of its dataset under these resolved hyper-parameters: for each need that holds, the
+    alternatives of which the dataset must offer one."""
+    return [need_options(d) for d in declared_needs(cls.needs) if d.holds(hparams)]
+
+
+def unmet_needs(cls: Any, hparams: Mapping[str, Any], offers: Iterable[str]) -> list[tuple[str, ...]]:
+    """The needs of a method (see ``method_needs``) of which a dataset offering ``offers`` has no alternative."""
+    have = set(offers)
+    return [options for options in method_needs(cls, hparams) if not have.intersection(options)]
+
+
+Capability = TypeVar("Capability")
+
+
+def as_offered(dataset: Any, capability: type[Capability]) -> Capability:
+    """The dataset seen through a capability its method ``needs``, the typed view a method reads it through
+    instead of probing it (bench validate has checked the pairing). Called once when a run sets up, so that a
+    pairing made by hand (a test's context) fails there, naming what is missing, rather than deep in a step."""
+    if not isinstance(dataset, capability):
+        name = next((n for n, c in DATASET_CAPABILITIES.items() if c is capability), capability.__name__)
+        raise TypeError(f"dataset {type(dataset).__name__} does not offer '{name}'")
+    return dataset

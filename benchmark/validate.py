@@ -1,8 +1,8 @@
 """The checks of a suite that need the plug-ins' declarations: every name is registered, every hyper-parameter
-and every budget key (``benchmark.budget_check``) is declared with a value of its type, every metric gets the
-capabilities it needs from each method and dataset of its experiment (``benchmark.contracts``), and every
-measurement a target or a figure reads is produced by the job it names. Each problem is one line
-``FILE:LINE: field: problem``.
+and every budget key (``benchmark.budget_check``) is declared with a value of its type, every method gets the
+capabilities it needs from each dataset of its experiment and every metric those it needs from each method
+and dataset (``benchmark.contracts``), and every measurement a target or a figure reads is produced by the job
+it names. Each problem is one line ``FILE:LINE: field: problem``.
 """
 
 from __future__ import annotations
@@ -144,23 +144,27 @@ def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
 def _hparam_settings(suite: Suite, experiment: str, method: str, loader: str) -> list[dict[str, Any]]:
     """The resolved hyper-parameters of a method on a dataset in an experiment (declared defaults < the method's
     per-dataset settings < the suite's method hparams < the experiment's), once per value of every swept key a
-    capability condition of the method reads (a capability must hold for every setting a sweep may pick)."""
+    capability condition of the method reads (a capability must hold, and a need be met, for every setting a
+    sweep may pick)."""
     exp, spec = suite.experiments[experiment], suite.methods[method]
     method_cls = catalog().methods[spec.method]
     declared = _declared(suite, experiment, method)
     base = {**{k: h.default for k, h in declared.items() if not h.required},
             **method_cls.dataset_defaults.get(loader, {}), **spec.hparams,
             **{k: v for k, v in exp.hparams.items() if k in declared}}
-    read = {key for entry in method_cls.provides for key, _, _ in contracts.parse(entry).conditions}
+    read = {key for entry in (*method_cls.provides, *method_cls.needs)
+            for key, _, _ in contracts.parse(entry).conditions}
     swept = {k: (s.grid if isinstance(s, GridSpec) else [s.low, s.high]) for k, s in exp.sweep.items() if k in read}
     return [{**base, **dict(zip(swept, values, strict=True))} for values in itertools.product(*swept.values())]
 
 
 def _check_capabilities(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
-    """Every metric of an experiment gets what it needs of the model from each of the experiment's methods and of
-    the data from each of its datasets: an impossible pairing is refused here rather than failing mid-run."""
+    """Every method of an experiment gets what it needs of the data from each of the experiment's datasets, and
+    every metric what it needs of the model from each method and of the data from each dataset: an impossible
+    pairing is refused here rather than failing mid-run."""
     cat = catalog()
     for ename, exp in suite.experiments.items():
+        _check_method_needs(suite, located, ename)
         for i, metric_name in enumerate(exp.metrics):
             metric = cat.metrics[metric_name]
             path = ("experiments", ename, "metrics", i)
@@ -186,6 +190,30 @@ def _check_capabilities(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                             raise located.error(path, f"metric '{metric_name}' needs model capability '{need}' "
                                                       f"({contracts.DESCRIPTIONS[need]}), which method "
                                                       f"'{mname}' ({method_cls.name}) does not provide ({why})")
+
+
+def _check_method_needs(suite: Suite, located: yaml_lines.LocatedYaml, experiment: str) -> None:
+    """Each method of the experiment, under every setting of its hyper-parameters a sweep may pick, gets from each
+    of the experiment's datasets what it reads of them (``Method.needs``)."""
+    cat = catalog()
+    exp = suite.experiments[experiment]
+    for i, mname in enumerate(exp.methods):
+        method_cls = cat.methods[suite.methods[mname].method]
+        for dname in exp.datasets:
+            ds_spec = suite.datasets[dname]
+            ds_cls = cat.datasets[ds_spec.loader]
+            offers = contracts.resolve(ds_cls.offers, {**ds_cls.defaults, **ds_spec.params}, "dataset")
+            for hp in _hparam_settings(suite, experiment, mname, ds_spec.loader):
+                unmet = contracts.unmet_needs(method_cls, hp, offers)
+                if unmet:
+                    options = unmet[0]
+                    wanted = " or ".join(f"'{o}' ({contracts.DESCRIPTIONS[o]})" for o in options)
+                    # one reason per distinct answer: "it has: ..." once for alternatives it does not declare
+                    why = "; ".join(dict.fromkeys(contracts.missing_reason(ds_cls.offers, o, "dataset", offers)
+                                                  for o in options))
+                    raise located.error(("experiments", experiment, "methods", i),
+                                        f"method '{mname}' ({method_cls.name}) needs dataset capability {wanted}, "
+                                        f"which dataset '{dname}' (loader {ds_spec.loader}) does not offer ({why})")
 
 
 def _known(declared: dict[str, Any], problem: str) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import math
 import re
+import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -87,11 +89,45 @@ def test_every_declaration_names_a_known_capability():
         contracts.declared(cls.offers, "dataset")
     for cls in api.METHODS.values():
         contracts.declared(cls.provides, "model")
+        contracts.declared_needs((*cls.needs, *cls.uses_if_offered))
     for metric in api.METRICS.values():
         contracts.declared(metric.needs_model, "model")
         contracts.declared(metric.needs_dataset, "dataset")
     with pytest.raises(ValueError, match="unknown dataset capabilities"):
         contracts.declared(("canvass",), "dataset")
+
+
+def test_a_method_paired_with_a_dataset_lacking_what_it_needs_is_refused_with_one_line(tmp_path, monkeypatch,
+                                                                                        capsys):
+    # the GAN's MLPs read flat samples; colour digits are (C, H, W) images. Its metric needs nothing of the data,
+    # so the method's own need is what refuses the pairing.
+    text = (REPO / "suites" / "gan_divergences.yaml").read_text()
+    edits = [("datasets:\n", "datasets:\n  colour:\n    loader: color_digits\n    source: planted\n"),
+             ("    methods: [GAN]\n    datasets: [far_data]\n", "    methods: [GAN]\n    datasets: [colour]\n")]
+    for old, new in edits:
+        assert text.count(old) == 1, f"the test's anchor {old!r} is no longer once in gan_divergences.yaml"
+        text = text.replace(old, new)
+    monkeypatch.chdir(tmp_path)
+    Path("x.yaml").write_text(text)
+    assert main(["validate", "x.yaml"]) == 2
+    err = capsys.readouterr().err.strip()
+    match = ONE_LINE.match(err)
+    assert match and len(err.splitlines()) == 1, err
+    assert int(match["line"]) == text[:text.index("    methods: [GAN]\n    datasets: [colour]")].count("\n") + 1
+    assert match["field"] == "experiments.saturation.methods[0]"
+    assert "method 'GAN' (gan) needs dataset capability 'flat_samples'" in match["msg"]
+    assert "dataset 'colour' (loader color_digits) does not offer (it has: " in match["msg"]
+
+
+def test_a_method_need_holds_under_its_conditions_and_any_alternative_meets_it():
+    egan = api.METHODS["egan_const"]  # 2-D points: their training set; an image network: that or the image splits
+    assert contracts.method_needs(egan, {"net": None}) == [("train_set",)]
+    assert contracts.method_needs(egan, {"net": "cifar32"}) == [("train_set", "image_splits")]
+    assert contracts.unmet_needs(egan, {"net": "cifar32"}, {"samples", "image_splits"}) == []
+    assert contracts.unmet_needs(egan, {"net": None}, {"samples", "image_splits"}) == [("train_set",)]
+    assert contracts.unmet_needs(egan, {"net": "digits28"}, {"samples", "images"}) == [("train_set", "image_splits")]
+    with pytest.raises(ValueError, match="unknown dataset capabilities"):
+        contracts.declared_needs(("train_set or image_split if net",))
 
 
 def test_conditions_read_like_yaml_scalars():
@@ -135,6 +171,8 @@ def test_each_dataset_offers_what_it_declares(loader, params, stand_ins):
     for name in offers:
         assert isinstance(ds, contracts.DATASET_CAPABILITIES[name]), f"{loader} declares {name} but lacks it"
     rng = torch.Generator().manual_seed(0)
+    if "flat_samples" in offers:
+        assert ds.sample(3, torch.Generator().manual_seed(0)).shape == (3, ds.dim), loader
     if "images" in offers:
         c, h, w = ds.image_shape  # (C, H, W) everywhere
         assert c in (1, 3) and h == w
@@ -161,9 +199,46 @@ def _jobs_per_method() -> list:
     return list(chosen.values())
 
 
+# what every dataset has (api.Dataset), needed or not
+DATASET_BASICS = {"name", "description", "version", "offers", "params", "data_dir"}
+
+
+def _members(capability: type) -> set[str]:
+    """The attributes a capability's protocol names."""
+    return {n for k in capability.__mro__[:-1] if k.__name__ != "Protocol" and k is not typing.Generic
+            for n in (*vars(k).get("__annotations__", {}), *vars(k)) if not n.startswith("_")}
+
+
+def _record_reads_by_methods(ds) -> set[str]:
+    """Swap the dataset's class for a subclass that notes every attribute code in baselines/ reads of it (the
+    dataset's own code, the engine's and typing's checks are not the method reading it)."""
+    reads: set[str] = set()
+    methods_dir = str(REPO / "baselines")
+    cls = type(ds)
+
+    def __getattribute__(self, name):
+        if sys._getframe(1).f_code.co_filename.startswith(methods_dir):
+            reads.add(name)
+        return cls.__getattribute__(self, name)
+
+    ds.__class__ = type(cls.__name__, (cls,), {"__getattribute__": __getattribute__})
+    return reads
+
+
+def test_the_recorder_sees_what_a_method_reads():
+    ds = api.DATASETS["gaussian_pair_1d"]()
+    reads = _record_reads_by_methods(ds)
+    ctx = RunContext(dataset=ds, hparams=dict(api.METHODS["gan_discriminator"].defaults), seed=0,
+                     device=torch.device("cpu"), budget={"steps": 1}, profile="smoke")
+    api.METHODS["gan_discriminator"]().train(ctx)
+    assert {"dim", "sample_data", "sample_model"} <= reads and "log_density" not in reads, reads
+    assert contracts.offered(ds) == contracts.dataset_offers(api.DATASETS["gaussian_pair_1d"])
+
+
 @pytest.mark.parametrize("job", _jobs_per_method(), ids=lambda j: f"{j.method_name}-{j.dataset}")
 def test_each_trained_model_provides_what_its_method_declares(job, stand_ins):
     ds = _load(job.loader, job.dataset_params, stand_ins)
+    reads = _record_reads_by_methods(ds)
     # what a model provides does not depend on its size: narrow networks on small batches, a few steps
     budget = {**job.budget, "steps": min(int(job.budget.get("steps", 2)), 4), "width": 0.25,
               "batch_size": min(int(job.budget.get("batch_size", 16)), 16)}
@@ -174,6 +249,12 @@ def test_each_trained_model_provides_what_its_method_declares(job, stand_ins):
     provided = contracts.method_provides(method_cls, job.hparams)
     for name in provided:
         assert isinstance(model, contracts.MODEL_CAPABILITIES[name]), f"{job.method_name} declares {name}"
+    # and it read of the dataset only what it declares it needs (or uses where offered)
+    offers = contracts.offered(ds)
+    read_through = {o for options in contracts.method_needs(method_cls, job.hparams) for o in options} | {
+        d.name for d in contracts.declared_needs(method_cls.uses_if_offered)}
+    allowed = DATASET_BASICS.union(*(_members(contracts.DATASET_CAPABILITIES[c]) for c in read_through & offers))
+    assert reads <= allowed, f"{job.method_name} reads {sorted(reads - allowed)} of {job.loader} undeclared"
 
 
 # ----------------------------------------------------------------------------- static contracts
@@ -203,3 +284,57 @@ def test_metrics_and_datasets_draw_only_from_named_streams():
         if path.parent.name == "metrics":
             # a metric may reseed torch's global generator only inside fork_rng, from a named stream
             assert "torch.manual_seed(" not in text or "fork_rng" in text, path.name
+
+
+# a method reads its dataset through what it declares it needs (contracts.as_offered, contracts.offered): asking
+# the object what it has (getattr, hasattr) is what Method.needs replaced
+PROBES = {"getattr", "hasattr"}
+
+
+def dataset_probes(source: str) -> list[tuple[int, str]]:
+    """Calls of getattr/hasattr on a dataset: a name ``dataset``/``ds`` (or ending in ``dataset``), an attribute
+    ``.dataset`` (``ctx.dataset``), or a name bound from one of these (``hp, ds = ctx.hparams, ctx.dataset``)."""
+    tree = ast.parse(source)
+
+    def ident(node: ast.AST) -> str | None:
+        return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+    aliases = {"dataset", "ds"}
+
+    def is_dataset(node: ast.AST) -> bool:
+        name = ident(node)
+        return name is not None and (name in aliases or name.endswith("dataset"))
+
+    for _ in range(3):  # aliases of aliases
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    pairs = (zip(target.elts, node.value.elts, strict=False)
+                             if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple)
+                             else [(target, node.value)])
+                    aliases |= {ident(t) for t, v in pairs if is_dataset(v) and ident(t)}
+    return sorted((node.lineno, node.func.id) for node in ast.walk(tree)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in PROBES
+                  and node.args and is_dataset(node.args[0]))
+
+
+def test_the_check_finds_a_probed_dataset():
+    planted = ("def setup(self, ctx):\n"
+               "    hp, data, self.device = ctx.hparams, ctx.dataset, ctx.device\n"
+               "    dim = getattr(data, 'dim', 1)\n"
+               "    if hasattr(ctx.dataset, 'train_samples'):\n"
+               "        pass\n"
+               "    parts = getattr(self.entropy, 'parts', {})\n"  # not a dataset: allowed
+               "    return getattr(self.train_dataset, 'x')\n")
+    assert dataset_probes(planted) == [(3, "getattr"), (4, "hasattr"), (7, "getattr")]
+
+
+def test_no_method_module_probes_its_dataset():
+    offenders = {}
+    for path in sorted((REPO / "baselines").glob("*.py")):
+        text = path.read_text()
+        found = dataset_probes(text) + [(i, "type: ignore") for i, line in enumerate(text.splitlines(), 1)
+                                        if "dataset" in line and "type: ignore" in line]
+        if found:
+            offenders[path.name] = found
+    assert not offenders, f"declare the capability in Method.needs and read it through contracts: {offenders}"

@@ -88,7 +88,7 @@ class Canvas:
 class CeganSynthetic(Dataset):
     """A Gaussian mixture with a fixed training set drawn the way the original code drew it."""
 
-    offers = ("samples", "density", "canvas", "mixture", "train_set")
+    offers = ("samples", "flat_samples", "density", "canvas", "mixture", "train_set")
     dim = 2
     data_seed: int = 0
 

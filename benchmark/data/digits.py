@@ -99,7 +99,8 @@ class SklearnDigits(ImageEvaluationMixin, Dataset):
     name = "sklearn_digits"
     description = "scikit-learn's bundled 8×8 digits in [0, 1]; train on `digits`, score held-out/other/dissimilar"
     version = "2"  # the train/test split is drawn from the named stream "data/sklearn_digits/split"
-    offers = ("samples", "train_set", "test_set", "images", "labelled_images", "evaluation_sets")
+    offers = ("samples", "flat_samples", "train_set", "test_set", "images", "labelled_images",
+              "evaluation_sets")
 
     def __init__(self, data_dir: Path | None = None, digits: Sequence[int] = tuple(range(10)),
                  split: str = "train", test_fraction: float = 0.3, split_seed: int = 0, upsample: int | None = None,

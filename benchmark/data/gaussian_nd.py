@@ -40,7 +40,7 @@ class GaussianND(Dataset):
     name = "gaussian_nd"
     description = "N(μ, Σ) in d dimensions with a random rotation and log-uniform spectrum (fixed by data_seed)"
     version = "2"  # the law and the test set are drawn from named streams of data_seed
-    offers = ("samples", "density", "test_set", "evaluation_sets")
+    offers = ("samples", "flat_samples", "latent_dim", "density", "test_set", "evaluation_sets")
 
     def __init__(self, data_dir: Path | None = None, dim: int = 5, latent_dim: int | None = None,
                  eig_low: float = 1.0, eig_high: float = 10.0, n_test: int = 1000, data_seed: int = 0) -> None:

@@ -25,7 +25,7 @@ def _normal_log_density(x: torch.Tensor, mean: float, std: float) -> torch.Tenso
 class GaussianPair1D(Dataset):
     name = "gaussian_pair_1d"
     description = "p_data = N(data_mean, data_std²), fixed model p_g = N(model_mean, model_std²), 1-D"
-    offers = ("samples", "density", "model_distribution", "density_pair_1d")
+    offers = ("samples", "flat_samples", "density", "model_distribution", "density_pair_1d")
     dim = 1
 
     def __init__(self, data_dir: Path | None = None, data_mean: float = 0.0, data_std: float = 1.0,

@@ -55,7 +55,8 @@ class MNISTDigits(Dataset):
     name = "mnist"
     description = "MNIST (torchvision files in the data dir); train on `digits`, score held-out/other/SVHN"
     version = "2"  # the evaluation subsets come from the named stream "data/mnist/eval_subsets"
-    offers = ("samples", "train_set", "test_set", "images", "labelled_images", "evaluation_sets")
+    offers = ("samples", "flat_samples", "train_set", "test_set", "images", "labelled_images",
+              "evaluation_sets")
     dim = 28 * 28
     image_shape = (1, 28, 28)
 

@@ -18,7 +18,7 @@ from benchmark.api import Dataset, register_dataset
 class ParallelLines(Dataset):
     name = "parallel_lines"
     description = "P0 = (0, Z) as data, fixed model Pθ = (θ, Z), Z ~ U[0,1]"
-    offers = ("samples", "model_distribution", "exact_divergences")
+    offers = ("samples", "flat_samples", "model_distribution", "exact_divergences")
     dim = 2
 
     def __init__(self, data_dir: Path | None = None, theta: float = 1.0) -> None:

@@ -15,7 +15,7 @@ from benchmark.api import Dataset, register_dataset
 class RingMixture2D(Dataset):
     name = "ring_mixture_2d"
     description = "n_modes isotropic Gaussians (std) equally spaced on a circle of the given radius"
-    offers = ("samples", "density")
+    offers = ("samples", "flat_samples", "density")
     dim = 2
 
     def __init__(self, data_dir: Path | None = None, n_modes: int = 10, radius: float = 2.0,

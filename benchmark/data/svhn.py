@@ -31,7 +31,7 @@ class SVHNGrey(Dataset):
     name = "svhn"
     description = "SVHN (torchvision .mat in <data dir>/SVHN), grey, resized to size×size, in [0, 1]"
     version = "2"  # the subset comes from the named stream "data/svhn/eval_subset"
-    offers = ("samples", "images")
+    offers = ("samples", "flat_samples", "images")
 
     def __init__(self, data_dir: Path | None = None, split: str = "test", size: int = 28, n_eval: int = 1000,
                  eval_seed: int = 0) -> None:

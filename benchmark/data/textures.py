@@ -28,7 +28,7 @@ class SklearnTextures(Dataset):
     name = "sklearn_textures"
     description = "grey natural-image patches (size×size, pooled) from scikit-learn's bundled sample photos"
     version = "2"  # patch places come from the named stream "data/sklearn_textures/patches"
-    offers = ("samples", "images")
+    offers = ("samples", "flat_samples", "images")
 
     def __init__(self, data_dir: Path | None = None, n_patches: int = 500, size: int = 8, pool: int = 4,
                  patch_seed: int = 0) -> None:
