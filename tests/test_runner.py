@@ -50,7 +50,8 @@ def test_run_logs_everything_and_a_rerun_trains_nothing(bench_home, capsys):
     history = client.get_metric_history(kids[0].run_id, "loss.nll")
     assert len(history) == 300 // 50  # per-step losses, every log_every steps
     assert sorted({r.tags["phase"] for r in kids}) == ["final", "search"]
-    assert Path("leaderboard/README.md").exists() and Path("leaderboard/results.json").exists()
+    mine = bench_home / ".bench" / "leaderboard"  # the user's own, beside the store; never ./leaderboard
+    assert (mine / "README.md").exists() and (mine / "results.json").exists() and not Path("leaderboard").exists()
 
     started = time.monotonic()
     assert main(["run", str(SUITE), "--profile", "smoke", "--no-progress"]) == 0
