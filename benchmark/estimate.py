@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.identity import digest
-from benchmark.planner import Job
+from benchmark.planner import Job, shape_of
 from benchmark.tracking import CHILD, FINGERPRINT_TAG, PARENT, STATUS_TAG, RunRecord, Tracker
 
 
@@ -47,18 +46,6 @@ class JobEstimate:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def shape_of(job: Job) -> str:
-    """What decides the time of a step: everything of the run's identity but the number of steps and the seed."""
-    budget = {k: v for k, v in job.budget.items() if k != "steps"}
-    basis = {"method": job.method_name, "loader": job.loader, "data": job.dataset_params, "hparams": job.hparams,
-             "budget": budget, "metrics": job.metrics, "device": job.device}
-    if job.trainer != "loop":  # a batched run's time is its share of its batch's
-        basis["trainer"] = job.trainer
-    if job.curve_metrics:
-        basis["curve"] = [len(job.curve_steps), job.curve_metrics]
-    return digest(basis, 16)
 
 
 def history(runs: list[RunRecord]) -> dict[str, Throughput]:
