@@ -34,7 +34,6 @@ streams never share numbers.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,8 @@ import torch
 
 from benchmark import budget as budgets
 from benchmark.hparams import HParam, defaults_of
+from benchmark.registry import Registry, origin
+from benchmark.streams import stream_seed
 
 # ---------------------------------------------------------------------------------- datasets
 
@@ -66,38 +67,14 @@ class Dataset:
         self.params = params
 
 
-DATASETS: dict[str, type[Dataset]] = {}
-
-
-_ORIGINS: dict[tuple[str, str], str] = {}
-
-
-def _register(registry: dict[str, Any], kind: str, name: str, item: Any, where: str) -> None:
-    """Adds ``item`` under ``name``; a second, different definition of the same name is an error (a module
-    imported again re-registers its own definition, which is allowed)."""
-    if not name:
-        raise ValueError(f"{where} has no name")
-    first = _ORIGINS.setdefault((kind, name), where)
-    if first != where:
-        raise ValueError(f"{kind} '{name}' is registered twice: by {first} and by {where}")
-    registry[name] = item
+DATASETS: Registry[type[Dataset]] = Registry("dataset")
 
 
 def register_dataset(cls: type[Dataset]) -> type[Dataset]:
-    _register(DATASETS, "dataset", cls.name, cls, f"{cls.__module__}.{cls.__qualname__}")
-    return cls
+    return DATASETS.add(cls.name, cls, origin(cls))
 
 
 # ----------------------------------------------------------------------------------- running
-
-
-def stream_seed(seed: int, name: str | int) -> int:
-    """A 64-bit seed for the random stream ``name`` of the run seeded ``seed``: numpy's ``SeedSequence`` over the
-    seed with a hash of the name as its spawn key, so every name is an independent stream and nobody picks
-    integer offsets by hand."""
-    key = int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:8], "little")
-    low, high = np.random.SeedSequence(entropy=int(seed), spawn_key=(key,)).generate_state(2, np.uint32)
-    return int(low) | (int(high) << 32)
 
 
 @dataclass
@@ -161,13 +138,6 @@ class RunContext:
     def np_rng(self, name: str) -> np.random.Generator:
         """The numpy twin of ``rng``: the same name gives a stream of its own, seeded the same way."""
         return np.random.default_rng(stream_seed(self.seed, name))
-
-    def seed_everything(self, name: str = "global") -> None:
-        """Seed torch's and numpy's global generators from the stream ``name`` (network initialisation,
-        dropout, anything drawn without an explicit generator)."""
-        seed = stream_seed(self.seed, name)
-        torch.manual_seed(seed)
-        np.random.seed(seed % (2**32))
 
     def log_losses(self, step: int, values: dict[str, float]) -> None:
         if self.loss_sink is not None:
@@ -237,7 +207,7 @@ class Method:
     # capabilities it reads only where the dataset offers them (contracts.offered(dataset) says), doing without
     # them otherwise, e.g. ("latent_dim",) for a default latent width
     uses_if_offered: ClassVar[tuple[str, ...]] = ()
-    # the family of methods whose runs can train together as one batched model (benchmark.batching.FAMILIES),
+    # the family of methods whose runs can train together as one batched model (benchmark.batch_families.FAMILIES),
     # for the settings the family's trainer covers; None: every run trains alone through its program
     batch_family: ClassVar[str | None] = None
 
@@ -267,7 +237,7 @@ class Method:
         return loop.train(self, ctx)
 
 
-METHODS: dict[str, type[Method]] = {}
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 def _own_budget_keys(who: str, declared: dict[str, HParam]) -> None:
@@ -278,8 +248,7 @@ def _own_budget_keys(who: str, declared: dict[str, HParam]) -> None:
 
 
 def register_method(cls: type[Method]) -> type[Method]:
-    _register(METHODS, "method", cls.name, cls, f"{cls.__module__}.{cls.__qualname__}")
-    return cls
+    return METHODS.add(cls.name, cls, origin(cls))
 
 
 # ----------------------------------------------------------------------------------- metrics
@@ -302,7 +271,7 @@ class Metric:
     budget: dict[str, HParam] = field(default_factory=dict)  # budget keys it reads (benchmark.budget)
 
 
-METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry("metric")
 
 
 def register_metric(name: str, produces: tuple[str, ...] | list[str], description: str = "",
@@ -317,7 +286,7 @@ def register_metric(name: str, produces: tuple[str, ...] | list[str], descriptio
         metric = Metric(name=name, produces=tuple(produces), fn=fn, description=description, requires=requires,
                         params=dict(params or {}), version=version, needs_model=tuple(needs_model),
                         needs_dataset=tuple(needs_dataset), budget=dict(budget or {}))
-        _register(METRICS, "metric", name, metric, f"{fn.__module__}.{fn.__qualname__}")
+        METRICS.add(name, metric, origin(fn))
         return fn
 
     return wrap

@@ -10,7 +10,8 @@ exception that ended it (a divergence ends one member, not the batch). The plann
 ``batched:<family>`` in their identity, and the worker claims units of one family from every pending job and
 hands them to ``train_together``.
 
-Nothing here imports torch: the planner reads ``FAMILIES`` when it computes identities.
+Which settings a family covers is declared in ``benchmark.batch_families`` (the planner reads it without
+importing this module).
 """
 
 from __future__ import annotations
@@ -19,34 +20,23 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-# family -> hyper-parameters (and budget keys) whose values the family's trainer implements; a run whose
-# settings differ trains alone through its method's program
-FAMILIES: dict[str, dict[str, Any]] = {
-    # Dai et al. (2017) 2-D models: the fully connected pair of Appendix B.1, without the image options
-    "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity"},
-}
+from benchmark.batch_families import FAMILIES, covers
+from benchmark.execute import Checkpoints, RunError, RunFailed
+from benchmark.identity import digest
+from benchmark.registry import Registry, origin
+from benchmark.run_settings import RunSettings
+
+__all__ = ["FAMILIES", "TRAINERS", "BatchCheckpoint", "Relay", "batch_trainer", "covers", "train_together"]
 
 Trainer = Callable[..., list[Any]]  # (runs: [(method name, RunContext)], checkpoint=BatchCheckpoint) -> outcomes
-TRAINERS: dict[str, Trainer] = {}
-
-
-def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
-    required = FAMILIES.get(family)
-    if required is None:
-        return False
-    settings = {**hparams, **budget}
-    return all(settings.get(key, value) == value for key, value in required.items())
+TRAINERS: Registry[Trainer] = Registry("batch trainer")
 
 
 def batch_trainer(family: str) -> Callable[[Trainer], Trainer]:
     def register(fn: Trainer) -> Trainer:
         if family not in FAMILIES:
-            raise ValueError(f"batch family '{family}' is not declared in benchmark.batching.FAMILIES")
-        known = TRAINERS.get(family)
-        if known is not None and known.__qualname__ != fn.__qualname__:
-            raise ValueError(f"batch family '{family}' is registered twice")
-        TRAINERS[family] = fn
-        return fn
+            raise ValueError(f"batch family '{family}' is not declared in benchmark.batch_families.FAMILIES")
+        return TRAINERS.add(family, fn, origin(fn))
 
     return register
 
@@ -61,8 +51,6 @@ class Relay:
         self.failed: dict[int, BaseException] = {}
 
     def log(self, k: int, step: int, values: dict[str, float]) -> None:
-        from benchmark.execute import RunFailed
-
         if k in self.failed:
             return
         try:
@@ -88,10 +76,7 @@ class BatchCheckpoint:
     Besides the trainer's state it holds each run's record so far (logged losses, budget-curve points), which a
     resumed batch starts from instead of logging them again."""
 
-    def __init__(self, settings: Any, begun: Sequence[Any], every: int) -> None:
-        from benchmark.execute import Checkpoints
-        from benchmark.identity import digest
-
+    def __init__(self, settings: RunSettings, begun: Sequence[Any], every: int) -> None:
         self.store = Checkpoints(settings, f"batch-{digest([b.key for b in begun])}")
         self.begun = list(begun)
         self.every = every
@@ -117,8 +102,6 @@ class BatchCheckpoint:
 def train_together(family: str, members: Sequence[tuple[str, Any]], executors: Sequence[Any]) -> list[Any]:
     """Train started runs (``execute.Started``) of one family as one batch: their results or their exceptions,
     in order, each classified as a run trained alone would be (divergence, error)."""
-    from benchmark.execute import RunError, RunFailed
-
     started = time.perf_counter()
     settings, steps = executors[0].settings, members[0][1].ctx.steps
     every = settings.checkpoint_every or max(1, steps // 10)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from benchmark.registry import Registry, origin
 from benchmark.schema_base import Strict
 from benchmark.values import FAILS, HOLDS, Values, fmt_p, one_sided_p, paired_values
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 Lookup = dict["Ref", Values]
 Judged = tuple[str, str, dict[str, Any]]
 
-CLAIM_TYPES: dict[str, type[ClaimBase]] = {}
-STATISTIC_TYPES: dict[str, type[StatisticBase]] = {}
+CLAIM_TYPES: Registry[type[ClaimBase]] = Registry("claim type")
+STATISTIC_TYPES: Registry[type[StatisticBase]] = Registry("statistic type")
 
 
 def _tag(cls: type) -> str:
@@ -39,13 +40,11 @@ def _tag(cls: type) -> str:
 
 
 def claim_type(cls: type[ClaimBase]) -> type[ClaimBase]:
-    CLAIM_TYPES[_tag(cls)] = cls
-    return cls
+    return CLAIM_TYPES.add(_tag(cls), cls, origin(cls))
 
 
 def statistic_type(cls: type[StatisticBase]) -> type[StatisticBase]:
-    STATISTIC_TYPES[_tag(cls)] = cls
-    return cls
+    return STATISTIC_TYPES.add(_tag(cls), cls, origin(cls))
 
 
 class _Referencing(Strict):

@@ -3,31 +3,22 @@
 Each finished run records how long it trained and measured (tags ``train_seconds``, ``measure_seconds``,
 ``steps``). A job's estimate comes from earlier runs of the same shape (method, dataset, device, and every
 hyper-parameter and budget setting but the number of steps): seconds per step times its steps, plus the
-time its metrics took. A job with no such history is calibrated when asked (``--calibrate``, the default of
-`bench plan`): it trains twice for a few steps, which gives the time of a step and of the fixed part, and its
-metrics run once.
+time its metrics took; its basis reads ``history (n runs)``. A job with no such history is calibrated when
+asked (``--calibrate``, the default of `bench plan`): a few steps within a second or so, and its metrics once
+(``benchmark.calibration``); its basis reads ``short calibration (n steps)``. Every `bench run` adds history,
+which takes the place of a calibration from then on.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from benchmark.identity import digest
-from benchmark.planner import Job
+from benchmark import calibration
+from benchmark.calibration import Throughput
+from benchmark.planner import Job, shape_of
 from benchmark.tracking import CHILD, FINGERPRINT_TAG, PARENT, STATUS_TAG, RunRecord, Tracker
-
-
-@dataclass
-class Throughput:
-    seconds_per_step: float
-    measure_seconds: float
-    basis: str  # "history (n runs)" or "calibration"
 
 
 @dataclass
@@ -47,18 +38,6 @@ class JobEstimate:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def shape_of(job: Job) -> str:
-    """What decides the time of a step: everything of the run's identity but the number of steps and the seed."""
-    budget = {k: v for k, v in job.budget.items() if k != "steps"}
-    basis = {"method": job.method_name, "loader": job.loader, "data": job.dataset_params, "hparams": job.hparams,
-             "budget": budget, "metrics": job.metrics, "device": job.device}
-    if job.trainer != "loop":  # a batched run's time is its share of its batch's
-        basis["trainer"] = job.trainer
-    if job.curve_metrics:
-        basis["curve"] = [len(job.curve_steps), job.curve_metrics]
-    return digest(basis, 16)
 
 
 def history(runs: list[RunRecord]) -> dict[str, Throughput]:
@@ -111,7 +90,8 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
     for suite in sorted({j.suite for j in jobs}):
         by_suite[suite] = tracker.runs(suite)
     every = [r for runs in by_suite.values() for r in runs]
-    known = {**_calibrations(), **history(every)}
+    known = {**calibration.saved(), **history(every)}
+    calibrator = calibration.Calibrator(data_dir, len({shape_of(j) for j in jobs} - set(known))) if calibrate else None
     out = []
     for job in jobs:
         runs = by_suite.get(job.suite, [])
@@ -121,98 +101,28 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
         done = done_of(job, finished, parents)
         left = runs_of(job) - done
         shape = shape_of(job)
-        if shape not in known and calibrate and left > 0 and not job.requires_gpu:
+        if shape not in known and calibrator is not None and left > 0 and not job.requires_gpu:
             members = min(max(1, batch), together.get((job.trainer, job.steps), 1))
-            measured = calibrate_job(job, data_dir, members if job.trainer != "loop" else 1)
+            measured = calibrator.calibrate(job, members if job.trainer != "loop" else 1)
             if measured is not None:
                 known[shape] = measured
-                _save_calibration(shape, measured)
+                calibration.save(shape, measured)
         rate = known.get(shape)
         seconds = None if rate is None else left * (job.steps * rate.seconds_per_step + rate.measure_seconds)
         if left == 0:
             seconds = 0.0
-        basis = "done" if left == 0 else (rate.basis if rate else ("needs GPU" if job.requires_gpu
-                                                                      else "no earlier runs"))
+        basis = "done" if left == 0 else (rate.basis if rate else _why_unknown(job, calibrator))
         out.append(JobEstimate(job.suite, job.experiment, job.method, job.dataset, job.profile, job.device,
                                len(job.seeds), job.steps, runs_of(job), done, seconds, basis))
     return out
 
 
-def calibrate_job(job: Job, data_dir: str | None, members: int = 1) -> Throughput | None:
-    """Train the job twice for a few steps (the time of a step and the fixed part apart), measure once. A job
-    whose runs train together trains ``members`` runs of itself as one batch, each charged its share."""
-    import torch
-
-    from benchmark import api
-    from benchmark.batching import TRAINERS
-    from benchmark.errors import DatasetMissing
-    from benchmark.execute import measure
-
-    api.load_plugins()
-    try:
-        dataset = api.DATASETS[job.loader](data_dir=Path(data_dir) if data_dir else None, **job.dataset_params)
-    except DatasetMissing:
-        return None
-    params = job.grid_points()[0] if all(hasattr(s, "grid") for s in job.sweep.values()) else {}
-    # a first short run pays what happens once per process (allocation, caches); then each of two lengths three
-    # times, keeping the fastest: other work on the machine only ever adds time
-    lengths = sorted({min(job.steps, 30) or 1, min(job.steps, 120) or 1})
-    timings: dict[int, float] = {}
-    result, ctx = None, None
-    for steps in [lengths[0], *lengths * 3]:
-        contexts = [api.RunContext(dataset=dataset, hparams={**job.hparams, **params}, seed=seed,
-                                   device=torch.device(job.device), budget={**job.budget, "steps": steps},
-                                   profile=job.profile) for seed in range(members)]
-        ctx = contexts[0]
-        started = time.perf_counter()
-        if job.trainer == "loop":
-            result = api.METHODS[job.method_name]().train(ctx)
-        else:
-            result = TRAINERS[job.trainer.split(":", 1)[1]]([(job.method_name, c) for c in contexts])[0]
-        elapsed = (time.perf_counter() - started) / members
-        timings[steps] = min(timings.get(steps, elapsed), elapsed)
-    # the longer run's time per step bounds it from above (it includes the fixed part); the difference of the
-    # two lengths removes the fixed part, unless noise made it larger than the bound
-    per_step = timings[lengths[-1]] / lengths[-1]
-    if len(lengths) == 2 and timings[lengths[1]] > timings[lengths[0]]:
-        per_step = min(per_step, (timings[lengths[1]] - timings[lengths[0]]) / (lengths[1] - lengths[0]))
-    started = time.perf_counter()
-    for name in job.metrics:
-        metric = api.METRICS[name]
-        if metric.requires is not None:
-            continue
-        try:
-            measure(metric, result, ctx)
-        except DatasetMissing:
-            continue
-    return Throughput(per_step, time.perf_counter() - started, "calibration")
-
-
-def _calibration_file() -> Path:
-    from benchmark.tracking import bench_home
-
-    return bench_home() / "cache" / "throughput.json"
-
-
-def _calibrations() -> dict[str, Throughput]:
-    try:
-        data = json.loads(_calibration_file().read_text())
-        return {shape: Throughput(**value) for shape, value in data.items()}
-    except (OSError, ValueError, TypeError):
-        return {}
-
-
-def _save_calibration(shape: str, rate: Throughput) -> None:
-    data = {k: asdict(v) for k, v in _calibrations().items()}
-    data[shape] = asdict(rate)
-    path = _calibration_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+def _why_unknown(job: Job, calibrator: calibration.Calibrator | None) -> str:
+    if job.requires_gpu:
+        return "needs GPU"
+    if calibrator is not None and calibrator.spent:
+        return calibration.NOT_YET
+    return "no earlier runs"
 
 
 def clock(seconds: float | None) -> str:

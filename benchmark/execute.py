@@ -29,12 +29,12 @@ import torch
 
 from benchmark import api, curves
 from benchmark.errors import DatasetMissing, DeviceBroken  # noqa: F401 (re-exported)
-from benchmark.estimate import shape_of
 from benchmark.identity import digest
 from benchmark.loop import global_rng_state, seed_global, set_global_rng_state
 from benchmark.numerics import provenance
-from benchmark.planner import Job
+from benchmark.planner import Job, shape_of
 from benchmark.progress import Progress
+from benchmark.run_settings import RunSettings
 from benchmark.tracking import CHILD, LOSS_PREFIX, MISSING_TAG, RunRecord, Tracker, runtime_tags, safe_child
 
 TRIAL_TAG = "optuna.trial_id"  # ties an MLflow run to the trial that claimed it (staleness check)
@@ -108,7 +108,7 @@ class RunExecutor:
     (``complete``). ``run`` does the three for a run trained on its own."""
 
     def __init__(self, tracker: Tracker, job: Job, dataset: api.Dataset | None, missing: dict[str, str],
-                 settings: Any, progress: Progress) -> None:
+                 settings: RunSettings, progress: Progress) -> None:
         self.tracker, self.job, self.dataset, self.missing = tracker, job, dataset, missing
         self.settings, self.progress = settings, progress
 
@@ -364,7 +364,7 @@ def networks_of(model: Any, depth: int = 3) -> list[torch.nn.Module]:
 class Checkpoints:
     """Where one run's checkpoint lives: ``<checkpoint dir>/<run_key>.pt``, written atomically."""
 
-    def __init__(self, settings: Any, run_key: str) -> None:
+    def __init__(self, settings: RunSettings, run_key: str) -> None:
         from benchmark.tracking import bench_home
 
         root = Path(settings.checkpoint_dir) if settings.checkpoint_dir else bench_home() / "checkpoints"

@@ -26,13 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from benchmark.api import RunContext, TrainResult, stream_seed
+from benchmark.streams import stream_seed
 from benchmark.threads import limit
+
+if TYPE_CHECKING:  # the plug-in contracts (benchmark.api) call this loop; it needs their types only to annotate
+    from benchmark.api import RunContext, TrainResult
 
 
 class Program:

@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.batch_families import covers
 from benchmark.budget import steps as budget_steps
 from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.curves import curve_steps
@@ -119,6 +120,19 @@ class Job:
         return self.steps / paper
 
 
+def shape_of(job: Job) -> str:
+    """What decides the time of a step: everything of the run's identity but the number of steps and the seed.
+    Each run records it (tag ``shape``), and `bench plan` estimates a job from the runs of its shape."""
+    budget = {k: v for k, v in job.budget.items() if k != "steps"}
+    basis = {"method": job.method_name, "loader": job.loader, "data": job.dataset_params, "hparams": job.hparams,
+             "budget": budget, "metrics": job.metrics, "device": job.device}
+    if job.trainer != "loop":  # a batched run's time is its share of its batch's
+        basis["trainer"] = job.trainer
+    if job.curve_metrics:
+        basis["curve"] = [len(job.curve_steps), job.curve_metrics]
+    return digest(basis, 16)
+
+
 def select_targets(suite: Suite, only: list[str] | None) -> list[Target]:
     targets = suite.all_targets
     if not only:
@@ -150,9 +164,7 @@ def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], met
 
 
 def family_applies(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
-    """A batch family covers only the settings its trainer implements (``batching.FAMILIES``)."""
-    from benchmark.batching import covers
-
+    """A batch family covers only the settings its trainer implements (``batch_families.FAMILIES``)."""
     return covers(family, hparams, budget)
 
 

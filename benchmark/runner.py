@@ -2,9 +2,9 @@
 
 The parts live in their own modules: ``studies`` (what a job's studies must cover and what they chose),
 ``storage`` (the Optuna storage and claiming units of work), ``worker`` (the per-job state machine),
-``execute`` (one run: train, measure, record). This module is the entry: the settings of a run and the pool
-of worker processes. Long runs resume from their last checkpoint (``RunContext.checkpoint``/``restore``),
-kept under ``$BENCH_HOME/checkpoints/<run_key>.pt``.
+``execute`` (one run: train, measure, record), ``run_settings`` (the settings they all read). This module is
+the entry: the pool of worker processes. Long runs resume from their last checkpoint
+(``RunContext.checkpoint``/``restore``), kept under ``$BENCH_HOME/checkpoints/<run_key>.pt``.
 """
 
 from __future__ import annotations
@@ -12,46 +12,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.devices import is_gpu, resolve_device
+from benchmark.devices import is_gpu
 from benchmark.errors import DeviceBroken, UserError
-from benchmark.numerics import Numerics, prepare_environment
 from benchmark.numerics import apply as apply_numerics
+from benchmark.numerics import prepare_environment
 from benchmark.planner import Job
 from benchmark.progress import Progress
+from benchmark.run_settings import RunSettings
 from benchmark.storage import is_shared_storage, open_storage, redact
 from benchmark.worker import JobOutcome, Worker
 
-__all__ = ["JobOutcome", "RunSettings", "is_shared_storage", "redact", "resolve_device", "run_jobs", "work",
-           "open_settings_storage"]
-
-
-@dataclass
-class RunSettings:
-    tracking_uri: str
-    storage_url: str
-    device: str
-    data_dir: str | None
-    artifact_root: str | None
-    show_progress: bool = True
-    log_every: int = 50
-    tags: dict[str, str] = field(default_factory=dict)
-    # shared: other processes may work on the same studies (heartbeats decide what is stale);
-    # otherwise one process owns each job and whatever it finds RUNNING was left by a killed one.
-    shared: bool = False
-    heartbeat: int = 10  # seconds between a trial's heartbeats; a trial silent 5x this long is retried
-    checkpoint_dir: str | None = None
-    checkpoint_every: int = 0  # steps between checkpoints; 0: a tenth of the run's steps
-    poll: float = 0.5  # seconds between looks at the studies while other workers hold the rest
-    numerics: Numerics = field(default_factory=Numerics)
-    # most runs trained together as one batched model (runs of one family, see benchmark.batching); 1: alone
-    batch: int = 36
-
-    @property
-    def grace(self) -> int:
-        return 5 * self.heartbeat
+__all__ = ["JobOutcome", "RunSettings", "is_shared_storage", "redact", "run_jobs", "work", "open_settings_storage"]
 
 
 def open_settings_storage(settings: RunSettings):

@@ -36,6 +36,7 @@ from benchmark.execute import LostClaim, RunError, RunExecutor, RunFailed, RunNo
 from benchmark.notes import job_note
 from benchmark.planner import Job
 from benchmark.progress import Progress
+from benchmark.run_settings import RunSettings
 from benchmark.storage import (
     Heartbeat,
     claim,
@@ -110,7 +111,7 @@ class _JobState:
 
 
 class Worker:
-    def __init__(self, jobs: list[Job], settings: Any, progress: Progress | None = None) -> None:
+    def __init__(self, jobs: list[Job], settings: RunSettings, progress: Progress | None = None) -> None:
         self.settings = settings
         self.tracker = Tracker(settings.tracking_uri, Path(settings.artifact_root) if settings.artifact_root else None)
         self.storage = open_storage(settings.storage_url, settings.shared, settings.heartbeat, settings.grace)
@@ -531,7 +532,7 @@ class Worker:
             return True
 
 
-def job_tags(job: Job, settings: Any) -> dict[str, str]:
+def job_tags(job: Job, settings: RunSettings) -> dict[str, str]:
     return {"suite": job.suite, "experiment": job.experiment, "method": job.method, "dataset": job.dataset,
             "profile": job.profile, "device": job.device, "job_key": job.key, "method_name": job.method_name,
             "loader": job.loader, "trainer": job.trainer, **settings.tags}

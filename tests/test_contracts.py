@@ -83,3 +83,37 @@ def test_registries_refuse_a_second_definition_of_a_name():
         def impostor(result, ctx):  # noqa: F841
             return {}
     assert api.METHODS["gan"].__module__ == "baselines.gan"
+
+
+def test_every_plug_in_kind_refuses_a_second_definition_of_a_name():
+    """Datasets, claim types, statistic types and batch trainers go through the same registry as methods and
+    metrics: a second definition under a taken name fails, and the first stays registered."""
+    from typing import Literal
+
+    from benchmark import batching, claims
+
+    with pytest.raises(ValueError, match="dataset 'cegan_gmm4' is registered twice"):
+        @api.register_dataset
+        class Impostor(api.Dataset):  # noqa: F841
+            name = "cegan_gmm4"
+    with pytest.raises(ValueError, match="claim type 'ordering' is registered twice"):
+        @claims.claim_type
+        class ImpostorClaim(claims.OrderingClaim):  # noqa: F841
+            type: Literal["ordering"]
+    with pytest.raises(ValueError, match="statistic type 'rank_disagreement' is registered twice"):
+        @claims.statistic_type
+        class ImpostorStatistic(claims.RankDisagreement):  # noqa: F841
+            type: Literal["rank_disagreement"]
+    # a function with the trainer's qualified name in another module is another definition (the name alone
+    # used to pass as the same one)
+    trainer = batching.TRAINERS["cegan_2d"]
+    with pytest.raises(ValueError, match="batch trainer 'cegan_2d' is registered twice"):
+        def twin(runs, checkpoint=None):
+            return []
+        twin.__qualname__ = trainer.__qualname__
+        batching.batch_trainer("cegan_2d")(twin)
+    assert api.DATASETS["cegan_gmm4"].__module__ == "benchmark.data.cegan_synthetic"
+    assert claims.CLAIM_TYPES["ordering"] is claims.OrderingClaim
+    assert claims.STATISTIC_TYPES["rank_disagreement"] is claims.RankDisagreement
+    assert batching.TRAINERS["cegan_2d"] is trainer
+    assert batching.batch_trainer("cegan_2d")(trainer) is trainer  # its own module imported again: allowed

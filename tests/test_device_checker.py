@@ -1,4 +1,4 @@
-"""The CUDA path checked without a GPU (benchmark/devicecheck.py): every shipped method trains, and every metric
+"""The CUDA path checked without a GPU (tests/devicecheck.py): every shipped method trains, and every metric
 measures, on a device object distinct from the host's, and nothing mixes device and host tensors or reads a
 device tensor as numpy; a planted mismatch is caught. A lint finds random draws on a device from a host
 generator (`generator=` next to `device=`), which raise on CUDA only.
@@ -14,9 +14,9 @@ import ast
 import pytest
 import torch
 from conftest import REPO
+from devicecheck import RUN_DEVICE, DeviceChecker
 
 from benchmark import api, planner
-from benchmark.devicecheck import RUN_DEVICE, DeviceChecker
 from benchmark.errors import DatasetMissing
 from benchmark.execute import measure
 from benchmark.features.classifiers import classify, dataset_classifier

@@ -27,12 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.api import stream_seed
 from benchmark.budget import read as read_budget
 from benchmark.features.cache import cache_dir, key_digest, write_atomically
 from benchmark.features.shared import FeatureNetwork
 from benchmark.hparams import Int
-from benchmark.streams import fixed_rng
+from benchmark.streams import fixed_rng, stream_seed
 
 CODE_VERSION = "1"  # bump when a change here changes a trained classifier
 TABLE5 = ((64, 2), (64, 1), (128, 2), (128, 1), (128, 2), (256, 2), (256, 2), (256, 2), (512, 2), (512, 2),

@@ -1,0 +1,22 @@
+"""Which settings each family of batched training covers (``benchmark.batching`` trains them). The planner reads
+this when it computes a run's identity (``Job.trainer``), so it is kept apart from the trainers: nothing here
+imports torch or the code that runs a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# family -> hyper-parameters (and budget keys) whose values the family's trainer implements; a run whose
+# settings differ trains alone through its method's program
+FAMILIES: dict[str, dict[str, Any]] = {
+    # Dai et al. (2017) 2-D models: the fully connected pair of Appendix B.1, without the image options
+    "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity"},
+}
+
+
+def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
+    required = FAMILIES.get(family)
+    if required is None:
+        return False
+    settings = {**hparams, **budget}
+    return all(settings.get(key, value) == value for key, value in required.items())
