@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from test_hparam_validation import loader_for
 
 from benchmark import api, budget_check, yaml_lines
 from benchmark.budget import ENGINE, read
@@ -34,7 +35,7 @@ def suite_text(kind: str, name: str, smoke: str) -> str:
     """A suite with one experiment that uses the plug-in, its smoke budget ``smoke`` (a YAML mapping's body)."""
     method = name if kind == "method" else PLAIN
     cls = api.METHODS[method]
-    loader = next(iter(cls.dataset_defaults), "cegan_gmm4")
+    loader = loader_for(cls)
     required = [k for k, h in cls.hparams.items() if h.required and k not in cls.dataset_defaults.get(loader, {})]
     hparams = ", ".join(f"{k}: {_valid(cls.hparams[k])}" for k in required)
     metrics = f"[{name}]" if kind == "metric" else "[]"
