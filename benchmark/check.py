@@ -73,7 +73,8 @@ class Verdict:
     device: str | None = None  # where the runs trained (cpu, cuda)
     run_ids: list[str] = field(default_factory=list)  # the MLflow runs behind the verdict
     # what those runs were trained with and where: commit, versions, device, processor, when they finished
-    provenance: dict[str, str] = field(default_factory=dict)
+    # (tracking.provenance_of: each tag's values with their run counts, and "finished")
+    provenance: dict[str, Any] = field(default_factory=dict)
     outcome: str = ""  # reproduced | close | not reproduced | claim holds | claim fails | not run | failed
     reason: str = ""  # for not run / failed: the cause, stated once (files, hardware, error)
 

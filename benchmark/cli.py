@@ -359,7 +359,7 @@ def cmd_compare(args) -> int:
         res.verdicts = [v for v in res.verdicts if v.target in selected]
         collected.append(res)
     if args.reference is not None:
-        return _compare_with_reference(args, collected, tracker)
+        return _compare_with_reference(args, collected)
     if args.format == "json":
         print(json.dumps(leaderboard.as_json(collected), indent=2, default=float))
     else:
@@ -377,12 +377,13 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _compare_with_reference(args, collected, tracker) -> int:
-    from benchmark import leaderboard, reference, release
+def _compare_with_reference(args, collected) -> int:
+    from benchmark import leaderboard, reference
 
     path = Path(args.reference) if args.reference else reference.DEFAULT
     mine = leaderboard.as_json(collected)
-    platforms = {r.suite.suite: reference.platform(release.trained_on(tracker, r.suite.suite)) for r in collected}
+    platforms = {s["suite"]: reference.platform_of([t for t in s["targets"] if t.get("run_ids")])
+                 for s in mine["suites"]}
     comparison = reference.compare(mine, reference.load(path), platforms)
     if args.format == "json":
         print(json.dumps({"reference": str(path), **comparison.as_json()}, indent=2, default=float))

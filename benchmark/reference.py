@@ -43,6 +43,15 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
+def platform_of(targets: list[dict[str, Any]]) -> tuple[tuple[str, str], ...] | None:
+    """The one platform every run behind these judged targets (results.json-shaped) shares, or None."""
+    merged: dict[str, set[str]] = {}
+    for t in targets:
+        for key in PLATFORM_KEYS:
+            merged.setdefault(key, set()).update((t.get("provenance") or {}).get(key, {}))
+    return platform({key: dict.fromkeys(values, 1) for key, values in merged.items() if values})
+
+
 def platform(trained_on: dict[str, dict[str, int]] | None) -> tuple[tuple[str, str], ...] | None:
     """The one platform every run shares, or None where runs differ or it was not recorded."""
     if not trained_on:

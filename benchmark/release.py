@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import UserError
-from benchmark.tracking import CHILD, PROVENANCE_TAGS, SUPERSEDED_TAG, bench_home
+from benchmark.tracking import CHILD, SUPERSEDED_TAG, bench_home, provenance_of
 
 if TYPE_CHECKING:
     from benchmark.results import SuiteResults
@@ -78,12 +78,10 @@ def _git(*args: str) -> str:
         return ""
 
 
-def trained_on(tracker: Tracker, suite: str) -> dict[str, dict[str, int]]:
-    """How many of the suite's current finished runs carry each value of each provenance tag ("not recorded"
-    for runs older than the tag)."""
-    runs = [r for r in tracker.runs(suite) if r.tags.get("bench.kind") == CHILD and r.status == "FINISHED"
-            and r.tags.get(SUPERSEDED_TAG) != "1"]
-    return {key: dict(Counter(r.tags.get(key, "not recorded") for r in runs).most_common()) for key in PROVENANCE_TAGS}
+def trained_on(tracker: Tracker, suite: str) -> dict[str, Any]:
+    """The provenance (``tracking.provenance_of``) of every current finished run of the suite."""
+    return provenance_of([r for r in tracker.runs(suite) if r.tags.get("bench.kind") == CHILD
+                          and r.status == "FINISHED" and r.tags.get(SUPERSEDED_TAG) != "1"])
 
 
 def stamp(results: list[SuiteResults], tracker: Tracker) -> dict[str, Any]:

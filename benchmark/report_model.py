@@ -102,8 +102,8 @@ class PaperView:
     def provenance(self) -> str:
         """Once per paper: what its verdicts' runs were trained with and where (each verdict has its own)."""
         keys = ("git_commit", "torch_version", "device", "gpu", "cpu_model", "cpu_capability")
-        seen = {k: sorted({part for v in self.verdicts for part in v.provenance.get(k, "").split(", ") if part})
-                for k in (*keys, "finished")}
+        seen = {k: sorted({value for v in self.verdicts for value in v.provenance.get(k, {})}) for k in keys}
+        seen["finished"] = sorted({v.provenance["finished"] for v in self.verdicts if "finished" in v.provenance})
         if not any(seen.values()):
             return ""
         commits = ", ".join(c[:7] if c not in ("unknown", "not recorded") else c for c in seen["git_commit"])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,10 +313,11 @@ PROVENANCE_TAGS = ("git_commit", "bench_version", "torch_version", "python_versi
                    "cpu_model", "cpu_capability")
 
 
-def provenance_of(runs: list[RunRecord]) -> dict[str, str]:
-    """What a set of runs was trained with, each tag's values joined ("not recorded" for runs older than the
-    tag), and when the last of them finished."""
-    out = {key: ", ".join(sorted({r.tags.get(key, "not recorded") for r in runs})) for key in PROVENANCE_TAGS}
+def provenance_of(runs: list[RunRecord]) -> dict[str, Any]:
+    """What a set of runs was trained with: for each provenance tag, how many runs carry each value ("not
+    recorded" for runs older than the tag), most first; and when the last of them finished."""
+    out: dict[str, Any] = {key: dict(Counter(r.tags.get(key, "not recorded") for r in runs).most_common())
+                           for key in PROVENANCE_TAGS}
     ends = [r.end_time for r in runs if r.end_time]
     if ends:
         out["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(ends) / 1000))

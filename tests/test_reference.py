@@ -74,6 +74,13 @@ def test_an_unrecorded_platform_or_another_profile_is_never_called_the_same():
     assert reference.platform({**XEON, "cpu_model": {"Xeon A": 2, "not recorded": 1}}) is None
 
 
+def test_the_platform_of_the_compared_targets_comes_from_their_runs_provenance():
+    one = {"provenance": XEON, "run_ids": ["1"]}
+    assert reference.platform_of([one, {**one}]) == reference.platform(XEON)
+    assert reference.platform_of([one, {"provenance": EPYC, "run_ids": ["2"]}]) is None  # two machines
+    assert reference.platform_of([{"run_ids": ["3"]}]) is None  # runs older than the tags
+
+
 def test_holm_adjusts_step_down():
     assert reference.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
 

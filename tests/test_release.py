@@ -26,6 +26,7 @@ class Run:
     tags: dict[str, str]
     status: str = "FINISHED"
     measurements: dict[str, float] = field(default_factory=dict)
+    end_time: int | None = None
 
 
 class TaggedStore(NoStore):
@@ -131,8 +132,8 @@ def test_every_verdict_says_what_its_runs_were_trained_with(tmp_path):
     runs = [RunRecord("1", "FINISHED", tags, {}, {}, end_time=1_764_806_400_000),
             RunRecord("2", "FINISHED", {**tags, "cpu_model": "EPYC B"}, {}, {}, end_time=1_764_810_000_000)]
     got = provenance_of(runs)
-    assert got["cpu_model"] == "EPYC B, Xeon A" and got["git_commit"] == "abcdef1234"
-    assert got["gpu"] == "not recorded" and got["finished"] == "2025-12-04 01:00 UTC"
+    assert got["cpu_model"] == {"Xeon A": 1, "EPYC B": 1} and got["git_commit"] == {"abcdef1234": 2}
+    assert got["gpu"] == {"not recorded": 2} and got["finished"] == "2025-12-04 01:00 UTC"
     results = [calibrating()]
     for v in results[0].verdicts:
         v.provenance = got
