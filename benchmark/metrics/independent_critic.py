@@ -44,6 +44,10 @@ BUDGET = {
     "critic_steps": Int(None, low=1, doc="the critic's updates over the second half of training; null: half the "
                                          "model's steps"),
     "critic_width": Float(1.0, low=0, doc="channel multiplier of the critic's network (1.0: the paper's)"),
+    # the paper's estimate reads the whole split; a smoke run with real data would spend minutes per run there
+    "critic_eval_images": Int(None, low=1, doc="images of the test (and validation) split each estimate reads, the "
+                                               "first ones; null: the whole split (§5)"),
+    "critic_curve_points": Int(10, low=1, doc="points of the learning curve (Figure 13), each an estimate"),
 }
 _STREAM = "metric/independent_critic"
 
@@ -85,7 +89,8 @@ def _estimate(critic: nn.Module, data: torch.Tensor, net: nn.Module, model: cont
 
 
 def train_independent_critic(model: contracts.GeneratorSnapshots, dataset: Any, ctx: RunContext,
-                             critic_steps: int, width: float = 1.0) -> dict[str, object]:
+                             critic_steps: int, width: float = 1.0, eval_images: int | None = None,
+                             curve_points: int = 10) -> dict[str, object]:
     """Train the critic on ``dataset`` (capabilities ``image_splits`` and ``validation_split``)."""
     generators = _generators(model)
     schedule = _schedule(critic_steps, generators, model.steps)
@@ -97,9 +102,9 @@ def train_independent_critic(model: contracts.GeneratorSnapshots, dataset: Any, 
     opt = torch.optim.Adam(critic.parameters(), lr=LR, betas=BETAS)
     rng_v, rng_g = ctx.rng(f"{_STREAM}/valid_batches"), ctx.rng(f"{_STREAM}/samples")
     rng_e, rng_eval = ctx.rng(f"{_STREAM}/penalty"), ctx.rng(f"{_STREAM}/estimate")
-    test = dataset.split("test")
+    test, valid = dataset.split("test")[:eval_images], dataset.split("valid")[:eval_images]
     curve: dict[str, list[float]] = {"step": [], "valid_loss": [], "test_w": []}
-    every = max(1, critic_steps // 10)
+    every = max(1, critic_steps // curve_points)
     for k, index in enumerate(schedule, start=1):
         x = dataset.sample_split("valid", BATCH, rng_v).to(model.device)
         fake = _draw(generators[index][1], BATCH, model, rng_g)
@@ -113,7 +118,7 @@ def train_independent_critic(model: contracts.GeneratorSnapshots, dataset: Any, 
             curve["test_w"].append(_estimate(critic, test, generators[-1][1], model, ctx.rng(f"{_STREAM}/curve/{k}")))
     final = model.generator.eval()
     w_test = _estimate(critic, test, final, model, rng_eval)
-    w_valid = _estimate(critic, dataset.split("valid"), final, model, rng_eval)
+    w_valid = _estimate(critic, valid, final, model, rng_eval)
     return {"neg_w": -w_test, "neg_w_valid": -w_valid, "curve": curve, "critic": critic}
 
 
@@ -141,6 +146,7 @@ def independent_critic(result: TrainResult, ctx: RunContext) -> dict[str, float]
     steps = max(1, model.steps // 2) if budget["critic_steps"] is None else int(budget["critic_steps"])
     width = float(budget["critic_width"])
     with cpu_threads(ctx):
-        out = train_independent_critic(model, ctx.dataset, ctx, steps, width)
+        out = train_independent_critic(model, ctx.dataset, ctx, steps, width, budget["critic_eval_images"],
+                                       int(budget["critic_curve_points"]))
     ctx.log_figure(_figure(out["curve"], f"independent critic ({ctx.dataset.name})"), "independent_critic_curve")
     return {"critic.neg_w": float(out["neg_w"]), "critic.neg_w_valid": float(out["neg_w_valid"])}
