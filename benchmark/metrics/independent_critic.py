@@ -12,7 +12,9 @@ from the snapshot in force at that point; the final estimate uses the final gene
 
 Critic: the dataset's discriminator architecture (H.4) without batch norm, gradient penalty λ = 10,
 Adam(1e-4, β = (0.5, 0.9)), batch 64 (Gulrajani et al. 2017, Alg. 1). Its learning curve — the loss on a
-validation minibatch and the estimate on the whole test set — is logged as a figure (Figure 13).
+validation minibatch and the estimate on the test set at ``critic_curve_points`` points — is logged as a figure
+(Figure 13). Every estimate reads the whole split, as §5 does, unless ``critic_eval_images`` limits it to the
+split's first images (a smoke run's few steps cannot use more).
 Measurements: ``critic.neg_w`` = −(E_test f − E_G f); ``critic.neg_w_valid`` the same on the validation
 data it trained on (the train/test gap of Appendix E). Its initial weights, minibatches, samples and penalty
 interpolates come from the run's streams "metric/independent_critic/…", and its initialisation leaves torch's
@@ -127,7 +129,7 @@ def _figure(curve: dict[str, list[float]], title: str):
     a.plot(curve["step"], curve["valid_loss"])
     a.set(xlabel="critic step", ylabel="loss", title="validation minibatch")
     b.plot(curve["step"], [-w for w in curve["test_w"]])
-    b.set(xlabel="critic step", ylabel="−W estimate", title="whole test set")
+    b.set(xlabel="critic step", ylabel="−W estimate", title="test set")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
