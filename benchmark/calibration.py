@@ -39,6 +39,7 @@ MAX_MEMBERS = 4
 MIN_SHAPE_SECONDS = 0.2  # a shape's share never drops below this (a plan of many shapes takes longer)
 MAX_SHAPE_SECONDS = 2.0
 MAX_STEPS = 200  # enough to time a step to a percent or so; more only spends the budget
+MIN_STEPS = 1  # the measured step-cost table asks for more: one step's time is mostly the fixed part
 BASIS = "short calibration"
 NOT_YET = "not calibrated yet (this plan's calibration time is spent; `bench plan` again adds more)"
 
@@ -93,7 +94,7 @@ class Calibrator:
         # the longer run, judged by the one step (an upper bound of a step: it includes the fixed part, and a
         # batch takes ``members`` times a member's share), fits in what is left of the shape's share
         left = self.seconds - (time.perf_counter() - began)
-        steps = max(1, min(MAX_STEPS, job.steps, int(left / max(one * members, 1e-6))))
+        steps = max(1, min(MAX_STEPS, job.steps, max(MIN_STEPS, int(left / max(one * members, 1e-6)))))
         per_step = one
         if steps > 1:
             longer, result, ctx = _train(job, dataset, steps, members)

@@ -5,14 +5,19 @@ Each finished run records how long it trained and measured (tags ``train_seconds
 hyper-parameter and budget setting but the number of steps): seconds per step times its steps, plus the
 time its metrics took; its basis reads ``history (n runs)``. A job with no such history is calibrated when
 asked (``--calibrate``, the default of `bench plan`): a few steps within a second or so, and its metrics once
-(``benchmark.calibration``); its basis reads ``short calibration (n steps)``. Every `bench run` adds history,
-which takes the place of a calibration from then on.
+(``benchmark.calibration``); its basis reads ``short calibration (n steps)``. A shape that the committed
+step-cost table covers (``benchmark/step_costs.json``, measured by ``benchmarks/step_costs.py``) needs no
+calibration: its basis names the table's machine. Every `bench run` adds history, which takes the place of a
+calibration or the table from then on.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import statistics
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmark import calibration
@@ -58,6 +63,23 @@ def history(runs: list[RunRecord]) -> dict[str, Throughput]:
             for shape, v in per_step.items()}
 
 
+STEP_COSTS = Path(__file__).with_name("step_costs.json")
+
+
+@functools.cache
+def committed() -> dict[str, Throughput]:
+    """The step costs measured for the shipped suites' shapes (``benchmarks/step_costs.py``), by shape: what a
+    fresh store's plan starts from instead of calibrating, on another machine than this one, maybe, so its
+    basis names the machine. This machine's own calibrations and history take its place."""
+    try:
+        table = json.loads(STEP_COSTS.read_text())
+    except (OSError, ValueError):
+        return {}
+    basis = f"step-cost table ({table.get('machine', 'unknown machine')}, {table.get('measured', '?')})"
+    return {shape: Throughput(row["seconds_per_step"], row["measure_seconds"], basis)
+            for shape, row in table.get("shapes", {}).items()}
+
+
 def runs_of(job: Job) -> int:
     return job.n_trials + len(job.seeds) - 1
 
@@ -90,7 +112,7 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
     for suite in sorted({j.suite for j in jobs}):
         by_suite[suite] = tracker.runs(suite)
     every = [r for runs in by_suite.values() for r in runs]
-    known = {**calibration.saved(), **history(every)}
+    known = {**committed(), **calibration.saved(), **history(every)}
     calibrator = calibration.Calibrator(data_dir, len({shape_of(j) for j in jobs} - set(known))) if calibrate else None
     out = []
     for job in jobs:

@@ -219,7 +219,15 @@ class Tracker:
                 continue
         return marks or None
 
+    def never_written(self) -> bool:
+        """A sqlite store whose file does not exist yet holds no runs: reading it back needs no MLflow client,
+        whose creation (imports, schema migrations of a new file) costs seconds of a fresh store's `bench plan`."""
+        prefix = "sqlite:///"
+        return self._client is None and self.uri.startswith(prefix) and not Path(self.uri[len(prefix):]).exists()
+
     def runs(self, suite: str, filter_string: str = "") -> list[RunRecord]:
+        if self.never_written():
+            return []
         exp_id = self.experiment_id(suite, create=False)
         if exp_id is None:
             return []

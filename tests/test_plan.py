@@ -29,7 +29,32 @@ def test_table2_paper_plan_has_the_original_codes_budget_per_model(bench_home, c
         assert {"method", "dataset", "seeds", "steps", "done", "estimated_seconds"} <= set(job)
         short = job["method"] != "GAN" and job["dataset"] in ("gmm4", "biased")
         assert job["steps"] == (20_000 if short else 100_000), job
-        assert job["seeds"] == 3 and job["done"] == 0 and job["estimated_seconds"] is None
+        assert job["seeds"] == 3 and job["done"] == 0
+
+
+def test_a_fresh_store_is_planned_without_creating_an_mlflow_store(bench_home, capsys):
+    """A fresh store has no runs to read back: creating its MLflow database (schema migrations) would cost the
+    plan seconds and leave a store behind that nothing ran in."""
+    jobs = plan_json(capsys, str(REPO / "suites" / "calibrating_ebgan.yaml"), "--profile", "paper", "--only",
+                     "table2*", "--no-calibrate")
+    assert len(jobs) == 12 and all(j["done"] == 0 for j in jobs)
+    assert not (bench_home / ".bench" / "mlflow.db").exists()
+
+
+def test_this_machines_calibration_takes_the_place_of_the_committed_table(bench_home, capsys, monkeypatch):
+    from benchmark import calibration, estimate, planner
+    from benchmark.suite import load_suite
+
+    Path("engine.yaml").write_text(ENGINE)
+    shapes = {planner.shape_of(j) for j in planner.plan(load_suite("engine.yaml"), "smoke", None, device="cpu")}
+    table = {s: calibration.Throughput(1.0, 0.0, "step-cost table (somewhere, then)") for s in shapes}
+    monkeypatch.setattr(estimate, "committed", lambda: table)
+    from_table = plan_json(capsys, "engine.yaml", "--profile", "smoke")
+    assert all(j["basis"] == "step-cost table (somewhere, then)" for j in from_table)
+    assert all(j["estimated_seconds"] == j["runs"] * j["steps"] * 1.0 for j in from_table)
+    calibration.save(sorted(shapes)[0], calibration.Throughput(0.5, 0.0, "short calibration (9 steps)"))
+    mixed = plan_json(capsys, "engine.yaml", "--profile", "smoke")
+    assert sum(j["basis"] == "short calibration (9 steps)" for j in mixed) >= 1
 
 
 def test_a_budget_override_changes_only_the_runs_it_names(bench_home, capsys):
