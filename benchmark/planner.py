@@ -14,6 +14,7 @@ from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.curves import curve_steps
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
 from benchmark.numerics import Numerics
+from benchmark.settings import ResolvedSettings, resolve
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
 
@@ -102,10 +103,17 @@ class Job:
         values = [self.sweep[n].grid for n in names]
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
+    def run_settings(self, params: dict[str, Any], seed: int) -> ResolvedSettings:
+        """The settings of one run, resolved once: what it trains with, what MLflow records, what its key hashes."""
+        return resolve(self, params, seed)
+
     def run_key(self, params: dict[str, Any], seed: int) -> str:
         """Identity of one run: same key, same training, so a finished run is never trained twice."""
-        basis = self._run_basis()
-        return digest({**basis, "hparams": {**self.hparams, **params}, "seed": seed})
+        return self.key_of(self.run_settings(params, seed))
+
+    def key_of(self, settings: ResolvedSettings) -> str:
+        """The run key of the run with these settings (of this job)."""
+        return digest({**self._run_basis(), **settings.identity()})
 
     @property
     def steps(self) -> int:
