@@ -63,6 +63,7 @@ from baselines.ebgan_common import (
     is_image,
     learning_rate,
     sample_noise,
+    switch_bounds,
 )
 from baselines.egan_ent_nn import KNNEntropy
 from baselines.egan_ent_vi import VIEntropy
@@ -401,8 +402,9 @@ class _Batched:
         self.variants = {"gan": "gan_cegan" in methods, "margin": any(mg is not None for mg in margins),
                          "plain": any(meth != "gan_cegan" and mg is None for meth, mg in zip(methods, margins,
                                                                                              strict=True))}
-        self.lbound = torch.tensor([float(mb.hp.get("lbound", -math.inf)) for mb in members], **f64)
-        self.rbound = torch.tensor([float(mb.hp.get("rbound", math.inf)) for mb in members], **f64)
+        bounds = [switch_bounds(mb.hp) for mb in members]
+        self.lbound = torch.tensor([low for low, _ in bounds], **f64)
+        self.rbound = torch.tensor([high for _, high in bounds], **f64)
         self.first_epoch = [steps // (int(mb.hp["niter"]) + int(mb.hp["niter_decay"]))
                             if mb.hp.get("all_first_epoch") else 0 for mb in members]
         self.gap = torch.ones(m, device=device)  # the original starts with gap = 1

@@ -112,6 +112,15 @@ SWITCH_HPARAMS: dict[str, HParam] = {
 }
 
 
+def switch_bounds(hp: dict[str, Any]) -> tuple[float, float]:
+    """(lbound, rbound) of the update switch, from a run's resolved hyper-parameters. Every EGAN declares both
+    (``SWITCH_HPARAMS``, required), so its settings carry them; the GAN declares neither (binary_gan.py updates
+    both networks every step), which is the switch with bounds (−inf, inf)."""
+    if "lbound" not in hp and "rbound" not in hp:
+        return -math.inf, math.inf
+    return float(hp["lbound"]), float(hp["rbound"])
+
+
 def _with_defaults(declared: dict[str, HParam], values: dict[str, Any]) -> dict[str, HParam]:
     return {k: (replace(h, default=values[k], nullable=h.nullable or values[k] is None) if k in values else h)
             for k, h in declared.items()}
@@ -405,7 +414,7 @@ class AdversarialTraining(Program):
         self.opt_d = _optimizer(kind, self.disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
         self.opt_g = _optimizer(kind, self.gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]),
                                 float(hp["beta1"]))
-        self.lbound, self.rbound = float(hp.get("lbound", -math.inf)), float(hp.get("rbound", math.inf))
+        self.lbound, self.rbound = switch_bounds(hp)
         self.steps = ctx.steps
         epochs = int(hp["niter"]) + int(hp["niter_decay"])
         self.first_epoch = self.steps // epochs if hp.get("all_first_epoch") else 0

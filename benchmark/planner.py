@@ -10,11 +10,11 @@ from typing import Any
 
 from benchmark.batch_families import covers
 from benchmark.budget import steps as budget_steps
-from benchmark.catalog import Catalog, MethodDecl, catalog
+from benchmark.catalog import Catalog, catalog
 from benchmark.curves import curve_steps
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
 from benchmark.numerics import Numerics
-from benchmark.settings import ResolvedSettings, resolve
+from benchmark.settings import ResolvedSettings, resolve, resolve_hparams
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
 
@@ -146,29 +146,6 @@ def select_targets(suite: Suite, only: list[str] | None) -> list[Target]:
     if not only:
         return targets
     return [t for t in targets if any(fnmatch.fnmatchcase(t.id, pattern) for pattern in only)]
-
-
-def declared_keys(method_cls: MethodDecl, metrics: list[str], cat: Catalog | None = None) -> dict[str, Any]:
-    """The hyper-parameters a job of this method with these metrics reads: the method's and its metrics'."""
-    cat = cat or catalog()
-    keys: dict[str, Any] = {}
-    for name in metrics:
-        metric = cat.metrics.get(name)
-        if metric is not None:
-            keys.update(metric.params)
-    keys.update(method_cls.hparams)
-    return keys
-
-
-def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], method_values: dict[str, Any],
-                    experiment_values: dict[str, Any]) -> dict[str, Any]:
-    """The one merge of hyper-parameters: declared defaults < the method's per-dataset settings < the suite's
-    method hparams < the experiment's. An experiment's hparams are shared by its methods: each takes the
-    keys it (or one of the experiment's metrics) declares."""
-    declared = declared_keys(method_cls, metrics)
-    defaults = {k: h.default for k, h in declared.items() if not h.required}
-    shared = {k: v for k, v in experiment_values.items() if k in declared}
-    return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
 
 
 def family_applies(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:

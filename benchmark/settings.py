@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from benchmark import budget as budgets
-from benchmark.catalog import catalog
+from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.hparams import HParam
 
 if TYPE_CHECKING:
@@ -69,6 +69,29 @@ class ResolvedSettings:
     def with_steps(self, steps: int) -> ResolvedSettings:
         """The same settings for ``steps`` steps (a calibration's short run)."""
         return dataclasses.replace(self, written_budget={**self.written_budget, "steps": steps})
+
+
+def declared_keys(method_cls: MethodDecl, metrics: list[str], cat: Catalog | None = None) -> dict[str, Any]:
+    """The hyper-parameters a job of this method with these metrics reads: the method's and its metrics'."""
+    cat = cat or catalog()
+    keys: dict[str, Any] = {}
+    for name in metrics:
+        metric = cat.metrics.get(name)
+        if metric is not None:
+            keys.update(metric.params)
+    keys.update(method_cls.hparams)
+    return keys
+
+
+def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], method_values: dict[str, Any],
+                    experiment_values: dict[str, Any]) -> dict[str, Any]:
+    """The one merge of hyper-parameters: declared defaults < the method's per-dataset settings < the suite's
+    method hparams < the experiment's. An experiment's hparams are shared by its methods: each takes the
+    keys it (or one of the experiment's metrics) declares."""
+    declared = declared_keys(method_cls, metrics)
+    defaults = {k: h.default for k, h in declared.items() if not h.required}
+    shared = {k: v for k, v in experiment_values.items() if k in declared}
+    return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
 
 
 def _declared_budget(method: str, metrics: tuple[str, ...] | list[str]) -> dict[str, HParam]:
