@@ -1,8 +1,9 @@
 """A run's settings, resolved once: what it trains with, what MLflow records, what its identity hashes.
 
-The planner resolves a job's part (declared defaults < the method's per-dataset settings < the suite's method
-hparams < the experiment's; the profile's budget with its per-method and per-dataset overrides); ``resolve``
-adds the run's sweep point and seed, and applies the budget keys declared as replacing a hyper-parameter
+A job's part is resolved when the planner plans it (``resolve_hparams``: declared defaults < the method's
+per-dataset settings < the suite's method hparams < the experiment's; the profile's budget with its per-method
+and per-dataset overrides; `bench validate` checks capabilities on the same merge); ``resolve`` adds the run's
+sweep point and seed, and applies the budget keys declared as replacing a hyper-parameter
 (``benchmark.budget.replacing``: a ``cpu`` profile's ``batch_size`` or ``width``). The method reads the result
 through its ``RunContext`` (``RunContext.of``), and merges nothing itself; MLflow logs ``params()``.
 
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from benchmark import budget as budgets
 from benchmark.catalog import Catalog, MethodDecl, catalog
 from benchmark.hparams import HParam
 
@@ -43,7 +43,7 @@ class ResolvedSettings:
     # the profile's budget for this method and dataset, as the suite writes it (what identity hashes)
     written_budget: Mapping[str, Any]
     point: Mapping[str, Any] = field(default_factory=dict)  # the sweep point alone (a subset of written_hparams)
-    # budget key -> the hyper-parameter it replaces where set (``budgets.replacing``), for the keys the run reads
+    # budget key -> the hyper-parameter it replaces where set (``benchmark.budget.replacing``), of the keys it reads
     replaces: Mapping[str, str] = field(default_factory=dict)
     hparams: Mapping[str, Any] = field(init=False)  # what the run trains with
     budget: Mapping[str, Any] = field(init=False)  # the budget the run reads: no key that replaces a hyper-parameter
@@ -94,15 +94,25 @@ def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], met
     return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
 
 
-def _declared_budget(method: str, metrics: tuple[str, ...] | list[str]) -> dict[str, HParam]:
-    """The budget keys a run of ``method`` with these metrics reads: the engine's, the method's, the metrics'."""
-    cat = catalog()
-    declared = {**budgets.ENGINE}
-    for name in metrics:
-        if name in cat.metrics:
-            declared.update(cat.metrics[name].budget)
-    declared.update(cat.methods[method].budget)
-    return declared
+# (method, metrics) -> {budget key: the hyper-parameter it replaces}. A registry refuses a second plug-in of a name,
+# so what a name declares never changes within a process; looking it up in the catalog for every run key made
+# planning a large sweep several times slower.
+_REPLACES: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+
+
+def replaced_by_budget(method: str, metrics: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+    """{budget key: the hyper-parameter it replaces} for a run of ``method`` with these metrics: the keys its method
+    and metrics declare with ``budget.replacing``."""
+    key = (method, tuple(metrics))
+    if key not in _REPLACES:
+        cat = catalog()
+        declared: dict[str, HParam] = {}
+        for name in metrics:
+            if name in cat.metrics:
+                declared.update(cat.metrics[name].budget)
+        declared.update(cat.methods[method].budget)
+        _REPLACES[key] = {k: h.replaces for k, h in declared.items() if h.replaces is not None}
+    return _REPLACES[key]
 
 
 def of_values(method: str, hparams: Mapping[str, Any], budget: Mapping[str, Any], seed: int = 0,
@@ -110,9 +120,7 @@ def of_values(method: str, hparams: Mapping[str, Any], budget: Mapping[str, Any]
               point: Mapping[str, Any] | None = None) -> ResolvedSettings:
     """The settings of a run of ``method`` given its written hyper-parameters and budget directly (in tests and
     scripts that call a method without a suite)."""
-    declared = _declared_budget(method, metrics)
-    return ResolvedSettings(method, profile, seed, hparams, budget, point or {},
-                            {k: h.replaces for k, h in declared.items() if h.replaces is not None})
+    return ResolvedSettings(method, profile, seed, hparams, budget, point or {}, replaced_by_budget(method, metrics))
 
 
 def resolve(job: Job, params: Mapping[str, Any], seed: int) -> ResolvedSettings:

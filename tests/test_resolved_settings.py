@@ -59,8 +59,8 @@ def _as_logged(values: dict) -> dict[str, str]:
 
 def _one_name_each(logged: dict[str, str], job: Job) -> None:
     """No setting under two names: a budget key that replaces a hyper-parameter is not logged beside it."""
-    declared = settings.of_values(job.method_name, job.hparams, job.budget, metrics=job.metrics).replaces
-    twice = sorted(k for k in logged if k.startswith("budget.") and k[len("budget."):] in declared)
+    replacing = settings.replaced_by_budget(job.method_name, job.metrics)
+    twice = sorted(k for k in logged if k.startswith("budget.") and k[len("budget."):] in replacing)
     assert not twice, (job.key, twice)
 
 
