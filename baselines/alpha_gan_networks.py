@@ -16,6 +16,7 @@ from torch import nn
 
 from benchmark.api import RunContext
 from benchmark.budget import read as read_budget
+from benchmark.budget import replacing
 from benchmark.contracts import Images, Samples, as_offered
 from benchmark.hparams import Float, HParam, Int
 from benchmark.loop import Program
@@ -145,17 +146,17 @@ class Setup:
     @classmethod
     def from_ctx(cls, ctx: Any, hp: dict[str, Any]) -> Setup:
         budget = read_budget(BUDGET, ctx.budget)
-        # a profile may scale the networks (budget.width), e.g. cpu; the paper's width is 1.0
-        width = float(hp["width"] if budget["width"] is None else budget["width"])
-        return cls(shape=image_shape(ctx.dataset), latent_dim=int(hp["latent_dim"]), width=width,
+        # a profile may scale the networks (budget.width, e.g. cpu: the engine puts it in hp); the paper's is 1.0
+        return cls(shape=image_shape(ctx.dataset), latent_dim=int(hp["latent_dim"]), width=float(hp["width"]),
                    batch_size=int(hp["batch_size"]), betas=(float(hp["beta1"]), float(hp["beta2"])),
                    device=ctx.device, snapshots=int(budget["critic_snapshots"]))
 
 
 # What the family reads of a profile's budget (every method of the family declares it as its ``budget``)
 BUDGET: dict[str, HParam] = {
-    "width": Float(None, low=0, doc="replaces the width hyper-parameter, the channel multiplier of the networks "
-                                    "(1.0: the paper's); null: the hyper-parameter"),
+    "width": replacing("width", Float(None, low=0, doc="replaces the width hyper-parameter, the channel "
+                                                      "multiplier of the networks (1.0: the paper's); null: the "
+                                                      "hyper-parameter")),
     "critic_snapshots": Int(4, low=1, doc="generator states kept from the second half of training, which the "
                                           "independent critic is trained against"),
 }

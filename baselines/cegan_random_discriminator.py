@@ -13,7 +13,6 @@ from baselines.ebgan_common import (
     BUDGET,
     NETWORK_HPARAMS,
     EnergyModel,
-    budgeted_hparams,
     build_networks,
     is_image,
     noise_dim_of,
@@ -45,7 +44,7 @@ class _Untrained(Program):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
-        hp = budgeted_hparams(ctx)
+        hp = ctx.hparams
         if not is_image(hp):
             raise ValueError("random_discriminator needs an image network (hparam 'net')")
         gen, disc = build_networks(hp)

@@ -58,12 +58,12 @@ from baselines.ebgan_common import (
     NOISE_DIM,
     EnergyModel,
     EntropyTerm,
-    budgeted_hparams,
     build_inference_net,
     build_networks,
     is_image,
     learning_rate,
     sample_noise,
+    switch_bounds,
 )
 from baselines.egan_ent_nn import KNNEntropy
 from baselines.egan_ent_vi import VIEntropy
@@ -85,8 +85,8 @@ GROUP: int | None = None
 
 @dataclass
 class Member:
-    """One run. ``hp`` is what the run trains with (``resolve_hparams``: the planner's merge and the budget's
-    batch size); randomness comes in explicitly."""
+    """One run. ``hp`` is what the run trains with (its context's hyper-parameters, resolved by the engine with
+    the budget's batch size); randomness comes in explicitly."""
 
     method: str  # gan_cegan | egan_const | egan_ent_nn | egan_ent_vi
     hp: dict[str, Any]
@@ -129,19 +129,13 @@ class MemberResult:
         return TrainResult(model=self.model(), measurements=dict(self.measurements))
 
 
-def resolve_hparams(method: str, ctx: RunContext) -> dict[str, Any]:
-    """The hyper-parameters the method's own run trains with: the planner's merge (``ctx.hparams``), then the
-    budget's batch size and width, as ``AdversarialTraining`` takes them."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method '{method}' (one of {', '.join(METHODS)})")
-    return budgeted_hparams(ctx)
-
-
 def member_from_context(method: str, ctx: RunContext) -> Member:
     """The member that reproduces ``METHODS[method]().train(ctx)``: the engine's loop seeds the initialisation
     from the run's ``init`` stream; ``AdversarialTraining`` draws the data order from ``data/order`` and the
     noise from ``noise``."""
-    return Member(method, resolve_hparams(method, ctx), ctx.dataset.train_samples(), stream_seed(ctx.seed, "init"),
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}' (one of {', '.join(METHODS)})")
+    return Member(method, dict(ctx.hparams), ctx.dataset.train_samples(), stream_seed(ctx.seed, "init"),
                   ctx.np_rng("data/order"), ctx.rng("noise"))
 
 
@@ -408,8 +402,9 @@ class _Batched:
         self.variants = {"gan": "gan_cegan" in methods, "margin": any(mg is not None for mg in margins),
                          "plain": any(meth != "gan_cegan" and mg is None for meth, mg in zip(methods, margins,
                                                                                              strict=True))}
-        self.lbound = torch.tensor([float(mb.hp.get("lbound", -math.inf)) for mb in members], **f64)
-        self.rbound = torch.tensor([float(mb.hp.get("rbound", math.inf)) for mb in members], **f64)
+        bounds = [switch_bounds(mb.hp) for mb in members]
+        self.lbound = torch.tensor([low for low, _ in bounds], **f64)
+        self.rbound = torch.tensor([high for _, high in bounds], **f64)
         self.first_epoch = [steps // (int(mb.hp["niter"]) + int(mb.hp["niter_decay"]))
                             if mb.hp.get("all_first_epoch") else 0 for mb in members]
         self.gap = torch.ones(m, device=device)  # the original starts with gap = 1

@@ -29,7 +29,8 @@ options it then reads, each defaulting to the 2-D behaviour above, come from the
 both networks' parameters), ``max_grad_norm`` (lasagne's total_norm_constraint), ``lr_decay: linear``
 (the CIFAR script's lr −= lr0/niter_decay per epoch), ``all_first_epoch`` (knn_nist updates both
 networks throughout epoch 0) and ``q_lr_multiplier`` (the inference net's lr relative to the
-discriminator's). ``batch_size`` and ``width`` may also come from the profile's budget (reduced CPU runs).
+discriminator's). ``batch_size`` and ``width`` may also come from the profile's budget
+(reduced CPU runs), which replaces the hyper-parameter before the run sees it (``BUDGET``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from torch import nn
 
 from baselines.cegan_image_networks import ARCHS, ImageDiscriminator, arch, make_image_generator
 from benchmark.api import RunContext, TrainResult
-from benchmark.budget import read as read_budget
+from benchmark.budget import replacing
 from benchmark.contracts import ImageSplits, TrainSet, as_offered, offered
 from benchmark.hparams import REQUIRED, Bool, Choice, Float, HParam, Int
 from benchmark.loop import Program
@@ -109,6 +110,15 @@ SWITCH_HPARAMS: dict[str, HParam] = {
     "margin": Float(REQUIRED, low=0, nullable=True, doc="null: cost_d = E_T − E_F"),
     "all_first_epoch": Bool(False, doc="update both networks throughout epoch 0 (knn_nist)"),
 }
+
+
+def switch_bounds(hp: dict[str, Any]) -> tuple[float, float]:
+    """(lbound, rbound) of the update switch, from a run's resolved hyper-parameters. Every EGAN declares both
+    (``SWITCH_HPARAMS``, required), so its settings carry them; the GAN declares neither (binary_gan.py updates
+    both networks every step), which is the switch with bounds (−inf, inf)."""
+    if "lbound" not in hp and "rbound" not in hp:
+        return -math.inf, math.inf
+    return float(hp["lbound"]), float(hp["rbound"])
 
 
 def _with_defaults(declared: dict[str, HParam], values: dict[str, Any]) -> dict[str, HParam]:
@@ -370,18 +380,14 @@ def _optimizer(kind: str, params: Any, lr: float, beta1: float) -> torch.optim.O
 
 
 # A profile's budget may replace these hyper-parameters (smaller, cheaper CPU runs of the image networks); the
-# budget's value wins over the hyper-parameter's, whoever set that
+# budget's value wins over the hyper-parameter's, whoever set that (benchmark.settings applies it)
 BUDGET: dict[str, HParam] = {
-    "batch_size": Int(None, low=1, doc="replaces the batch_size hyper-parameter; null: the hyper-parameter"),
-    "width": Float(None, low=0, doc="replaces the width hyper-parameter, the channel multiplier of the image "
-                                    "networks (1.0: the original code's); null: the hyper-parameter"),
+    "batch_size": replacing("batch_size", Int(None, low=1, doc="replaces the batch_size hyper-parameter; null: the "
+                                                              "hyper-parameter")),
+    "width": replacing("width", Float(None, low=0, doc="replaces the width hyper-parameter, the channel multiplier "
+                                                      "of the image networks (1.0: the original code's); null: the "
+                                                      "hyper-parameter")),
 }
-
-
-def budgeted_hparams(ctx: RunContext) -> dict[str, Any]:
-    """What a run trains with: the planner's merge of hyper-parameters, with what the budget replaces."""
-    replaced = {k: v for k, v in read_budget(BUDGET, ctx.budget).items() if v is not None}
-    return {**ctx.hparams, **replaced}
 
 
 class AdversarialTraining(Program):
@@ -392,7 +398,7 @@ class AdversarialTraining(Program):
     def __init__(self, ctx: RunContext, objective: Objective, energy_sign: float, entropy: EntropyTerm | None = None,
                  entropy_factory: Any = None, label: str = "") -> None:
         super().__init__()
-        hp = budgeted_hparams(ctx)
+        hp = ctx.hparams
         self.hp, self.objective, self.energy_sign, self.label = hp, objective, energy_sign, label
         self.device = device = ctx.device
         gen, disc = build_networks(hp)
@@ -408,7 +414,7 @@ class AdversarialTraining(Program):
         self.opt_d = _optimizer(kind, self.disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
         self.opt_g = _optimizer(kind, self.gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]),
                                 float(hp["beta1"]))
-        self.lbound, self.rbound = float(hp.get("lbound", -math.inf)), float(hp.get("rbound", math.inf))
+        self.lbound, self.rbound = switch_bounds(hp)
         self.steps = ctx.steps
         epochs = int(hp["niter"]) + int(hp["niter_decay"])
         self.first_epoch = self.steps // epochs if hp.get("all_first_epoch") else 0

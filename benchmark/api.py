@@ -16,8 +16,9 @@ Contract, in one place:
   trained model provides the metrics (``provides``); ``setup(ctx)`` builds a ``benchmark.loop.Program``
   (networks, optimisers, random streams and one ``step``), and the engine's loop (``benchmark.loop``) runs
   it: seeding, threads, step counting, progress, loss logging every ``ctx.log_every`` steps, non-finite
-  detection, checkpoints and resume. ``ctx.hparams`` arrives merged (declared defaults < the dataset's
-  settings < the suite's values); a method merges nothing and seeds nothing itself.
+  detection, checkpoints and resume. ``ctx.hparams`` arrives resolved (``benchmark.settings``: declared
+  defaults < the dataset's settings < the suite's values < the sweep point, then what a budget key declared with
+  ``benchmark.budget.replacing`` replaces); a method merges nothing and seeds nothing itself.
 - metric functions ``fn(result: TrainResult, ctx: RunContext) -> dict[str, float]``; a metric that needs
   files from the data directory (network weights) names a ``requires(data_dir)`` check that raises
   ``DatasetMissing``. The runner calls it before training: a job whose targets need only what such a
@@ -37,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -46,6 +47,9 @@ from benchmark import budget as budgets
 from benchmark.hparams import HParam, defaults_of
 from benchmark.registry import Registry, origin
 from benchmark.streams import stream_seed
+
+if TYPE_CHECKING:
+    from benchmark.settings import ResolvedSettings
 
 # ---------------------------------------------------------------------------------- datasets
 
@@ -118,6 +122,16 @@ class RunContext:
     # what the metrics of one run share (e.g. Inception features of the samples, computed once): keyed by
     # what was computed; lives as long as the run
     run_cache: dict[str, Any] = field(default_factory=dict)
+    # the run's settings as resolved once (benchmark.settings), where the engine made the context: ``hparams``,
+    # ``budget``, ``seed`` and ``profile`` are theirs
+    settings: ResolvedSettings | None = None
+
+    @classmethod
+    def of(cls, settings: ResolvedSettings, dataset: Dataset, device: torch.device, **hooks: Any) -> RunContext:
+        """The context of a run with these resolved settings: what it trains with, each setting under one name
+        (a budget key that replaces a hyper-parameter is in ``hparams`` only)."""
+        return cls(dataset=dataset, hparams=dict(settings.hparams), seed=settings.seed, device=device,
+                   budget=dict(settings.budget), profile=settings.profile, settings=settings, **hooks)
 
     @property
     def steps(self) -> int:

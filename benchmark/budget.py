@@ -13,6 +13,7 @@ them in would change the identity of every unchanged suite, and a default that c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,14 @@ def read(declared: Mapping[str, HParam], budget: Mapping[str, Any]) -> dict[str,
     reader that looks up a key it did not declare fails at once instead of reading an unchecked value (a
     required key that the budget lacks is absent too)."""
     return {**defaults_of(dict(declared)), **{k: budget[k] for k in declared if k in budget}}
+
+
+def replacing(hparam: str, declared: HParam) -> HParam:
+    """A budget key that, where a profile sets it (not null), replaces the hyper-parameter ``hparam``: e.g. a
+    ``cpu`` profile's smaller ``batch_size`` or ``width``. The one place such a replacement is declared;
+    ``benchmark.settings`` applies it, so a run trains, and MLflow records, one value under the hyper-parameter's
+    name, and the method reads it from its hyper-parameters like any other."""
+    return dataclasses.replace(declared, replaces=hparam)
 
 
 def steps(budget: Mapping[str, Any]) -> int:

@@ -17,6 +17,7 @@ Readers = dict[str, list[tuple[str, HParam]]]  # key -> (who declares it, its de
 
 def check(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
     for ename, exp in suite.experiments.items():
+        _check_sweep_not_replaced(suite, located, ename)
         readers = {m: readers_of(suite, exp, m) for m in exp.methods}
         path = ("experiments", ename, "budget")
         for profile in PROFILES:
@@ -39,6 +40,24 @@ def check(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
                         who, h = required[0]
                         raise located.error(path + (profile,), f"missing required budget key '{key}' "
                                                                f"({who}: {h.doc or h.describe()})")
+
+
+def _check_sweep_not_replaced(suite: Suite, located: yaml_lines.LocatedYaml, experiment: str) -> None:
+    """A swept hyper-parameter that a profile's budget replaces (``budget.replacing``) would train the budget's
+    value at every grid point of that profile: the sweep would try nothing, yet count as tried."""
+    exp = suite.experiments[experiment]
+    for method in exp.methods:
+        replacing = {key: h.replaces for key, declared in readers_of(suite, exp, method).items()
+                     for _, h in declared if h.replaces in exp.sweep}
+        for profile in PROFILES:
+            for dataset in exp.datasets:
+                budget = exp.budget.of(profile, method, dataset)
+                for key, hparam in replacing.items():
+                    if budget.get(key) is not None:
+                        raise located.error(("experiments", experiment, "sweep", hparam),
+                                            f"swept, but the {profile} budget's '{key}' ({budget[key]}) replaces "
+                                            f"it for method {method} on dataset {dataset}: every grid point would "
+                                            "train that one value")
 
 
 def readers_of(suite: Suite, exp: Experiment, method: str) -> Readers:

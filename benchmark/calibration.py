@@ -141,9 +141,8 @@ def _train(job: Job, dataset: Any, steps: int, members: int) -> tuple[float, Any
     from benchmark.batching import TRAINERS
 
     params = job.grid_points()[0] if all(hasattr(s, "grid") for s in job.sweep.values()) else {}
-    contexts = [api.RunContext(dataset=dataset, hparams={**job.hparams, **params}, seed=seed,
-                               device=torch.device(job.device), budget={**job.budget, "steps": steps},
-                               profile=job.profile) for seed in range(members)]
+    contexts = [api.RunContext.of(job.run_settings(params, seed).with_steps(steps), dataset, torch.device(job.device))
+                for seed in range(members)]
     started = time.perf_counter()
     if job.trainer == "loop":
         result = api.METHODS[job.method_name]().train(contexts[0])

@@ -160,12 +160,14 @@ def _cached(key: str) -> Catalog:
 
 def _hparam_json(h: HParam) -> dict[str, Any]:
     return {"kinds": list(h.kinds), "default": "__REQUIRED__" if h.required else h.default,
-            "choices": list(h.choices), "low": h.low, "high": h.high, "nullable": h.nullable, "doc": h.doc}
+            "choices": list(h.choices), "low": h.low, "high": h.high, "nullable": h.nullable, "doc": h.doc,
+            "replaces": h.replaces}
 
 
 def _hparam(d: dict[str, Any]) -> HParam:
     default = REQUIRED if d["default"] == "__REQUIRED__" else d["default"]
-    return HParam(tuple(d["kinds"]), default, tuple(d["choices"]), d["low"], d["high"], d["nullable"], d["doc"])
+    return HParam(tuple(d["kinds"]), default, tuple(d["choices"]), d["low"], d["high"], d["nullable"], d["doc"],
+                  d["replaces"])
 
 
 def to_json(c: Catalog) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from benchmark.numerics import provenance
 from benchmark.planner import Job, shape_of
 from benchmark.progress import Progress
 from benchmark.run_settings import RunSettings
+from benchmark.settings import ResolvedSettings
 from benchmark.tracking import CHILD, LOSS_PREFIX, MISSING_TAG, RunRecord, Tracker, runtime_tags, safe_child
 
 TRIAL_TAG = "optuna.trial_id"  # ties an MLflow run to the trial that claimed it (staleness check)
@@ -134,20 +135,19 @@ class RunExecutor:
               is_stale: Callable[[RunRecord], bool]) -> RunRecord | Started:
         """The finished run with this identity, if there is one; else a new MLflow run, ready to train."""
         job = self.job
-        key = job.run_key(params, seed)
+        settings = job.run_settings(params, seed)
+        key = job.key_of(settings)
         done, found = self.finished(key)
         if done is not None:
             return done
         for stale in (r for r in found if r.status == "RUNNING" and r.tags.get("bench.kind") == CHILD):
             if is_stale(stale):
                 self.tracker.finish(stale.run_id, "KILLED")
-        hparams = {**job.hparams, **params}
         tags = {**place.tags, **runtime_tags(), **provenance(self.settings.device), "bench.kind": CHILD,
                 "seed": str(seed), "phase": phase, "run_key": key, "shape": shape_of(job),
                 "trial": str(place.trial_number), TRIAL_TAG: str(place.trial_id),
                 "worker": f"{os.uname().nodename}:{os.getpid()}"}
-        run_params = {**hparams, **{f"budget.{k}": v for k, v in job.budget.items()}, "seed": seed}
-        run_id = self.tracker.start(job.suite, tags, run_params, parent_id=place.parent_id,
+        run_id = self.tracker.start(job.suite, tags, settings.params(), parent_id=place.parent_id,
                                     name=f"{job.method} · {job.dataset} · seed {seed}"
                                          + (" · search" if phase == "search" and job.sweep else ""))
         params_text = ", ".join(f"{k}={v}" for k, v in sorted(job.dataset_params.items()))
@@ -158,10 +158,10 @@ class RunExecutor:
                                  {"loader": job.loader, **job.dataset_params})
         begun = Started(run_id, key, seed, tags, None, [], tempfile.TemporaryDirectory(prefix="bench-fig-"),
                         Checkpoints(self.settings, key))  # type: ignore[arg-type]
-        begun.ctx = self._context(begun, hparams)
+        begun.ctx = self._context(begun, settings)
         return begun
 
-    def _context(self, begun: Started, hparams: dict[str, Any]) -> api.RunContext:
+    def _context(self, begun: Started, settings: ResolvedSettings) -> api.RunContext:
         job, losses, figures = self.job, begun.losses, Path(begun.figures.name)
         step_sink = self.progress.steps(job, begun.seed)
 
@@ -189,12 +189,11 @@ class RunExecutor:
 
         # how often is not part of the run's identity: it changes no number the run produces
         every = self.settings.checkpoint_every or max(1, job.steps // 10 if job.steps else 100)
-        ctx = api.RunContext(dataset=self.dataset, hparams=hparams, seed=begun.seed,
-                             device=torch.device(self.settings.device), budget=job.budget, profile=job.profile,
-                             log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
-                             step_sink=step_sink, checkpoint_every=every,
-                             checkpoint_store=begun.checkpoints.bind(losses, restored),
-                             curve_steps=job.curve_steps, curve_sink=curve_sink if job.curve_metrics else None)
+        ctx = api.RunContext.of(settings, self.dataset, torch.device(self.settings.device),
+                                log_every=self.settings.log_every, loss_sink=loss_sink, figure_sink=figure_sink,
+                                step_sink=step_sink, checkpoint_every=every,
+                                checkpoint_store=begun.checkpoints.bind(losses, restored),
+                                curve_steps=job.curve_steps, curve_sink=curve_sink if job.curve_metrics else None)
         return ctx
 
     def _curve_point(self, ctx: api.RunContext, result: Callable[[], api.TrainResult]) -> dict[str, float]:

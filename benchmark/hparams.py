@@ -35,6 +35,8 @@ class HParam:
     high: float | None = None
     nullable: bool = False  # null (None) is a meaningful value
     doc: str = ""
+    # a budget key only: the hyper-parameter whose value it replaces where it is set (``benchmark.budget.replacing``)
+    replaces: str | None = None
 
     @property
     def required(self) -> bool:

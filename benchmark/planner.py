@@ -10,10 +10,11 @@ from typing import Any
 
 from benchmark.batch_families import covers
 from benchmark.budget import steps as budget_steps
-from benchmark.catalog import Catalog, MethodDecl, catalog
+from benchmark.catalog import Catalog, catalog
 from benchmark.curves import curve_steps
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
 from benchmark.numerics import Numerics
+from benchmark.settings import ResolvedSettings, resolve, resolve_hparams
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
 
@@ -102,10 +103,17 @@ class Job:
         values = [self.sweep[n].grid for n in names]
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
+    def run_settings(self, params: dict[str, Any], seed: int) -> ResolvedSettings:
+        """The settings of one run, resolved once: what it trains with, what MLflow records, what its key hashes."""
+        return resolve(self, params, seed)
+
     def run_key(self, params: dict[str, Any], seed: int) -> str:
         """Identity of one run: same key, same training, so a finished run is never trained twice."""
-        basis = self._run_basis()
-        return digest({**basis, "hparams": {**self.hparams, **params}, "seed": seed})
+        return self.key_of(self.run_settings(params, seed))
+
+    def key_of(self, settings: ResolvedSettings) -> str:
+        """The run key of the run with these settings (of this job)."""
+        return digest({**self._run_basis(), **settings.identity()})
 
     @property
     def steps(self) -> int:
@@ -138,29 +146,6 @@ def select_targets(suite: Suite, only: list[str] | None) -> list[Target]:
     if not only:
         return targets
     return [t for t in targets if any(fnmatch.fnmatchcase(t.id, pattern) for pattern in only)]
-
-
-def declared_keys(method_cls: MethodDecl, metrics: list[str], cat: Catalog | None = None) -> dict[str, Any]:
-    """The hyper-parameters a job of this method with these metrics reads: the method's and its metrics'."""
-    cat = cat or catalog()
-    keys: dict[str, Any] = {}
-    for name in metrics:
-        metric = cat.metrics.get(name)
-        if metric is not None:
-            keys.update(metric.params)
-    keys.update(method_cls.hparams)
-    return keys
-
-
-def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], method_values: dict[str, Any],
-                    experiment_values: dict[str, Any]) -> dict[str, Any]:
-    """The one merge of hyper-parameters: declared defaults < the method's per-dataset settings < the suite's
-    method hparams < the experiment's. An experiment's hparams are shared by its methods: each takes the
-    keys it (or one of the experiment's metrics) declares."""
-    declared = declared_keys(method_cls, metrics)
-    defaults = {k: h.default for k, h in declared.items() if not h.required}
-    shared = {k: v for k, v in experiment_values.items() if k in declared}
-    return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
 
 
 def family_applies(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from benchmark import budget_check, contracts, yaml_lines
 from benchmark.catalog import catalog
 from benchmark.hparams import problems as hparam_problems
 from benchmark.schema import GridSpec, RangeSpec, Suite
+from benchmark.settings import resolve_hparams
 from benchmark.targets import Ref
 
 
@@ -142,16 +143,13 @@ def _check_hparams(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
 
 
 def _hparam_settings(suite: Suite, experiment: str, method: str, loader: str) -> list[dict[str, Any]]:
-    """The resolved hyper-parameters of a method on a dataset in an experiment (declared defaults < the method's
-    per-dataset settings < the suite's method hparams < the experiment's), once per value of every swept key a
+    """The resolved hyper-parameters of a method on a dataset in an experiment (the planner's merge,
+    ``settings.resolve_hparams``), once per value of every swept key a
     capability condition of the method reads (a capability must hold, and a need be met, for every setting a
     sweep may pick)."""
     exp, spec = suite.experiments[experiment], suite.methods[method]
     method_cls = catalog().methods[spec.method]
-    declared = _declared(suite, experiment, method)
-    base = {**{k: h.default for k, h in declared.items() if not h.required},
-            **method_cls.dataset_defaults.get(loader, {}), **spec.hparams,
-            **{k: v for k, v in exp.hparams.items() if k in declared}}
+    base = resolve_hparams(method_cls, loader, list(exp.metrics), spec.hparams, exp.hparams)
     read = {key for entry in (*method_cls.provides, *method_cls.needs)
             for key, _, _ in contracts.parse(entry).conditions}
     swept = {k: (s.grid if isinstance(s, GridSpec) else [s.low, s.high]) for k, s in exp.sweep.items() if k in read}

@@ -110,8 +110,7 @@ class Family:
         for job in self.jobs:
             dataset = DATASETS[job.loader](**job.dataset_params)
             for seed in job.seeds:
-                ctx = RunContext(dataset=dataset, hparams=dict(job.hparams), seed=seed, device=device,
-                                 budget=dict(job.budget), profile=PROFILE, curve_steps=job.curve_steps)
+                ctx = RunContext.of(job.run_settings({}, seed), dataset, device, curve_steps=job.curve_steps)
                 pairs.append((job, ctx))
         members = [eb.member_from_context(job.method_name, ctx) for job, ctx in pairs]
         order = eb.internal_order(members)

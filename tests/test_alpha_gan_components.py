@@ -11,6 +11,7 @@ from torch import nn
 
 from baselines import age, alpha_gan, alpha_gan_kl, dcgan, wgan_gp
 from baselines import alpha_gan_networks as nets
+from benchmark import settings
 from benchmark.api import DATASETS, METHODS, METRICS, RunContext, TrainResult, load_plugins
 from benchmark.errors import DatasetMissing
 from benchmark.features.classifiers import Table5VGG
@@ -43,8 +44,10 @@ def t(*values: float) -> torch.Tensor:
 
 
 def make_ctx(dataset, steps: int = 2, seed: int = 0, method: str = "dcgan", **budget) -> RunContext:
-    return RunContext(dataset=dataset, hparams=run_hparams(method, dataset.name), seed=seed, device=torch.device("cpu"),
-                      budget={"steps": steps, "width": 0.25, "threads": 1, **budget}, profile="smoke")
+    # resolved as the engine resolves a run's settings: the budget's width replaces the hyper-parameter
+    written = {"steps": steps, "width": 0.25, "threads": 1, **budget}
+    return RunContext.of(settings.of_values(method, run_hparams(method, dataset.name), written, seed, "smoke"),
+                         dataset, torch.device("cpu"))
 
 
 # ------------------------------------------------------------------------- losses by hand

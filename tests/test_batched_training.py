@@ -32,8 +32,9 @@ import baselines.egan_const
 import baselines.egan_ent_nn
 import baselines.egan_ent_vi
 import baselines.gan_cegan
-from baselines.ebgan_batched import _IndexStream, member_from_context, resolve_hparams, train_batched
+from baselines.ebgan_batched import _IndexStream, member_from_context, train_batched
 from baselines.ebgan_common import BatchStream
+from benchmark import settings
 from benchmark.api import DATASETS, METHODS, RunContext, load_plugins
 from benchmark.planner import run_hparams
 
@@ -175,14 +176,18 @@ def test_members_are_independent(raw):
 
 
 def test_hparams_are_what_the_methods_train_with(raw):
-    """resolve_hparams is what each method's program trains with: the planner's merge and the budget."""
+    """A batched member trains with what each method's program trains with: the run's resolved settings, where the
+    budget's batch size has replaced the hyper-parameter."""
     extra = {"lbound": -1.0, "all_first_epoch": False, "lr": 1e-4}
     for ds in raw.values():
         for method in MODULES:
             keys = set(METHODS[method].hparams)
-            ctx = replace(_ctx(ds, method, 0, 2, {k: v for k, v in extra.items() if k in keys}),
-                          budget={"steps": 2, "batch_size": 64})
-            assert resolve_hparams(method, ctx) == METHODS[method]().setup(ctx).hp, (ds.name, method)
+            written = _ctx(ds, method, 0, 2, {k: v for k, v in extra.items() if k in keys}).hparams
+            assert written["batch_size"] == 500
+            resolved = settings.of_values(method, written, {"steps": 2, "batch_size": 64})
+            ctx = RunContext.of(resolved, ds, torch.device("cpu"))
+            member_hp, program_hp = member_from_context(method, ctx).hp, METHODS[method]().setup(ctx).hp
+            assert member_hp == program_hp and program_hp["batch_size"] == 64, (ds.name, method)
 
 
 def test_index_stream_is_batch_stream():

@@ -197,3 +197,26 @@ def test_the_cached_catalog_keeps_the_budget_declarations():
 def test_a_plugin_cannot_redeclare_the_engines_keys():
     with pytest.raises(ValueError, match="the engine's"):
         type("Greedy", (api.Method,), {"budget": {"steps": Int(5)}})
+
+
+def test_a_sweep_over_a_key_the_budget_replaces_is_one_line(tmp_path, monkeypatch, capsys):
+    # gan_cegan's budget batch_size replaces the hyper-parameter: swept, every grid point would train the budget's
+    assert api.METHODS["gan_cegan"].budget["batch_size"].replaces == "batch_size"
+    swept = suite_text("method", "gan_cegan", "steps: 1").replace(
+        "    metrics: []\n", "    metrics: [kl_grid]\n"
+                          "    objective: {measurement: kl.pgen_pdata, direction: minimize}\n"
+                          "    sweep:\n      batch_size: {grid: [32, 64]}\n")
+    assert validate(tmp_path, monkeypatch, capsys, swept) == (0, "")  # no budget sets it: the sweep trains its values
+    check_budgets(tmp_path, swept.replace("smoke: {steps: 1}", "smoke: {steps: 1, batch_size: null}"))
+    text = swept.replace("cpu: {steps: 1}", "cpu: {steps: 1, batch_size: 16}")
+    match = one_line(*validate(tmp_path, monkeypatch, capsys, text))
+    sweep_line = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("      batch_size: {grid"))
+    assert match["field"] == "experiments.e.sweep.batch_size" and int(match["line"]) == sweep_line
+    assert match["msg"] == ("swept, but the cpu budget's 'batch_size' (16) replaces it for method M on dataset d: "
+                            "every grid point would train that one value")
+    # an override that sets it for the method does the same
+    override = swept.replace("      paper: {steps: 1}\n", "      paper: {steps: 1}\n      overrides:\n"
+                                                         "        - methods: [M]\n          paper: {batch_size: 8}\n"
+                                                         "          source: s\n")
+    match = one_line(*validate(tmp_path, monkeypatch, capsys, override))
+    assert match["field"] == "experiments.e.sweep.batch_size" and "the paper budget's 'batch_size' (8)" in match["msg"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.ebgan_common import NOISE_DIM, make_generator, make_inference_net
+from baselines.ebgan_common import NOISE_DIM, make_generator, make_inference_net, switch_bounds
 from baselines.egan_ent_nn import knn_entropy_direction
 from baselines.egan_ent_vi import VIEntropy
 from benchmark.api import DATASETS, METHODS, METRICS, RunContext, TrainResult, load_plugins
@@ -133,3 +133,14 @@ def test_methods_run_and_are_deterministic(method, gmm4, monkeypatch):
     assert all(math.isfinite(v) for v in first.values())
     second = once(("kl_grid",))
     assert {k: second[k] for k in second} == {k: first[k] for k in second}  # same seed, same numbers
+
+
+def test_the_update_switch_reads_the_resolved_bounds():
+    """An EGAN's switch is its resolved lbound/rbound (the original code's per-dataset state); the GAN declares no
+    switch and updates both networks every step."""
+    assert switch_bounds(run_hparams("egan_const", "cegan_gmm4")) == (-10.0, 0.1)
+    assert switch_bounds(run_hparams("egan_ent_nn", "cegan_biased")) == (-0.2, 0.1)
+    assert switch_bounds(run_hparams("egan_ent_nn", "cegan_gmm4", lbound=-1.5)) == (-1.5, 0.1)
+    assert switch_bounds(run_hparams("gan_cegan", "cegan_gmm4")) == (-math.inf, math.inf)
+    with pytest.raises(KeyError, match="rbound"):  # half a switch is a bug, not a default
+        switch_bounds({"lbound": -1.0})

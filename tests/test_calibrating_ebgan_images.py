@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from baselines.cegan_image_networks import ImageDiscriminator, make_image_generator
+from benchmark import settings
 from benchmark.api import DATASETS, METHODS, METRICS, RunContext, load_plugins
 from benchmark.features.scores import score_from_probs
 from benchmark.metrics.energy_ranking import permutation_p, rank_by_energy, spearman
@@ -76,8 +77,9 @@ def test_image_egan_trains_and_ranks_end_to_end():
           "init_g": 0.005, "init_conv_d": 0.05, "init_conv_g": 0.05, "lr": 1e-4, "multiplier": 25.0,
           "lbound": -1.2, "rbound": 0.1, "margin": None, "knn_scale": 0.02, "knn_normalise": "unit",
           "all_first_epoch": True, "niter": 0, "niter_decay": 20, "lr_decay": 0.8, "lr_min": 1e-7}
-    ctx = RunContext(dataset=ds, hparams=hp, seed=0, device=torch.device("cpu"),
-                     budget={"steps": 3, "width": 0.125, "batch_size": 16, "rank_permutations": 50})
+    written = {"steps": 3, "width": 0.125, "batch_size": 16, "rank_permutations": 50}
+    ctx = RunContext.of(settings.of_values("egan_ent_nn", hp, written, 0, metrics=["energy_ranking"]), ds,
+                        torch.device("cpu"))
     result = METHODS["egan_ent_nn"]().train(ctx)
     out = METRICS["energy_ranking"].fn(result, ctx)
     assert out["rank.n_real"] == out["rank.n_generated"] == 91

@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from benchmark import api, contracts
+from benchmark import api, contracts, settings
 from benchmark.api import RunContext
 from benchmark.cli import main
 from benchmark.errors import DatasetMissing
@@ -242,8 +242,8 @@ def test_each_trained_model_provides_what_its_method_declares(job, stand_ins):
     # what a model provides does not depend on its size: narrow networks on small batches, a few steps
     budget = {**job.budget, "steps": min(int(job.budget.get("steps", 2)), 4), "width": 0.25,
               "batch_size": min(int(job.budget.get("batch_size", 16)), 16)}
-    ctx = RunContext(dataset=ds, hparams=dict(job.hparams), seed=0, device=torch.device("cpu"), budget=budget,
-                     profile="smoke")
+    ctx = RunContext.of(settings.of_values(job.method_name, job.hparams, budget, 0, "smoke", job.metrics), ds,
+                        torch.device("cpu"))
     model = api.METHODS[job.method_name]().train(ctx).model
     method_cls = api.METHODS[job.method_name]
     provided = contracts.method_provides(method_cls, job.hparams)

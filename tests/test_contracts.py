@@ -57,8 +57,7 @@ def test_every_shipped_pairing_runs_and_its_metrics_are_read_only(name: str, job
     assert dataset is not None
     metrics = [api.METRICS[m] for m in job.metrics if api.METRICS[m].requires is None]
     params = job.grid_points()[0]
-    ctx = api.RunContext(dataset=dataset, hparams={**job.hparams, **params}, seed=0, device=torch.device("cpu"),
-                         budget=job.budget, profile="smoke")
+    ctx = api.RunContext.of(job.run_settings(params, 0), dataset, torch.device("cpu"))
     result = api.METHODS[job.method_name]().train(ctx)
     assert set(api.METHODS[job.method_name].produces) <= set(result.measurements)
 

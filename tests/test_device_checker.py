@@ -16,7 +16,7 @@ import torch
 from conftest import REPO
 from devicecheck import RUN_DEVICE, DeviceChecker
 
-from benchmark import api, planner
+from benchmark import api, planner, settings
 from benchmark.errors import DatasetMissing
 from benchmark.execute import measure
 from benchmark.features.classifiers import classify, dataset_classifier
@@ -52,8 +52,7 @@ JOBS = _jobs()
 
 
 def _check(method: str, dataset: api.Dataset, hparams: dict, budget: dict, metrics: list[str]) -> DeviceChecker:
-    ctx = api.RunContext(dataset=dataset, hparams=hparams, seed=0, device=RUN_DEVICE, budget=budget,
-                         profile="smoke")
+    ctx = api.RunContext.of(settings.of_values(method, hparams, budget, 0, "smoke", metrics), dataset, RUN_DEVICE)
     with DeviceChecker() as check:
         result = api.METHODS[method]().train(ctx)
         for name in metrics:
