@@ -12,7 +12,8 @@ explicitly in each process and recorded with every run.
   ``--nondeterministic`` lifts it for speed, recorded and part of identity.
 
 A run's tags carry the device's model, CUDA and cuDNN versions and these flags, so a number can be traced to the
-arithmetic that produced it.
+arithmetic that produced it. The **platform** (``platform_of``) sums up the machine's part of that arithmetic in
+one string that enters every run's identity: two machines of different kinds train a job twice, never mixed.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def platform_of(device: str) -> str:
     capability = str(torch.backends.cpu.get_cpu_capability())
     if not is_gpu(device):
         found = f"{cpu_model()} {capability}"
+    elif not torch.cuda.is_available():
+        return ""
     else:
         try:
             index = torch.device(device).index or 0

@@ -134,7 +134,7 @@ def test_every_verdict_carries_its_budget(bench_home, capsys):
     verdicts = compare(capsys)
     v = verdicts["mle/narrow/SGD/fit.mean"]
     assert v["budget_fraction"] == 300 / 2000 and v["budget"] == "15% of the paper's steps (300 of 2,000)"
-    assert v["device"] == "cpu" and v["role"] == "reproduction"
+    assert v["device"] == f"cpu@{numerics.platform_of('cpu')}" and v["role"] == "reproduction"
     stated = ENGINE.replace("      paper: {steps: 2000}\n", "      paper: {steps: 2000}\n      paper_stated: false\n")
     v = compare(capsys, stated)["mle/narrow/SGD/fit.mean"]
     # paper_stated is not part of any run's identity: the same runs, judged with another label
