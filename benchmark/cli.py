@@ -368,7 +368,8 @@ def cmd_compare(args) -> int:
             print(f"## {res.suite.paper.title} ({res.suite.suite})\n" if args.format == "markdown"
                   else f"{res.suite.suite}: {res.suite.paper.title}")
             print(leaderboard.table(res.verdicts, fmt))
-            print(f"\n{leaderboard.summary_line(res.verdicts)}\n")
+            print(f"\n{leaderboard.summary_line(res.verdicts)}")
+            print(f"judged on {results.sources([v.as_dict() for v in res.verdicts])}\n")
     if args.strict:
         from benchmark.report_outcomes import AGREE, counted, outcome
 
@@ -378,19 +379,25 @@ def cmd_compare(args) -> int:
 
 
 def _compare_with_reference(args, collected) -> int:
-    from benchmark import leaderboard, reference
+    from benchmark import leaderboard, reference, results
 
     path = Path(args.reference) if args.reference else reference.DEFAULT
     mine = leaderboard.as_json(collected)
     platforms = {s["suite"]: reference.platform_of([t for t in s["targets"] if t.get("run_ids")])
                  for s in mine["suites"]}
-    comparison = reference.compare(mine, reference.load(path), platforms)
+    theirs = reference.load(path)
+    comparison = reference.compare(mine, theirs, platforms)
+    judged_on = {s["suite"]: {"yours": results.sources(s["targets"]), "reference": results.sources(
+        [t for r in theirs["suites"] if r["suite"] == s["suite"] for t in r["targets"]])} for s in mine["suites"]}
     if args.format == "json":
-        print(json.dumps({"reference": str(path), **comparison.as_json()}, indent=2, default=float))
+        print(json.dumps({"reference": str(path), "judged_on": judged_on, **comparison.as_json()}, indent=2,
+                         default=float))
     else:
         for suite, same in comparison.same_platform.items():
             print(f"{suite}: {'the same platform as' if same else 'another (or an unrecorded) platform than'} "
                   f"the reference ({path})")
+            print(f"  yours judged on {judged_on[suite]['yours']}\n"
+                  f"  the reference's judged on {judged_on[suite]['reference']}")
         print(reference.table(comparison))
         print(f"\n{comparison.summary()}")
     return 1 if args.strict and (comparison.disagreeing or comparison.defects) else 0

@@ -9,7 +9,8 @@ NOTE_TAG = "mlflow.note.content"
 
 
 def job_note(job: Any, status: str, reason: str, verdicts: list[Any] | None = None) -> str:
-    lines = [f"**{job.experiment} · {job.method} · {job.dataset}** at profile `{job.profile}` on {job.device}: "
+    lines = [f"**{job.experiment} · {job.method} · {job.dataset}** at profile `{job.profile}` on {job.device}"
+             + (f" ({job.platform})" if job.platform else "") + ": "
              f"{job.steps:,} steps, {len(job.seeds)} seeds" + (f", {job.n_trials} settings" if job.sweep else ""),
              "", f"Status: {status}" + (f": {reason}" if reason else "")]
     if verdicts:
@@ -25,9 +26,12 @@ def job_note(job: Any, status: str, reason: str, verdicts: list[Any] | None = No
 
 
 def annotate_parents(results: Any, tracker: Any, profile: str, device: str) -> None:
-    """Write each judged job's verdicts into its parent run's note."""
-    for (p, d, triple), record in results.records.items():
-        if p != profile or d != device or record.parent is None:
+    """Write each judged job's verdicts into the note of its parent run on this host's device and platform."""
+    from benchmark.numerics import host_platform
+
+    platform = host_platform(device) or ""
+    for (p, _place, triple), record in results.records.items():
+        if p != profile or record.job.device != device or record.job.platform != platform or record.parent is None:
             continue
         targets = {t.id for t in results.suite.all_targets if triple in t.jobs}
         verdicts = [v for v in results.verdicts if v.target in targets]

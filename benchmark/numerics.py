@@ -12,13 +12,16 @@ explicitly in each process and recorded with every run.
   ``--nondeterministic`` lifts it for speed, recorded and part of identity.
 
 A run's tags carry the device's model, CUDA and cuDNN versions and these flags, so a number can be traced to the
-arithmetic that produced it.
+arithmetic that produced it. The **platform** (``platform_of``) sums up the machine's part of that arithmetic in
+one string that enters every run's identity: two machines of different kinds train a job twice, never mixed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,17 +81,84 @@ def machine() -> dict[str, str]:
             "machine": platform.machine()}
 
 
+@functools.cache
+def platform_of(device: str) -> str:
+    """What decides the last bits of a run's numbers beyond its settings, as one string that is part of the run's
+    identity: on the CPU the processor model and the vector instructions torch dispatches to; on a GPU its
+    model, compute capability, CUDA and cuDNN, and the host's vector instructions (data preparation and some
+    metrics run there). "" for a GPU torch cannot open (nothing trains there; a plan only estimates)."""
+    import torch
+
+    capability = str(torch.backends.cpu.get_cpu_capability())
+    if not is_gpu(device):
+        found = f"{cpu_model()} {capability}"
+    elif not torch.cuda.is_available():
+        return ""
+    else:
+        try:
+            index = torch.device(device).index or 0
+            major, minor = torch.cuda.get_device_capability(index)
+            found = (f"{torch.cuda.get_device_name(index)} sm{major}{minor} CUDA {torch.version.cuda} "
+                     f"cuDNN {torch.backends.cudnn.version()} / {capability}")
+        except (RuntimeError, AssertionError, ValueError):  # no driver, no such device, torch built without CUDA
+            return ""
+    _remember_host_platform(device, found)
+    return found
+
+
+def host_platform(device: str) -> str | None:
+    """This host's platform for ``device`` without importing torch where it is not imported yet (`bench compare`
+    answers from its cache without torch): as ``platform_of`` last found it on this host, or None where it never
+    ran here."""
+    if "torch" in sys.modules:
+        return platform_of(device) or None
+    try:
+        return _host_platform_file(device).read_text() or None
+    except OSError:
+        return None
+
+
+def _host_platform_file(device: str) -> Path:
+    """Per host, torch build and device kind: a BENCH_HOME shared by machines of several kinds keeps each apart."""
+    from importlib import metadata
+
+    from benchmark.identity import digest
+    from benchmark.tracking import bench_home
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = ""
+    host = digest({"node": platform.node(), "cpu": cpu_model(), "torch": torch_version, "device": device,
+                   "isa": os.environ.get("ATEN_CPU_CAPABILITY", ""),
+                   "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")}, 16)
+    return bench_home() / "cache" / "platform" / f"{host}.txt"
+
+
+def _remember_host_platform(device: str, found: str) -> None:
+    path = _host_platform_file(device)
+    try:
+        if path.exists() and path.read_text() == found:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(found)
+        os.replace(tmp, path)
+    except OSError:  # a read-only BENCH_HOME: `bench compare` then prefers no platform, and says which it read
+        pass
+
+
 def provenance(device: str) -> dict[str, str]:
     """The arithmetic behind a run, as tags: the settings in force and the machine and device they ran on."""
     import torch
 
-    tags = {**machine(),"precision.matmul": torch.backends.cuda.matmul.fp32_precision,
+    tags = {**machine(), "precision.matmul": torch.backends.cuda.matmul.fp32_precision,
             "precision.conv": torch.backends.cudnn.conv.fp32_precision,
             "deterministic": str(torch.are_deterministic_algorithms_enabled()).lower(),
             "cudnn.deterministic": str(torch.backends.cudnn.deterministic).lower(),
             "cudnn.benchmark": str(torch.backends.cudnn.benchmark).lower(),
             "cublas_workspace": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
-            "torch_threads": str(torch.get_num_threads())}
+            "torch_threads": str(torch.get_num_threads()), "platform": platform_of(device)}
     if is_gpu(device) and torch.cuda.is_available():
         index = torch.device(device).index or 0
         tags.update({"gpu": torch.cuda.get_device_name(index), "cuda_version": str(torch.version.cuda),

@@ -13,7 +13,7 @@ from benchmark.budget import steps as budget_steps
 from benchmark.catalog import Catalog, catalog
 from benchmark.curves import curve_steps
 from benchmark.identity import ENGINE_VERSION, digest, setting_digest
-from benchmark.numerics import Numerics
+from benchmark.numerics import Numerics, platform_of
 from benchmark.settings import ResolvedSettings, resolve, resolve_hparams
 from benchmark.suite import GridSpec, RangeSpec, Suite, Target
 
@@ -55,6 +55,9 @@ class Job:
     # budget curve (benchmark/curves.py): the steps at which these metrics are also measured; () without one
     curve_steps: tuple[int, ...] = ()
     curve_metrics: tuple[str, ...] = ()
+    # the machine's arithmetic (numerics.platform_of): another processor or GPU gives other last bits, which GAN
+    # training amplifies, so runs of two platforms are two runs; "" (unrecorded) keeps a job's older key
+    platform: str = ""
 
     @property
     def key(self) -> str:
@@ -72,6 +75,8 @@ class Job:
                  "numerics": self.numerics.mode, "trainer": self.trainer, "versions": self.versions}
         if self.curve_metrics:  # a run with a curve measures more; runs without one keep their keys
             basis["curve"] = {"steps": list(self.curve_steps), "metrics": list(self.curve_metrics)}
+        if self.platform:
+            basis["platform"] = self.platform
         return basis
 
     @property
@@ -168,10 +173,13 @@ def versions_of(method_name: str, loader: str, metrics: list[str], cat: Catalog 
 
 
 def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str = "cpu",
-         numerics: Numerics | None = None, batched: bool = True) -> list[Job]:
+         numerics: Numerics | None = None, batched: bool = True, platform: str | None = None) -> list[Job]:
     """Jobs in suite order. Without --only every job of every experiment runs (figures and
-    measurements nobody targets yet are still worth recording); with it, only what targets need."""
+    measurements nobody targets yet are still worth recording); with it, only what targets need.
+    ``platform``: whose runs (``numerics.platform_of``); by default this host's for ``device``."""
     cat = catalog()
+    if platform is None:
+        platform = platform_of(device)
     selected = select_targets(suite, only)
     wanted: dict[tuple[str, str, str], list[str]] = {}
     needs: dict[tuple[str, str, str], list[str]] = {}
@@ -218,5 +226,6 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     trainer=f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop",
                     curve_steps=curve_steps(budget_steps(budget), exp.curve.points) if exp.curve else (),
                     curve_metrics=tuple(exp.curve.metrics) if exp.curve else (),
+                    platform=platform,
                 ))
     return jobs

@@ -4,10 +4,10 @@ the reference release's (``leaderboard/results.json``) and asks whether the per-
 Two questions, answered apart:
 - **Do the verdicts agree?** Target by target, the outcome here against the reference's.
 - **Do the numbers agree?** On the same platform (the same processor model and vector capability, device, GPU and
-  torch version for every run on both sides) and the same profile, a run's identity fixes its numbers: the values
-  must be bit-identical, and a difference is a defect of bench, reported as such. On another platform, CPU
-  kernels differ in the last bits and adversarial training amplifies them, so the seeds of the two sides are
-  two samples: a Welch t-test per measurement compares their means, with Holm's correction over every
+  its CUDA and cuDNN, and torch version for every run on both sides) and the same profile, a run's identity fixes
+  its numbers: the values must be bit-identical, and a difference is a defect of bench, reported as such. On
+  another platform, CPU kernels differ in the last bits and adversarial training amplifies them, so the seeds of
+  the two sides are two samples: a Welch t-test per measurement compares their means, with Holm's correction over every
   measurement compared, and a difference beyond run-to-run spread is reported with its p-value.
 
 The reference's platform is read from its release stamp (``release.papers[suite].trained_on``); a reference
@@ -28,7 +28,8 @@ from benchmark.errors import UserError
 from benchmark.release import REFERENCE_DIR
 
 DEFAULT = REFERENCE_DIR / "results.json"
-PLATFORM_KEYS = ("device", "gpu", "cpu_model", "cpu_capability", "torch_version")
+# "platform" (numerics.platform_of) also names the GPU's compute capability, CUDA and cuDNN
+PLATFORM_KEYS = ("device", "gpu", "cpu_model", "cpu_capability", "torch_version", "platform")
 
 
 def load(path: Path) -> dict[str, Any]:

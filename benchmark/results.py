@@ -3,8 +3,11 @@
 Read-back takes only the runs of the suite's current plan: for each profile the plan is computed again, each
 job's fingerprint looked up among the parent runs, and only the runs tagged as members of a complete job of
 that fingerprint are read. Runs of older versions of a suite (another budget, a removed grid point, a dropped
-seed) are never read. Each target is judged on one profile and one device: the largest profile whose jobs
-are all complete for it, never a mix.
+seed) are never read. Each target is judged on one profile, one device and one platform (the machine's
+processor or GPU, ``numerics.platform_of``): the largest profile whose jobs are all complete for it, never a
+mix. A store shared by machines of several kinds holds each platform's runs apart, as it holds devices apart;
+this host's platform is read first, then the store's others, and every verdict names the one it comes from
+(``device@platform``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from benchmark import curves, planner
 from benchmark.budget import steps as budget_steps
 from benchmark.catalog import catalog
 from benchmark.check import Values, Verdict, judge, outcome_of
-from benchmark.numerics import Numerics
+from benchmark.numerics import Numerics, host_platform
 from benchmark.planner import Job
 from benchmark.suite import PROFILES, Ref, Suite, Target
 from benchmark.tracking import (
@@ -42,6 +46,32 @@ PREFERENCE = tuple(reversed(PROFILES))
 DEVICES = ("cpu", "cuda")
 
 Triple = tuple[str, str, str]
+Place = tuple[str, str]  # (device, platform): where a job's runs trained; platform "" where it was not recorded
+
+
+def place_label(device: str, platform: str) -> str:
+    """How a verdict names where its runs trained: ``cpu@<processor> <capability>``; the bare device for runs
+    from before platforms were recorded."""
+    return f"{device}@{platform}" if platform else device
+
+
+def sources(targets: list[dict[str, Any]]) -> str:
+    """Which device and platform the judged targets (``Verdict.as_dict``-shaped) come from, counted:
+    ``cpu@<processor> AVX2 (12 targets)``; a target from runs older than the platform tag says so."""
+    counts = Counter(_source(t) for t in targets if t.get("run_ids"))
+    if not counts:
+        return "no judged targets"
+    return "; ".join(f"{label} ({n} target{'s' if n != 1 else ''})" for label, n in counts.most_common())
+
+
+def _source(target: dict[str, Any]) -> str:
+    label = target.get("device") or "unknown device"
+    if "@" in label:
+        return label
+    recorded = target.get("provenance") or {}
+    processor = ", ".join(f"{model} {capability}" for model, capability in itertools.product(
+        recorded.get("cpu_model", {}), recorded.get("cpu_capability", {})) if model != "not recorded")
+    return f"{label} (platform not recorded{'; processor ' + processor if processor else ''})"
 
 
 @dataclass
@@ -71,7 +101,8 @@ class SuiteResults:
     # leaderboard's sweep figures
     sweeps: dict[Ref, Values] = field(default_factory=dict)
     finals: dict[Ref, Values] = field(default_factory=dict)
-    records: dict[tuple[str, str, Triple], JobRecord] = field(default_factory=dict)  # (profile, device, job)
+    # (profile, place_label(device, platform), job)
+    records: dict[tuple[str, str, Triple], JobRecord] = field(default_factory=dict)
 
 
 class _Index:
@@ -81,10 +112,13 @@ class _Index:
         self.parents: dict[str, RunRecord] = {}
         self.members: dict[str, list[tuple[RunRecord, list[str]]]] = {}
         self.job_keys: set[str] = set()
+        self.platforms: dict[str, Counter[str]] = {}  # device -> the platforms its jobs ran on, with counts
         for run in runs:  # newest first
             kind = run.tags.get("bench.kind")
             if kind == PARENT:
                 self.job_keys.add(run.tags.get("job_key", ""))
+                device = run.tags.get("device", "cpu")
+                self.platforms.setdefault(device, Counter())[run.tags.get("platform", "")] += 1
                 fp = run.tags.get(FINGERPRINT_TAG)
                 if fp:
                     self.parents.setdefault(fp, run)
@@ -92,6 +126,17 @@ class _Index:
                 for tag, value in run.tags.items():
                     if tag.startswith(MEMBER_PREFIX):
                         self.members.setdefault(tag[len(MEMBER_PREFIX):], []).append((run, value.split(",")))
+
+    def places(self, devices: list[str]) -> list[Place]:
+        """Where to read, in order of preference: per device, this host's platform first, then the store's other
+        platforms, the most used first."""
+        out: list[Place] = []
+        for device in devices:
+            here = host_platform(device)
+            seen = self.platforms.get(device, Counter())
+            others = sorted((p for p in seen if p != here), key=lambda p: (-seen[p], p))
+            out += [(device, p) for p in ([here] if here else []) + others] or [(device, "")]
+        return out
 
     def record(self, suite: Suite, job: Job) -> JobRecord:
         """The job as recorded: its complete variant if there is one (with every metric first, then without
@@ -135,9 +180,12 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
     from benchmark.tracking import bench_home
 
     def cache_file(stamp: list) -> Path:
+        # this host's platforms decide which platform's runs are read first; read from where an earlier command
+        # left them, not from torch, which a compare answered here never imports
+        here = {d: host_platform(d) for d in DEVICES}
         key = digest({"suite": Path(suite.path).read_text() if Path(suite.path).exists() else suite.path,
                       "code": code_hash(), "profile": profile, "device": device, "store": stamp, "uri": tracker.uri,
-                      "numerics": (numerics or Numerics()).mode, "batched": batched})
+                      "numerics": (numerics or Numerics()).mode, "batched": batched, "platforms": here})
         return bench_home() / "cache" / "readback" / f"{key}.json"
 
     before = tracker.stamp()
@@ -168,11 +216,12 @@ def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: 
     runs = tracker.runs(suite.suite)
     index = _Index(runs)
     profiles = [profile] if profile else list(PREFERENCE)
-    devices = [device] if device else list(DEVICES)
+    places = index.places([device] if device else list(DEVICES))
+    devices = [place_label(d, platform) for d, platform in places]  # each place is read as a device of its own
     records: dict[tuple[str, str, Triple], JobRecord] = {}
-    for p, d in itertools.product(profiles, devices):
-        for job in planner.plan(suite, p, device=d, numerics=numerics, batched=batched):
-            records[(p, d, job.triple)] = index.record(suite, job)
+    for p, (d, platform) in itertools.product(profiles, places):
+        for job in planner.plan(suite, p, device=d, numerics=numerics, batched=batched, platform=platform):
+            records[(p, place_label(d, platform), job.triple)] = index.record(suite, job)
 
     verdicts = [_judge(suite, target, records, profiles, devices, index) for target in suite.all_targets]
 
@@ -233,7 +282,7 @@ def _annotate(verdict: Verdict, target: Target, recs: list[JobRecord]) -> Verdic
     if recs:
         jobs = [r.job for r in recs]
         verdict.budget_fraction, verdict.budget = budget_of(jobs)
-        verdict.device = ",".join(sorted({j.device for j in jobs}))
+        verdict.device = ",".join(sorted({place_label(j.device, j.platform) for j in jobs}))
         runs = [run for r in recs for run in (r.searches.values() if target.scope == "sweep" else r.finals.values())]
         verdict.run_ids = sorted({run.run_id for run in runs})
         verdict.provenance = provenance_of(runs)

@@ -318,7 +318,7 @@ def _param_text(value: Any) -> str:
 
 # the tags of a run that say with what and where it was trained (runtime_tags, numerics.provenance)
 PROVENANCE_TAGS = ("git_commit", "bench_version", "torch_version", "python_version", "device", "gpu", "cuda_version",
-                   "cpu_model", "cpu_capability")
+                   "cpu_model", "cpu_capability", "platform")
 
 
 def provenance_of(runs: list[RunRecord]) -> dict[str, Any]:

@@ -239,7 +239,7 @@ class Worker:
                 if run_id:
                     members.setdefault(run_id, []).append(phase)
         records = [r for r in self.tracker.runs(job.suite, f"tags.job_key = '{_quote(job.key)}'")
-                   if r.tags.get("device", "cpu") == job.device]
+                   if r.run_id in members or r.run_id == state.parent or _same_place(r, job)]
         for record in records:
             if record.run_id == state.parent:
                 self.tracker.set_tags(record.run_id, {SUPERSEDED_TAG: "0"})
@@ -535,7 +535,16 @@ class Worker:
 def job_tags(job: Job, settings: RunSettings) -> dict[str, str]:
     return {"suite": job.suite, "experiment": job.experiment, "method": job.method, "dataset": job.dataset,
             "profile": job.profile, "device": job.device, "job_key": job.key, "method_name": job.method_name,
-            "loader": job.loader, "trainer": job.trainer, **settings.tags}
+            "loader": job.loader, "trainer": job.trainer, "platform": job.platform, **settings.tags}
+
+
+def _same_place(run: RunRecord, job: Job) -> bool:
+    """Whether a run of the job's key belongs to this job's device and platform: another device's or platform's
+    runs are another job's (workers on two kinds of machine share a store), never superseded by this one's. A run
+    from before platforms were recorded counts as this platform's older version."""
+    if run.tags.get("device", "cpu") != job.device:
+        return False
+    return not job.platform or run.tags.get("platform", job.platform) == job.platform
 
 
 def _quote(text: str) -> str:

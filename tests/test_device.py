@@ -15,7 +15,7 @@ from conftest import TESTS
 from benchmark import planner, results
 from benchmark.cli import build_parser, main
 from benchmark.devices import is_gpu
-from benchmark.numerics import Numerics, apply
+from benchmark.numerics import Numerics, apply, platform_of
 from benchmark.planner import plan
 from benchmark.suite import load_suite
 from benchmark.tracking import Tracker, default_tracking_uri
@@ -35,6 +35,22 @@ def test_device_precision_and_determinism_are_part_of_identity():
     assert len({k[1] for k in keys.values()}) == 6
 
 
+def test_a_gpu_platform_names_the_gpu_its_arithmetic_and_the_host(monkeypatch, bench_home):
+    import benchmark.numerics as numerics
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: ["NVIDIA H100 80GB HBM3", "NVIDIA A100"][index])
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index: [(9, 0), (8, 0)][index])
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91300)
+    host = torch.backends.cpu.get_cpu_capability()
+    found = numerics.platform_of.__wrapped__  # past the per-process cache, which holds this machine's answer
+    assert found("cuda") == found("cuda:0") == f"NVIDIA H100 80GB HBM3 sm90 CUDA 13.0 cuDNN 91300 / {host}"
+    assert found("cuda:1") == f"NVIDIA A100 sm80 CUDA 13.0 cuDNN 91300 / {host}"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert found("cuda") == ""  # nothing trains there; a plan for it only estimates, under the unrecorded platform
+
+
 def test_cpu_runs_are_never_read_back_for_a_cuda_request(bench_home, capsys):
     Path("engine.yaml").write_text(ENGINE)
     assert main(["run", "engine.yaml", "--profile", "smoke", "--device", "cpu", "--no-progress",
@@ -42,7 +58,7 @@ def test_cpu_runs_are_never_read_back_for_a_cuda_request(bench_home, capsys):
     suite = load_suite("engine.yaml")
     tracker = Tracker(default_tracking_uri())
     on_cpu = results.collect(suite, tracker)
-    assert all(v.device == "cpu" and v.outcome != "not run" for v in on_cpu.verdicts)
+    assert all(v.device == f"cpu@{platform_of('cpu')}" and v.outcome != "not run" for v in on_cpu.verdicts)
     on_cuda = results.collect(suite, tracker, device="cuda")
     assert all(v.outcome == "not run" for v in on_cuda.verdicts)
     tf32 = results.collect(suite, tracker, numerics=Numerics("tf32", True))

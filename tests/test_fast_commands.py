@@ -12,6 +12,8 @@ from pathlib import Path
 
 from conftest import REPO
 
+from benchmark.numerics import cpu_model
+
 PROBE = """
 import sys
 from benchmark.cli import main
@@ -52,3 +54,22 @@ def test_a_repeated_compare_needs_neither_mlflow_nor_scipy(tmp_path):
     code, imported, again = bench(tmp_path, "compare", suite, "--format", "json")
     assert code == 0 and imported == [], imported
     assert again[: again.rindex("IMPORTED")] == first[: first.rindex("IMPORTED")]
+
+
+def test_compare_knows_this_hosts_platform_without_torch(tmp_path):
+    """Read-back prefers this host's platform; a compare answered without torch reads it where a command that
+    imported torch left it in BENCH_HOME, and is None (no preference) where none has run here."""
+    probe = ("import sys\nfrom benchmark import numerics\nprint(repr(numerics.host_platform('cpu')), "
+             "'torch' in sys.modules)\n")
+    env = {**os.environ, "BENCH_HOME": str(tmp_path)}
+
+    def host_platform() -> str:
+        return subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=120, check=True).stdout.strip()
+
+    assert host_platform() == "None False"
+    found = subprocess.run([sys.executable, "-c", "from benchmark import numerics; print(numerics.platform_of('cpu'))"],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+    model = cpu_model()
+    assert found.startswith(f"{model} ") and len(found) > len(model) + 1  # then torch's vector capability
+    assert host_platform() == f"{found!r} False"

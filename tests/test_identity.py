@@ -8,9 +8,12 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import REPO, TESTS
 
+from benchmark import numerics, planner
 from benchmark.cli import main
+from benchmark.suite import load_suite
 from benchmark.tracking import Tracker, default_tracking_uri
 
 ENGINE = (TESTS / "suites" / "engine.yaml").read_text()
@@ -131,7 +134,7 @@ def test_every_verdict_carries_its_budget(bench_home, capsys):
     verdicts = compare(capsys)
     v = verdicts["mle/narrow/SGD/fit.mean"]
     assert v["budget_fraction"] == 300 / 2000 and v["budget"] == "15% of the paper's steps (300 of 2,000)"
-    assert v["device"] == "cpu" and v["role"] == "reproduction"
+    assert v["device"] == f"cpu@{numerics.platform_of('cpu')}" and v["role"] == "reproduction"
     stated = ENGINE.replace("      paper: {steps: 2000}\n", "      paper: {steps: 2000}\n      paper_stated: false\n")
     v = compare(capsys, stated)["mle/narrow/SGD/fit.mean"]
     # paper_stated is not part of any run's identity: the same runs, judged with another label
@@ -164,6 +167,54 @@ def test_an_error_ends_its_job_as_failed_others_go_on_and_nothing_stays_running(
     capsys.readouterr()
     assert main(["run", "engine.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
     assert len([r for r in runs() if r.tags["bench.kind"] == "run"]) == 4
+
+
+def test_a_platform_change_is_a_different_identity():
+    suite = load_suite(TESTS / "suites" / "engine.yaml")
+    xeon, epyc, unrecorded = (planner.plan(suite, "smoke", platform=p)[0] for p in
+                              ("Intel(R) Xeon(R) Processor AVX512", "AMD EPYC 7763 AVX2", ""))
+    params = {"lr": 0.05}
+    assert xeon.key == epyc.key  # the same job by name, trained twice: once per platform
+    assert xeon.run_key(params, 0) != epyc.run_key(params, 0)
+    assert xeon.fingerprint != epyc.fingerprint and xeon.study_name != epyc.study_name
+    # a job planned without a platform keeps the key its runs had before platforms were part of identity
+    assert "platform" not in unrecorded._run_basis()
+    assert unrecorded.run_key(params, 0) not in (xeon.run_key(params, 0), epyc.run_key(params, 0))
+    # by default a plan is this host's: on the CPU its processor model and the vector instructions torch uses
+    here = planner.plan(suite, "smoke")[0]
+    assert here.platform == numerics.platform_of("cpu") == f"{numerics.cpu_model()} " \
+        f"{__import__('torch').backends.cpu.get_cpu_capability()}"
+    assert here.run_key(params, 0) == planner.plan(suite, "smoke", platform=here.platform)[0].run_key(params, 0)
+
+
+def test_runs_of_another_platform_in_the_store_are_read_apart(bench_home, capsys):
+    here = numerics.platform_of("cpu")
+    assert run(capsys, ENGINE) == (6, 2)
+    mine = compare(capsys)["mle/narrow/SGD/fit.mean"]
+    assert mine["device"] == f"cpu@{here}"
+    # another machine writes into the same store (a shared tracking server): its runs are its own, trained anew
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(numerics, "platform_of", lambda device: "Other CPU AVX2")
+        patch.setattr(planner, "platform_of", numerics.platform_of)
+        assert run(capsys, ENGINE) == (6, 2)
+        theirs = compare(capsys)["mle/narrow/SGD/fit.mean"]
+    assert theirs["device"] == "cpu@Other CPU AVX2"
+    assert theirs["run_ids"] and not set(theirs["run_ids"]) & set(mine["run_ids"])
+    children = finished_children()
+    assert {children[i].tags["platform"] for i in theirs["run_ids"]} == {"Other CPU AVX2"}
+    assert all(children[i].tags.get("superseded") == "0" for i in mine["run_ids"])  # not another version
+    # back on this host, its own runs are read first
+    again = compare(capsys)["mle/narrow/SGD/fit.mean"]
+    assert again["device"] == f"cpu@{here}" and again["run_ids"] == mine["run_ids"]
+    assert again["reproduced"] == mine["reproduced"]
+    # a host whose platform trained nothing reads the store's other platforms, and says which
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(numerics, "platform_of", lambda device: "Third CPU AVX512")
+        elsewhere = compare(capsys)["mle/narrow/SGD/fit.mean"]
+    by_platform = {f"cpu@{here}": mine["run_ids"], "cpu@Other CPU AVX2": theirs["run_ids"]}
+    assert by_platform[elsewhere["device"]] == elsewhere["run_ids"]
+    assert main(["compare", "engine.yaml"]) == 0
+    assert f"judged on cpu@{here} (" in capsys.readouterr().out
 
 
 def test_the_leaderboard_keeps_every_paper_whatever_ran(bench_home, capsys):

@@ -12,8 +12,8 @@ from benchmark import reference
 from benchmark.errors import UserError
 
 XEON = {"device": {"cpu": 3}, "gpu": {"not recorded": 3}, "cpu_model": {"Xeon A": 3},
-        "cpu_capability": {"AVX512": 3}, "torch_version": {"2.14.1": 3}}
-EPYC = {**XEON, "cpu_model": {"EPYC B": 3}, "cpu_capability": {"AVX2": 3}}
+        "cpu_capability": {"AVX512": 3}, "torch_version": {"2.14.1": 3}, "platform": {"Xeon A AVX512": 3}}
+EPYC = {**XEON, "cpu_model": {"EPYC B": 3}, "cpu_capability": {"AVX2": 3}, "platform": {"EPYC B AVX2": 3}}
 
 
 def target(name: str, verdict: str, values: list[float], profile: str = "cpu") -> dict:
@@ -72,6 +72,16 @@ def test_an_unrecorded_platform_or_another_profile_is_never_called_the_same():
     assert rows.same_platform == {"paper": False}
     assert rows.rows[0].values == "not comparable: profile smoke here, cpu in the reference"
     assert reference.platform({**XEON, "cpu_model": {"Xeon A": 2, "not recorded": 1}}) is None
+    # runs from before the platform tag: their processor alone does not say they are the same platform
+    assert reference.platform({**XEON, "platform": {"not recorded": 3}}) is None
+
+
+def test_two_gpu_platforms_that_share_a_model_are_not_the_same():
+    h100 = {**XEON, "device": {"cuda": 3}, "gpu": {"NVIDIA H100": 3},
+            "platform": {"NVIDIA H100 sm90 CUDA 13.0 cuDNN 91300 / AVX512": 3}}
+    newer_cudnn = {**h100, "platform": {"NVIDIA H100 sm90 CUDA 13.0 cuDNN 91400 / AVX512": 3}}
+    assert reference.platform(h100) != reference.platform(newer_cudnn)
+    assert reference.platform({**h100, "platform": {**h100["platform"], **newer_cudnn["platform"]}}) is None
 
 
 def test_the_platform_of_the_compared_targets_comes_from_their_runs_provenance():
