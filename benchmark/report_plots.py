@@ -4,8 +4,11 @@ Each value target is a point (x: the paper's number, y: ours, the mean over seed
 deviation as an error bar), coloured by its verdict and shaped by its block (the dataset in Table 2). The
 identity line is where a perfect reproduction lies; the shaded band is the check's tolerance around it
 (dark: reproduced, light: close), drawn as one band when every point has the same tolerance rule and as a bar
-per point otherwise. Axes are logarithmic when the values span decades; negative values that span decades
-(log-likelihoods) are drawn as magnitudes on log axes, and the axis labels say so.
+per point otherwise. The axes follow every value drawn, published and reproduced: logarithmic when all are
+positive and span decades; magnitudes on log axes when all are negative and span decades (log-likelihoods; the
+labels say so); symmetric-log when zeros or both signs appear among values that span decades (linear within the
+smallest non-zero magnitude, logarithmic beyond it); linear otherwise. Every point with both numbers is drawn: no
+scale leaves out a zero or a sign.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ COLOURS = {"reproduced": "#1b7a3a", "close": "#d99a00", "not reproduced": "#c039
            "claim fails": "#8e2a77", "not run": "#8a8a8a", "failed": "#333333"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 DECADES = 1.0  # log axes once the largest magnitude is 10x the smallest
+SCALE_WORDS = {"linear": "linear", "log": "log", "neglog": "log of magnitudes", "symlog": "symmetric log"}
 
 
 @dataclass
@@ -38,10 +42,11 @@ class Point:
 @dataclass
 class PlotInfo:
     path: Path
-    scale: str  # linear | log | log of magnitudes
-    shown: int  # points drawn
+    scale: str  # linear | log | log of magnitudes | symmetric log (linear within ±linthresh)
+    shown: int  # points drawn: every target of the table with both a published and a reproduced value
     missing: int  # targets of the table with no reproduced value (not run), not drawn
-    off_scale: int  # points a log axis cannot show (zero or a sign unlike the rest)
+    limits: tuple[float, float] = (0.0, 1.0)  # both axes' range, in the plotted (sign-flipped for neglog) values
+    linthresh: float | None = None  # symlog only: the half-width of the linear part around zero
 
 
 
@@ -55,15 +60,23 @@ def _pyplot():
     return plt
 
 def axis_scale(values: list[float]) -> str:
-    """'log' for positive values spanning decades, 'neglog' for negative ones that do, else 'linear'."""
+    """The axes for ``values``: 'log' for positive values spanning decades, 'neglog' for negative ones that do,
+    'symlog' where zeros or both signs appear among magnitudes that span decades, else 'linear'."""
     finite = [v for v in values if math.isfinite(v)]
-    if len(finite) < 2:
+    magnitudes = [abs(v) for v in finite if v != 0]
+    if len(finite) < 2 or not magnitudes or math.log10(max(magnitudes) / min(magnitudes)) < DECADES:
         return "linear"
-    if all(v > 0 for v in finite) and math.log10(max(finite) / min(finite)) >= DECADES:
+    if all(v > 0 for v in finite):
         return "log"
-    if all(v < 0 for v in finite) and math.log10(min(finite) / max(finite)) >= DECADES:
+    if all(v < 0 for v in finite):
         return "neglog"
-    return "linear"
+    return "symlog"
+
+
+def linear_threshold(values: list[float]) -> float:
+    """Where a symlog axis turns from linear to logarithmic: the smallest non-zero magnitude, so that every
+    non-zero value sits on the logarithmic part and zero on the linear one."""
+    return min(abs(v) for v in values if v != 0 and math.isfinite(v))
 
 
 def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
@@ -72,36 +85,39 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
               and math.isfinite(p.verdict.reproduced)]
     if not judged:
         return None
-    # the scale follows the published values: our outliers must not flip a table of positive KLs to linear
-    scale = axis_scale([p.verdict.published for p in judged])
+    # the scale follows every value drawn: a reproduced zero among positive KLs turns the axes symmetric-log
+    # (the zero shows, the decades stay readable) instead of falling off a log axis
+    values = [v for p in judged for v in (p.verdict.published, p.verdict.reproduced)]
+    scale = axis_scale(values)
+    linthresh = linear_threshold(values) if scale == "symlog" else None
     sign = -1.0 if scale == "neglog" else 1.0
-    drawable = [p for p in judged if scale == "linear" or (sign * p.verdict.published > 0
-                                                            and sign * p.verdict.reproduced > 0)]
-    off_scale = len(judged) - len(drawable)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.4, 4.6))
-    xs = np.array([sign * p.verdict.published for p in drawable])
-    ys = np.array([sign * p.verdict.reproduced for p in drawable])
-    lo, hi = _limits(np.concatenate([xs, ys]), scale)
-    _band(ax, drawable, lo, hi, scale, sign)
+    xs = np.array([sign * p.verdict.published for p in judged])
+    ys = np.array([sign * p.verdict.reproduced for p in judged])
+    lo, hi = _limits(np.concatenate([xs, ys]), scale, linthresh)
+    _band(ax, judged, lo, hi, scale, sign, linthresh)
     ax.plot([lo, hi], [lo, hi], color="0.25", lw=1, ls="--", zorder=2)
-    groups = list(dict.fromkeys(p.group for p in drawable))
+    groups = list(dict.fromkeys(p.group for p in judged))
     shapes = {g: MARKERS[i % len(MARKERS)] if len(groups) > 1 else "o" for i, g in enumerate(groups)}
-    for p, x, y in zip(drawable, xs, ys, strict=True):
+    for p, x, y in zip(judged, xs, ys, strict=True):
         v = p.verdict
         colour = COLOURS.get(outcome(v), "#000000")
         yerr = xerr = None
         if v.reproduced_std and v.n and v.n > 1:
             # on a log axis a bar reaching zero or below has no bottom end: it stops at the axis instead
-            below = min(v.reproduced_std, y - lo) if scale != "linear" else v.reproduced_std
+            below = min(v.reproduced_std, y - lo) if _logarithmic(scale) else v.reproduced_std
             yerr = [[below], [v.reproduced_std]]
         if v.published_std:
-            xerr = [[min(v.published_std, x - lo) if scale != "linear" else v.published_std], [v.published_std]]
+            xerr = [[min(v.published_std, x - lo) if _logarithmic(scale) else v.published_std], [v.published_std]]
         ax.errorbar([x], [y], yerr=yerr, xerr=xerr, fmt=shapes[p.group], ms=6, mfc=colour, mec="white", mew=0.6,
                     ecolor=colour, elinewidth=1, capsize=2, zorder=3, alpha=0.9)
-    if scale != "linear":
+    if _logarithmic(scale):
         ax.set_xscale("log")
         ax.set_yscale("log")
+    elif scale == "symlog":
+        ax.set_xscale("symlog", linthresh=linthresh)
+        ax.set_yscale("symlog", linthresh=linthresh)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
@@ -109,36 +125,58 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
     ax.set_xlabel(f"{neg}published" + (" (magnitude, log)" if scale == "neglog" else ""))
     ax.set_ylabel(f"{neg}reproduced: mean ± std over seeds" + (" (magnitude)" if scale == "neglog" else ""))
     ax.grid(True, which="major", color="0.9", lw=0.6, zorder=0)
-    _legend(ax, drawable, groups, shapes)
+    _legend(ax, judged, groups, shapes)
     ax.set_title(_wrap(title, 60), fontsize=9)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
     missing = len(points) - len(judged)
-    return PlotInfo(out, {"linear": "linear", "log": "log", "neglog": "log of magnitudes"}[scale], len(drawable),
-                    missing, off_scale)
+    words = SCALE_WORDS[scale] + (f" (linear within ±{linthresh:.3g})" if linthresh is not None else "")
+    return PlotInfo(out, words, len(judged), missing, (lo, hi), linthresh)
 
 
-def _limits(values: np.ndarray, scale: str) -> tuple[float, float]:
+def _logarithmic(scale: str) -> bool:
+    return scale in ("log", "neglog")
+
+
+def _limits(values: np.ndarray, scale: str, linthresh: float | None = None) -> tuple[float, float]:
     lo, hi = float(values.min()), float(values.max())
+    if scale == "symlog":
+        # padded by the same share as a linear axis, but of the axis as drawn
+        a, b = _to_symlog(np.array([lo, hi]), linthresh)
+        pad = 0.08 * (b - a)
+        return tuple(float(v) for v in _from_symlog(np.array([a - pad, b + pad]), linthresh))
     if scale == "linear":
         pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
         return lo - pad, hi + pad
     return lo / 1.6, hi * 1.6
 
 
-def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float) -> None:
+def _to_symlog(v: np.ndarray, linthresh: float) -> np.ndarray:
+    """Positions on a symlog axis, up to matplotlib's scale factor: linear within ±linthresh, log beyond."""
+    return np.sign(v) * np.log10(1 + np.abs(v) / linthresh)
+
+
+def _from_symlog(t: np.ndarray, linthresh: float) -> np.ndarray:
+    return np.sign(t) * linthresh * (10 ** np.abs(t) - 1)
+
+
+def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float,
+          linthresh: float | None = None) -> None:
     """The most common tolerance rule as a band along the identity line; points judged by another rule get a
     bar of their own at their published value."""
     rules = Counter(_rule(p.check) for p in points if _rule(p.check) is not None)
     common = rules.most_common(1)[0][0] if rules else None
     if common is not None:
         _, tol_abs, tol_rel, close_factor = common
-        grid = np.geomspace(lo, hi, 200) if scale != "linear" else np.linspace(lo, hi, 200)
+        if scale == "symlog":
+            grid = _from_symlog(np.linspace(*_to_symlog(np.array([lo, hi]), linthresh), 400), linthresh)
+        else:
+            grid = np.geomspace(lo, hi, 200) if _logarithmic(scale) else np.linspace(lo, hi, 200)
         tol = np.maximum(tol_abs, tol_rel * np.abs(grid))
         for factor, alpha in ((close_factor, 0.10), (1.0, 0.22)):
             low = _low_edge(grid, tol, tol_abs, tol_rel, factor, close=factor != 1.0)
-            if scale != "linear":
+            if _logarithmic(scale):
                 low = np.maximum(low, lo)  # a log axis has no room below zero
             ax.fill_between(grid, low, grid + factor * tol, color="#1b7a3a", alpha=alpha, lw=0, zorder=1)
     for p in points:
@@ -149,7 +187,7 @@ def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float
         for factor, alpha in ((p.check.close_factor, 0.12), (1.0, 0.3)):
             edge = float(_low_edge(np.array([x]), np.array([tol]), p.check.abs, p.check.rel, factor,
                                    close=factor != 1.0)[0])
-            bottom = max(edge, lo) if scale != "linear" else edge
+            bottom = max(edge, lo) if _logarithmic(scale) else edge
             ax.plot([x, x], [bottom, x + factor * tol], color="#1b7a3a", alpha=alpha, lw=5, zorder=1,
                     solid_capstyle="butt")
 

@@ -240,13 +240,40 @@ class TargetSpec(Strict):
         return self
 
 
-class TableSpec(Strict):
+class CellSettings(Strict):
+    """What a table, one of its columns or one cell may set for its cells; the most specific one wins."""
+
+    check: Check | None = None
+    # how the paper's '±' reads: the standard deviation, or the standard error of a mean of n (std = se·√n)
+    spread: Literal["std", "se"] | None = None
+    n: int | None = Field(default=None, ge=1)
+    source: str | None = Field(default=None, min_length=1)
+
+
+class TableColumn(CellSettings):
+    # bold face in the paper: in every block (dataset), the extreme published value of this column is claimed
+    # to be the extreme reproduced one too (a `lowest` claim)
+    bold: Literal["lowest", "highest"] | None = None
+
+
+class TableCell(CellSettings):
+    """A cell with settings of its own; ``value`` as the paper prints it: 0.982, or '0.982 ± 0.006'."""
+
+    value: float | str
+    note: str | None = None
+
+
+class TableSpec(CellSettings):
+    """Many value targets at once, laid out as the paper's table (``benchmark.tables`` expands them)."""
+
     prefix: str = Field(min_length=1)
     paper_ref: str = Field(min_length=1)
+    # how the bold-face claims name the table ("Table 2"); the paper_ref when left out
+    name: str | None = Field(default=None, min_length=1)
     experiment: Name
-    check: Check
-    source: str = Field(min_length=1)
-    values: dict[Name, dict[Name, dict[str, float]]] = Field(min_length=1)
+    columns: dict[str, TableColumn] = {}
+    # dataset -> method -> measurement -> cell: a number, 'value ± spread', or a TableCell mapping
+    values: dict[Name, dict[Name, dict[str, Any]]] = Field(min_length=1)
 
 
 class SweepFigure(Strict):

@@ -9,11 +9,10 @@ their judges). The names most code needs are re-exported here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from benchmark import validate, yaml_lines
+from benchmark import tables, validate, yaml_lines
 from benchmark.claims import (  # noqa: F401 (re-exported)
     CLAIM_TYPES,
     STATISTIC_TYPES,
@@ -39,7 +38,16 @@ from benchmark.schema import (  # noqa: F401 (re-exported)
     SweepFigure,
     TargetSpec,
 )
-from benchmark.targets import Ref, ResolvedFigure, Target, expand_targets, parse_ref, resolve_figures  # noqa: F401
+from benchmark.schema_base import pydantic_message
+from benchmark.targets import (  # noqa: F401 (re-exported)
+    Ref,
+    ResolvedFigure,
+    Target,
+    parse_ref,
+    resolve_figures,
+    target_specs,
+    unique_ids,
+)
 
 
 def load_suite(path: Path | str) -> Suite:
@@ -57,7 +65,7 @@ def load_suite(path: Path | str) -> Suite:
                 loc = loc[:cut] + loc[cut + 1:]
         # pydantic puts union-member names into locations; the user never wrote those
         loc = tuple(p for p in loc if p not in ("grid", "range", "str", "float") or p == loc[-1])
-        raise located.error(loc, _pydantic_message(err)) from None
+        raise located.error(loc, pydantic_message(err)) from None
     suite._path = located.file
     validate.check(suite, located)
     suite._targets = expand_targets(suite, located)
@@ -66,23 +74,17 @@ def load_suite(path: Path | str) -> Suite:
     return suite
 
 
+def expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> list[Target]:
+    """Every target: the `targets:` entries, then each table's cells and bold-face claims, in file order."""
+    return unique_ids(located, target_specs(suite, located) + tables.expand(suite, located))
+
+
 def _display(path: Path | str) -> str:
     p = Path(path)
     try:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(p)
-
-
-def _pydantic_message(err: dict[str, Any]) -> str:
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    if err["type"] == "missing":
-        return "required field is missing"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    return msg.splitlines()[0]
 
 
 def produced_measurements(suite: Suite, experiment: str, method: str) -> set[str]:

@@ -1,12 +1,11 @@
-"""Targets as the engine uses them: every target of a suite with its measurement references resolved (tables
-expanded, claim references completed from the target's own experiment, method and dataset), and the sweep
-figures likewise. Structure only: whether a job can produce a measurement is checked by ``benchmark.validate``,
-which finds each reference's place in the YAML in ``Target.ref_paths``.
+"""Targets as the engine uses them: every target of a suite with its measurement references resolved (claim
+references completed from the target's own experiment, method and dataset; tables are expanded by
+``benchmark.tables``), and the sweep figures likewise. Structure only: whether a job can produce a measurement is
+checked by ``benchmark.validate``, which finds each reference's place in the YAML in ``Target.ref_paths``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,18 +100,20 @@ def parse_ref(text: str, experiment: str, method: str | None, dataset: str | Non
     return Ref(filled[0], filled[1], filled[2], parts[-1])
 
 
-def expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> list[Target]:
-    """Every target, the table blocks expanded, in file order."""
-    targets: list[Target] = []
+def unique_ids(located: yaml_lines.LocatedYaml, placed: list[tuple[Target, tuple]]) -> list[Target]:
+    """The targets of ``placed`` (each with its place in the YAML), in order, once each id is known unique."""
     where: dict[str, tuple] = {}
-
-    def add(target: Target, path: tuple) -> None:
+    for target, path in placed:
         if target.id in where:
             raise located.error(path, f"duplicate target id '{target.id}' (first at line "
                                       f"{located.line_of(where[target.id])})")
         where[target.id] = path
-        targets.append(target)
+    return [target for target, _ in placed]
 
+
+def target_specs(suite: Suite, located: yaml_lines.LocatedYaml) -> list[tuple[Target, tuple]]:
+    """The `targets:` entries, their references resolved, each with its place in the YAML (tables: benchmark.tables)."""
+    targets: list[tuple[Target, tuple]] = []
     for i, spec in enumerate(suite.targets):
         path = ("targets", i)
         if spec.experiment not in suite.experiments:
@@ -142,28 +143,11 @@ def expand_targets(suite: Suite, located: yaml_lines.LocatedYaml) -> list[Target
             check_place(suite, located, ref, ref_path)
         _check_pairs(spec, refs, ref_paths, located)
         measurement = spec.statistic.type if spec.statistic is not None else spec.measurement
-        add(Target(id=spec.id, paper_ref=spec.paper_ref, kind=spec.kind, source=spec.source,
-                   experiment=spec.experiment, measurement=measurement, published=spec.published,
-                   published_std=spec.published_std, published_n=spec.published_n, check=spec.check,
-                   claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic,
-                   role=spec.role, calibrates=spec.calibrates, note=spec.note, ref_paths=ref_paths), path)
-
-    for t, table in enumerate(suite.tables):
-        base = ("tables", t)
-        if table.experiment not in suite.experiments:
-            raise located.error(base + ("experiment",), f"experiment '{table.experiment}' is not defined")
-        for dataset, by_method in table.values.items():
-            for method, by_measurement in by_method.items():
-                for measurement, published in by_measurement.items():
-                    path = base + ("values", dataset, method, measurement)
-                    if not math.isfinite(published):
-                        raise located.error(path, "published value must be a finite number")
-                    ref = Ref(table.experiment, method, dataset, measurement)
-                    check_place(suite, located, ref, path)
-                    add(Target(id=f"{table.prefix}/{dataset}/{method}/{measurement}", paper_ref=table.paper_ref,
-                               kind="value", source=table.source, experiment=table.experiment,
-                               measurement=measurement, published=published, published_std=None,
-                               published_n=1, check=table.check, claim=None, refs=[ref], ref_paths=[path]), path)
+        targets.append((Target(id=spec.id, paper_ref=spec.paper_ref, kind=spec.kind, source=spec.source,
+                               experiment=spec.experiment, measurement=measurement, published=spec.published,
+                               published_std=spec.published_std, published_n=spec.published_n, check=spec.check,
+                               claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic,
+                               role=spec.role, calibrates=spec.calibrates, note=spec.note, ref_paths=ref_paths), path))
     return targets
 
 
