@@ -118,3 +118,11 @@ def test_the_cached_catalog_knows_a_plug_in_capability_without_importing_the_plu
     refused = validate("other.yaml")
     assert refused.returncode == 2 and "IMPORTED False False" in refused.stdout
     assert "needs dataset capability 'known_moments' (the data's exact mean" in refused.stderr, refused.stderr
+
+
+def test_a_plug_in_path_that_is_not_there_is_one_line(bench_home, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_PLUGINS", f"{PLUGIN}{os.pathsep}{bench_home / 'missing.py'}")
+    Path("suite.yaml").write_text(SUITE)
+    assert main(["validate", "suite.yaml"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: BENCH_PLUGINS: {bench_home / 'missing.py'}: neither a .py file nor a folder", err
