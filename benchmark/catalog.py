@@ -90,11 +90,9 @@ _LIVE: dict[tuple[int, ...], Catalog] = {}
 
 def live() -> Catalog:
     """From the registries (importing every plug-in first); rebuilt only when something new registered."""
-    from benchmark import api
+    from benchmark import api, contracts
 
     api.load_plugins()
-    from benchmark import contracts
-
     key = (len(api.METHODS), len(api.METRICS), len(api.DATASETS), len(contracts.DESCRIPTIONS))
     if key not in _LIVE:
         _LIVE.clear()
