@@ -126,3 +126,13 @@ def test_a_plug_in_path_that_is_not_there_is_one_line(bench_home, monkeypatch, c
     assert main(["validate", "suite.yaml"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: BENCH_PLUGINS: {bench_home / 'missing.py'}: neither a .py file nor a folder", err
+
+
+def test_the_catalog_s_cache_keeps_every_capability_with_its_phrase_and_origin():
+    from benchmark.catalog import catalog, from_json, to_json
+
+    cat = catalog()
+    again = from_json(json.loads(json.dumps(to_json(cat))))
+    assert again.capabilities == cat.capabilities
+    assert cat.capabilities["mixture"] == ("dataset", contracts.DESCRIPTIONS["mixture"], "benchmark.contracts.Mixture")
+    assert cat.capabilities["sampler"][0] == "model"
