@@ -307,15 +307,18 @@ def register_metric(name: str, produces: tuple[str, ...] | list[str], descriptio
 
 
 def load_plugins() -> None:
-    """Import every dataset, metric and method module so that the registries are filled."""
+    """Import every dataset, metric and method module so that the registries are filled: the shipped ones, then
+    the files ``BENCH_PLUGINS`` names (``benchmark.plugin_files``)."""
     import importlib
     import pkgutil
 
     import baselines
     import benchmark.data
     import benchmark.metrics
+    from benchmark import plugin_files
 
     for package in (benchmark.data, benchmark.metrics, baselines):
         for info in pkgutil.iter_modules(package.__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{package.__name__}.{info.name}")
+    plugin_files.import_named()

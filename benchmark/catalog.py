@@ -5,7 +5,9 @@ offers, and versions.
 `bench validate`, `bench targets` and `bench compare` need only these, not the networks behind them, so they
 read a catalog: in a process that has imported the plug-ins (training, tests) it is built from the live
 registries; otherwise from a cache under ``$BENCH_HOME/catalog/``, keyed by a hash of every plug-in source
-file (any edit makes a new one). A missing cache is written once by importing the plug-ins.
+file, the ``BENCH_PLUGINS`` files included (any edit makes a new one). A missing cache is written once by importing
+the plug-ins. The cache also holds every capability's name and phrase, so that a plug-in's own capability
+(``contracts.register_capability``) is known to ``bench validate`` without importing the plug-in.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from benchmark import plugin_files
 from benchmark.hparams import REQUIRED, HParam
 
 ROOT = Path(__file__).resolve().parent.parent
 # the plug-ins, and the engine modules whose code decides what a declaration says
 SOURCES = ("benchmark/data", "benchmark/metrics", "benchmark/features", "baselines", "benchmark/api.py",
-           "benchmark/hparams.py", "benchmark/budget.py", "benchmark/contracts.py", "benchmark/catalog.py")
+           "benchmark/hparams.py", "benchmark/budget.py", "benchmark/contracts.py", "benchmark/catalog.py",
+           "benchmark/plugin_files.py")
 
 
 @dataclass(frozen=True)
@@ -70,24 +74,26 @@ class Catalog:
     methods: dict[str, MethodDecl]
     metrics: dict[str, MetricDecl]
     datasets: dict[str, DatasetDecl]
+    # every capability: name -> (kind, description, where it is defined) (benchmark.contracts)
+    capabilities: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def catalog() -> Catalog:
     """The declarations of every registered plug-in."""
     if "benchmark.api" in sys.modules:  # the plug-ins' modules are (being) imported here: read them live
         return live()
-    return _cached(source_hash())
+    return _cached(source_hash() + plugin_files.content_hash())
 
 
-_LIVE: dict[tuple[int, int, int], Catalog] = {}
+_LIVE: dict[tuple[int, ...], Catalog] = {}
 
 
 def live() -> Catalog:
     """From the registries (importing every plug-in first); rebuilt only when something new registered."""
-    from benchmark import api
+    from benchmark import api, contracts
 
     api.load_plugins()
-    key = (len(api.METHODS), len(api.METRICS), len(api.DATASETS))
+    key = (len(api.METHODS), len(api.METRICS), len(api.DATASETS), len(contracts.DESCRIPTIONS))
     if key not in _LIVE:
         _LIVE.clear()
         _LIVE[key] = _from_registries()
@@ -104,12 +110,12 @@ def _from_registries() -> Catalog:
     metrics = {name: MetricDecl(name, tuple(m.produces), dict(m.params), str(m.version), tuple(m.needs_model),
                                 tuple(m.needs_dataset), m.requires is not None, dict(m.budget))
                for name, m in api.METRICS.items()}
-    from benchmark.contracts import constructor_defaults
+    from benchmark.contracts import capability_origins, constructor_defaults
 
     datasets = {name: DatasetDecl(name, str(cls.version), tuple(cls.offers),
                                   json.loads(json.dumps(constructor_defaults(cls), default=str)))
                 for name, cls in api.DATASETS.items()}
-    return Catalog(methods, metrics, datasets)
+    return Catalog(methods, metrics, datasets, capability_origins())
 
 
 @lru_cache(maxsize=1)
@@ -141,9 +147,12 @@ def _cached(key: str) -> Catalog:
 
     path = bench_home() / "catalog" / f"{key}.json"
     try:
-        return from_json(json.loads(path.read_text()))
+        found = from_json(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    else:
+        _declare_capabilities(found)
+        return found
     found = live()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +162,14 @@ def _cached(key: str) -> Catalog:
     except OSError:  # an unwritable BENCH_HOME only costs speed here; the commands that write say so
         pass
     return found
+
+
+def _declare_capabilities(found: Catalog) -> None:
+    """Make the cached capabilities known by name and phrase, as their plug-ins would on import."""
+    from benchmark import contracts
+
+    for name, (kind, description, where) in found.capabilities.items():
+        contracts.declare_capability(kind, name, None, description, where)
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -185,6 +202,7 @@ def to_json(c: Catalog) -> dict[str, Any]:
                     for n, m in c.metrics.items()},
         "datasets": {n: {"version": d.version, "offers": list(d.offers), "defaults": d.defaults}
                      for n, d in c.datasets.items()},
+        "capabilities": {n: list(entry) for n, entry in c.capabilities.items()},
     }
 
 
@@ -200,4 +218,5 @@ def from_json(data: dict[str, Any]) -> Catalog:
                for n, m in data["metrics"].items()}
     datasets = {n: DatasetDecl(n, d["version"], tuple(d["offers"]), d["defaults"])
                 for n, d in data["datasets"].items()}
-    return Catalog(methods, metrics, datasets)
+    capabilities = {n: (kind, description, where) for n, (kind, description, where) in data["capabilities"].items()}
+    return Catalog(methods, metrics, datasets, capabilities)

@@ -17,6 +17,10 @@ parameters (its constructor defaults under the suite's values)::
     "linear_gaussian if generator=linear and loss=squared"
     "validation_split if n_valid!=0"
 
+A plug-in file may add a capability of its own beside its dataset or method, with ``register_capability``
+on its protocol, so that nothing here changes for it (``docs/adding-a-paper.md``); the built-in ones below are
+registered the same way.
+
 Values are read like YAML scalars (``null``, ``true``, numbers, else strings). Nothing else is allowed: a
 condition that needs more logic than that is a sign the capability should be split.
 
@@ -30,19 +34,69 @@ of which will do (the method then reads whichever ``offered(dataset)`` says is t
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from benchmark.registry import Registry, origin
 
 if TYPE_CHECKING:  # the protocols are documentation and runtime checks; nothing here needs torch at import
     import numpy as np
     import torch
     from torch import nn
 
+KINDS = ("model", "dataset")
+# name -> its protocol, per kind; None where only the declaration is known: a process that read the plug-ins'
+# declarations from the catalog's cache knows a plug-in's capability by name and phrase without importing it
+MODEL_CAPABILITIES: Registry[type | None] = Registry("model capability")
+DATASET_CAPABILITIES: Registry[type | None] = Registry("dataset capability")
+# one phrase per capability, for error messages and listings
+DESCRIPTIONS: dict[str, str] = {}
+
+
+def _table(kind: str) -> Registry[type | None]:
+    if kind not in KINDS:
+        raise ValueError(f"a capability is of kind 'model' or 'dataset', not {kind!r}")
+    return MODEL_CAPABILITIES if kind == "model" else DATASET_CAPABILITIES
+
+
+def declare_capability(kind: str, name: str, protocol: type | None, description: str, where: str) -> None:
+    """Add capability ``name`` of ``kind``; a name is one capability, of one kind, defined in one place."""
+    table = _table(kind)
+    other = DATASET_CAPABILITIES if table is MODEL_CAPABILITIES else MODEL_CAPABILITIES
+    if name in other:
+        raise ValueError(f"capability '{name}' is already a {other.kind} ({where} declares it a {kind} one)")
+    if not description:
+        raise ValueError(f"capability '{name}' ({where}) needs a description")
+    if protocol is None and name in table:  # the protocol itself was imported already: keep it
+        return
+    table.add(name, protocol, where)
+    DESCRIPTIONS[name] = description
+
+
+def register_capability(kind: str, name: str, description: str) -> Callable[[type], type]:
+    """Decorator for a ``typing.Protocol`` (``@runtime_checkable``) that becomes capability ``name``: a method's
+    model (kind "model") or a dataset (kind "dataset") may then declare it in ``provides`` or ``offers``, and a
+    metric or a method may need it. ``description`` is the phrase error messages show. A plug-in file may
+    register its own: the name is refused when any other definition holds it."""
+
+    def wrap(protocol: type) -> type:
+        declare_capability(kind, name, protocol, description, origin(protocol))
+        return protocol
+
+    return wrap
+
+
+def capability_origins() -> dict[str, tuple[str, str, str]]:
+    """name -> (kind, description, where it is defined), for the catalog's cache."""
+    return {name: (table.kind.split()[0], DESCRIPTIONS[name], table.origin_of(name))
+            for table in (MODEL_CAPABILITIES, DATASET_CAPABILITIES) for name in table}
+
 
 # ------------------------------------------------------------------------------------ model capabilities
 
 
+@register_capability("model", "sampler", "draws samples: sample(n, rng)")
 @runtime_checkable
 class Sampler(Protocol):
     """``sampler``: ``sample(n, rng)`` returns n draws from the model on the CPU, shaped like the dataset's data
@@ -51,6 +105,7 @@ class Sampler(Protocol):
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor: ...
 
 
+@register_capability("model", "noise_sampler", "draws samples with a chosen latent law: sample(n, rng, noise=...)")
 @runtime_checkable
 class NoiseSampler(Protocol):
     """``noise_sampler``: a sampler whose latent law can be chosen per call, ``sample(n, rng, noise=kind)`` with
@@ -60,6 +115,7 @@ class NoiseSampler(Protocol):
     def sample(self, n: int, rng: torch.Generator, noise: str | None = None) -> torch.Tensor: ...
 
 
+@register_capability("model", "energy", "a learned energy: energy(x)")
 @runtime_checkable
 class Energy(Protocol):
     """``energy``: ``energy(x)`` is the learned energy c(x) of each row of x (float, (n,), low on data; inputs
@@ -70,6 +126,8 @@ class Energy(Protocol):
     def energy(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("model", "gradient_fields",
+                     "per-sample generator gradients on 2-D samples: sample_gradients(n, rng)")
 @runtime_checkable
 class GradientFields(Protocol):
     """``gradient_fields``: ``sample_gradients(n, rng)`` returns, for one training-mode batch of n generated 2-D
@@ -82,6 +140,7 @@ class GradientFields(Protocol):
     def sample_gradients(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]: ...
 
 
+@register_capability("model", "features", "fixed features of inputs: features(x)")
 @runtime_checkable
 class Features(Protocol):
     """``features``: ``features(x)`` maps inputs (rows of flat images in the dataset's range) to fixed feature
@@ -90,6 +149,7 @@ class Features(Protocol):
     def features(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("model", "encoder", "an encoder: encode(x)")
 @runtime_checkable
 class Encoder(Protocol):
     """``encoder``: ``encode(x)`` maps images (n, C, H, W) to latent codes (n, latent_dim) on the CPU."""
@@ -97,6 +157,8 @@ class Encoder(Protocol):
     def encode(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("model", "generator_snapshots",
+                     "the generator and its states saved from half way through training")
 @runtime_checkable
 class GeneratorSnapshots(Protocol):
     """``generator_snapshots``: the generator as a module and its states saved from half way through training,
@@ -114,6 +176,7 @@ class GeneratorSnapshots(Protocol):
     steps: int
 
 
+@register_capability("model", "discriminator", "a GAN discriminator's logits: logits(x)")
 @runtime_checkable
 class Discriminator(Protocol):
     """``discriminator``: ``logits(x)`` is the trained discriminator's logit of D(x) = P(x is data), (n,) on the
@@ -122,6 +185,7 @@ class Discriminator(Protocol):
     def logits(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("model", "critic", "a Wasserstein critic: values(x), grad_norms(x)")
 @runtime_checkable
 class Critic(Protocol):
     """``critic``: a Wasserstein critic f: ``values(x)`` is f(x), (n,); ``grad_norms(x)`` is ‖∇f(x)‖, (n,)."""
@@ -131,6 +195,7 @@ class Critic(Protocol):
     def grad_norms(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("model", "gan_networks", "the differentiable generator and discriminator networks")
 @runtime_checkable
 class GANNetworks(Protocol):
     """``gan_networks``: the trained networks themselves, differentiable: ``generator`` maps (n, latent_dim)
@@ -141,6 +206,7 @@ class GANNetworks(Protocol):
     latent_dim: int
 
 
+@register_capability("model", "info_codes", "an InfoGAN categorical code with its Q head")
 @runtime_checkable
 class InfoCodes(Protocol):
     """``info_codes``: an InfoGAN's categorical code: ``code_probs`` (the prior), ``draw_codes(n, rng)``,
@@ -157,6 +223,7 @@ class InfoCodes(Protocol):
     def q_logits(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("model", "entropic_coupling", "an entropic GAN's generator and dual critics")
 @runtime_checkable
 class EntropicCoupling(Protocol):
     """``entropic_coupling``: an entropic GAN's generator and dual critics (Balaji et al. 2019):
@@ -178,6 +245,7 @@ class EntropicCoupling(Protocol):
     def log_c(self) -> float: ...
 
 
+@register_capability("model", "linear_gaussian", "a linear generator with the squared loss (closed-form likelihood)")
 @runtime_checkable
 class LinearGaussian(Protocol):
     """``linear_gaussian``: an entropic GAN whose marginal f_Y has a closed form: ``linear_parameters()`` returns
@@ -202,6 +270,7 @@ class QuadraticCritics(Protocol):
 # ---------------------------------------------------------------------------------- dataset capabilities
 
 
+@register_capability("dataset", "samples", "draws from p_data: sample(n, rng)")
 @runtime_checkable
 class Samples(Protocol):
     """``samples``: ``sample(n, rng)`` draws n samples of p_data (the training distribution) on the CPU."""
@@ -209,6 +278,7 @@ class Samples(Protocol):
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "flat_samples", "samples are flat vectors: dim, sample(n, rng) of shape (n, dim)")
 @runtime_checkable
 class FlatSamples(Protocol):
     """``flat_samples``: every sample is a flat vector of ``dim`` coordinates: ``sample(n, rng)`` is (n, dim)
@@ -219,6 +289,7 @@ class FlatSamples(Protocol):
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "latent_dim", "the latent width the data was made with: latent_dim")
 @runtime_checkable
 class LatentDim(Protocol):
     """``latent_dim``: the data was made from ``latent_dim`` latent coordinates, a natural latent width for a
@@ -227,6 +298,7 @@ class LatentDim(Protocol):
     latent_dim: int
 
 
+@register_capability("dataset", "density", "the exact log-density: log_density(x)")
 @runtime_checkable
 class Density(Protocol):
     """``density``: ``log_density(x)`` is the exact log p_data of each row of x, float64 (n,)."""
@@ -234,6 +306,8 @@ class Density(Protocol):
     def log_density(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "model_distribution",
+                     "a fixed model distribution beside p_data: sample_data, sample_model")
 @runtime_checkable
 class ModelDistribution(Protocol):
     """``model_distribution``: a fixed model distribution p_g next to p_data: ``sample_data(n, rng)`` and
@@ -244,6 +318,7 @@ class ModelDistribution(Protocol):
     def sample_model(self, n: int, rng: torch.Generator) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "exact_divergences", "the exact JSD and W1 between p_data and the model distribution")
 @runtime_checkable
 class ExactDivergences(Protocol):
     """``exact_divergences``: ``jsd_exact()`` = JSD(p_data, p_g) and ``wasserstein_exact()`` = W1(p_data, p_g)."""
@@ -253,6 +328,7 @@ class ExactDivergences(Protocol):
     def wasserstein_exact(self) -> float: ...
 
 
+@register_capability("dataset", "density_pair_1d", "exact 1-D densities of p_data and p_g")
 @runtime_checkable
 class DensityPair1D(Protocol):
     """``density_pair_1d``: 1-D p_data and p_g with exact densities: ``log_density_data(x)``,
@@ -272,6 +348,7 @@ class DensityPair1D(Protocol):
     def grid(self, n: int = 2001) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "canvas", "the 2-D grid of Table 2: canvas, grid_pdata(), grid_pemp()")
 @runtime_checkable
 class Canvas(Protocol):
     """``canvas``: the 2-D grid of Table 2 (Dai et al. 2017, Appendix B.2): ``canvas`` with ``points()`` (the
@@ -285,17 +362,22 @@ class Canvas(Protocol):
     def grid_pemp(self) -> np.ndarray: ...
 
 
+@register_capability("dataset", "mixture",
+                     "Gaussian-mixture components: means, weights, variances, nearest_component(x)")
 @runtime_checkable
 class Mixture(Protocol):
-    """``mixture``: p_data is a Gaussian mixture: ``means`` (K, d), ``weights`` (K,), both float64, and
-    ``nearest_component(x)`` the index of the closest mean for each row."""
+    """``mixture``: p_data is a Gaussian mixture with diagonal covariances: ``means`` (K, d), ``weights`` (K,),
+    ``variances`` (K, d) (component k's variance along each axis), all float64, and ``nearest_component(x)``
+    the index of the closest mean for each row."""
 
     means: torch.Tensor
     weights: torch.Tensor
+    variances: torch.Tensor
 
     def nearest_component(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "train_set", "a fixed training set: train_samples()")
 @runtime_checkable
 class TrainSet(Protocol):
     """``train_set``: ``train_samples()`` is the fixed training set, (n, d) (images flat, in [0, 1] or the
@@ -304,6 +386,7 @@ class TrainSet(Protocol):
     def train_samples(self) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "test_set", "a fixed test set: test_samples()")
 @runtime_checkable
 class TestSet(Protocol):
     """``test_set``: ``test_samples()`` is the fixed test set, laid out as ``train_samples()``."""
@@ -311,6 +394,7 @@ class TestSet(Protocol):
     def test_samples(self) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "images", "images of a known (C, H, W) shape")
 @runtime_checkable
 class Images(Protocol):
     """``images``: samples are images of ``image_shape`` = (C, H, W) (flat samples reshape to it)."""
@@ -318,6 +402,7 @@ class Images(Protocol):
     image_shape: tuple[int, int, int]
 
 
+@register_capability("dataset", "labelled_images", "labelled images of every class: labelled(split)")
 @runtime_checkable
 class LabelledImages(Protocol):
     """``labelled_images``: ``labelled(split)`` for split "train" or "test" returns (flat images float32 in
@@ -326,6 +411,7 @@ class LabelledImages(Protocol):
     def labelled(self, split: str) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
+@register_capability("dataset", "image_splits", "image splits in [-1, 1]: split(name), sample_split(name, n, rng)")
 @runtime_checkable
 class ImageSplits(Protocol):
     """``image_splits``: ``split("test")`` is the fixed test split, (n, C, H, W) float32 in [-1, 1];
@@ -338,6 +424,7 @@ class ImageSplits(Protocol):
     def sample_split(self, name: str, n: int, rng: torch.Generator) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "validation_split", "a non-empty held-out 'valid' split")
 @runtime_checkable
 class ValidationSplit(Protocol):
     """``validation_split``: a non-empty held-out ``split("valid")`` (and ``sample_split("valid", ...)``), for a
@@ -348,6 +435,8 @@ class ValidationSplit(Protocol):
     def sample_split(self, name: str, n: int, rng: torch.Generator) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "classifier",
+                     "what a dataset-trained classifier needs: classifier_kind, classifier_data(), split_labels(name)")
 @runtime_checkable
 class Classifier(Protocol):
     """``classifier``: what a dataset-trained classifier needs: ``classifier_kind`` ("cifar_vgg" or
@@ -361,64 +450,13 @@ class Classifier(Protocol):
     def split_labels(self, name: str) -> torch.Tensor: ...
 
 
+@register_capability("dataset", "evaluation_sets", "named sets to score: evaluation_sets()")
 @runtime_checkable
 class EvaluationSets(Protocol):
     """``evaluation_sets``: ``evaluation_sets()`` names fixed sets of flat samples to score; the main one is
     "heldout" when present, else the first."""
 
     def evaluation_sets(self) -> dict[str, torch.Tensor]: ...
-
-
-MODEL_CAPABILITIES: dict[str, type] = {
-    "sampler": Sampler, "noise_sampler": NoiseSampler, "energy": Energy, "gradient_fields": GradientFields,
-    "features": Features, "encoder": Encoder, "generator_snapshots": GeneratorSnapshots,
-    "discriminator": Discriminator, "critic": Critic, "gan_networks": GANNetworks, "info_codes": InfoCodes,
-    "entropic_coupling": EntropicCoupling, "linear_gaussian": LinearGaussian,
-}
-
-DATASET_CAPABILITIES: dict[str, type] = {
-    "samples": Samples, "flat_samples": FlatSamples, "latent_dim": LatentDim, "density": Density,
-    "model_distribution": ModelDistribution, "exact_divergences": ExactDivergences,
-    "density_pair_1d": DensityPair1D, "canvas": Canvas, "mixture": Mixture,
-    "train_set": TrainSet, "test_set": TestSet, "images": Images, "labelled_images": LabelledImages,
-    "image_splits": ImageSplits, "validation_split": ValidationSplit, "classifier": Classifier,
-    "evaluation_sets": EvaluationSets,
-}
-
-
-# one phrase per capability, for error messages and listings
-DESCRIPTIONS: dict[str, str] = {
-    "sampler": "draws samples: sample(n, rng)",
-    "noise_sampler": "draws samples with a chosen latent law: sample(n, rng, noise=...)",
-    "energy": "a learned energy: energy(x)",
-    "gradient_fields": "per-sample generator gradients on 2-D samples: sample_gradients(n, rng)",
-    "features": "fixed features of inputs: features(x)",
-    "encoder": "an encoder: encode(x)",
-    "generator_snapshots": "the generator and its states saved from half way through training",
-    "discriminator": "a GAN discriminator's logits: logits(x)",
-    "critic": "a Wasserstein critic: values(x), grad_norms(x)",
-    "gan_networks": "the differentiable generator and discriminator networks",
-    "info_codes": "an InfoGAN categorical code with its Q head",
-    "entropic_coupling": "an entropic GAN's generator and dual critics",
-    "linear_gaussian": "a linear generator with the squared loss (closed-form likelihood)",
-    "samples": "draws from p_data: sample(n, rng)",
-    "flat_samples": "samples are flat vectors: dim, sample(n, rng) of shape (n, dim)",
-    "latent_dim": "the latent width the data was made with: latent_dim",
-    "density": "the exact log-density: log_density(x)",
-    "model_distribution": "a fixed model distribution beside p_data: sample_data, sample_model",
-    "exact_divergences": "the exact JSD and W1 between p_data and the model distribution",
-    "density_pair_1d": "exact 1-D densities of p_data and p_g",
-    "canvas": "the 2-D grid of Table 2: canvas, grid_pdata(), grid_pemp()",
-    "mixture": "Gaussian-mixture components: means, weights, nearest_component(x)",
-    "train_set": "a fixed training set: train_samples()",
-    "test_set": "a fixed test set: test_samples()",
-    "images": "images of a known (C, H, W) shape",
-    "labelled_images": "labelled images of every class: labelled(split)",
-    "image_splits": "image splits in [-1, 1]: split(name), sample_split(name, n, rng)",
-    "validation_split": "a non-empty held-out 'valid' split",
-    "classifier": "what a dataset-trained classifier needs: classifier_kind, classifier_data(), split_labels(name)",
-    "evaluation_sets": "named sets to score: evaluation_sets()",
-}
 
 
 # ------------------------------------------------------------------------------------- declarations

@@ -1,7 +1,7 @@
-"""The one registry type behind every plug-in kind: datasets, methods, metrics, claim types, statistic types and
-batch trainers. A name is registered once; a second, different definition under the same name is an error, so
-that a plug-in never silently replaces another (a module imported again re-registers its own definition, which
-is the same place and is allowed).
+"""The one registry type behind every plug-in kind: datasets, methods, metrics, claim types, statistic types,
+batch trainers and capabilities. A name is registered once; a second, different definition under the same name is
+an error, so that a plug-in never silently replaces another (a module imported again re-registers its own
+definition, which is the same place and is allowed).
 
 A registry reads as a dict of name -> item. Tests may still put a stand-in under a name with plain item
 assignment (``monkeypatch.setitem``); only ``add``, what the decorators call, refuses duplicates."""
@@ -28,6 +28,10 @@ class Registry(dict[str, Item], Generic[Item]):
             raise ValueError(f"{self.kind} '{name}' is registered twice: by {first} and by {where}")
         self[name] = item
         return item
+
+    def origin_of(self, name: str) -> str:
+        """Where the definition registered under ``name`` lives (``module.qualname``)."""
+        return self._origins[name]
 
 
 def origin(obj: object) -> str:

@@ -78,7 +78,11 @@ def test_parallel_lines_geometry_and_exact_divergences() -> None:
 def test_ring_mixture_density_and_modes() -> None:
     ds = DATASETS["ring_mixture_2d"](n_modes=10, radius=2.0, std=0.05)
     x, modes = ds.sample_with_modes(2000, torch.Generator().manual_seed(0))
-    assert torch.equal(ds.nearest_mode(x), modes)  # modes 1.2 apart, std 0.05: never confused
+    assert torch.equal(ds.nearest_component(x), modes)  # modes 1.2 apart, std 0.05: never confused
+    assert torch.allclose(ds.weights.sum(), torch.tensor(1.0, dtype=torch.float64))
+    for k in range(10):  # the stated variances are those of the draws (about 200 per mode: within 35 %)
+        drawn = x[modes == k].double().var(dim=0)
+        assert torch.allclose(drawn, ds.variances[k], rtol=0.35), (k, drawn, ds.variances[k])
     peak = ds.log_density(ds.means[:1].float())
     assert float(peak) == pytest.approx(-math.log(10 * 2 * math.pi * 0.05**2), abs=1e-6)
 

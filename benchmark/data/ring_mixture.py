@@ -15,7 +15,7 @@ from benchmark.api import Dataset, register_dataset
 class RingMixture2D(Dataset):
     name = "ring_mixture_2d"
     description = "n_modes isotropic Gaussians (std) equally spaced on a circle of the given radius"
-    offers = ("samples", "flat_samples", "density")
+    offers = ("samples", "flat_samples", "density", "mixture")
     dim = 2
 
     def __init__(self, data_dir: Path | None = None, n_modes: int = 10, radius: float = 2.0,
@@ -28,6 +28,8 @@ class RingMixture2D(Dataset):
         self.std = float(std)
         angles = torch.arange(self.n_modes, dtype=torch.float64) * (2.0 * math.pi / self.n_modes)
         self.means = self.radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+        self.weights = torch.full((self.n_modes,), 1.0 / self.n_modes, dtype=torch.float64)
+        self.variances = torch.full((self.n_modes, 2), self.std**2, dtype=torch.float64)
 
     def sample_with_modes(self, n: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Samples (n, 2) float32 and the index of the mode each was drawn from (n,)."""
@@ -49,7 +51,7 @@ class RingMixture2D(Dataset):
         log_comp = -0.5 * sq / self.std**2 - math.log(2.0 * math.pi * self.std**2)
         return torch.logsumexp(log_comp, dim=1) - math.log(self.n_modes)
 
-    def nearest_mode(self, x: torch.Tensor) -> torch.Tensor:
+    def nearest_component(self, x: torch.Tensor) -> torch.Tensor:
         """Index of the closest mode centre, for mode-coverage diagnostics."""
         d = torch.cdist(x.to(torch.float64), self.means)
         return d.argmin(dim=1)
