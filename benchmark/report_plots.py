@@ -6,9 +6,9 @@ identity line is where a perfect reproduction lies; the shaded band is the check
 (dark: reproduced, light: close), drawn as one band when every point has the same tolerance rule and as a bar
 per point otherwise. The axes follow every value drawn, published and reproduced: logarithmic when all are
 positive and span decades; magnitudes on log axes when all are negative and span decades (log-likelihoods; the
-labels say so); symmetric-log when zeros or both signs appear among values that span decades (linear within the
-smallest non-zero magnitude, logarithmic beyond it); linear otherwise. Every point with both numbers is drawn: no
-scale leaves out a zero or a sign.
+labels say so); symmetric-log when zeros or both signs appear and values reach decades beyond the smallest non-zero
+published magnitude (linear within it, logarithmic beyond); linear otherwise. Every point with both numbers
+is drawn: no scale leaves out a zero or a sign.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def _pyplot():
 
     return plt
 
-def axis_scale(values: list[float]) -> str:
-    """The axes for ``values``: 'log' for positive values spanning decades, 'neglog' for negative ones that do,
-    'symlog' where zeros or both signs appear among magnitudes that span decades, else 'linear'."""
+def axis_scale(values: list[float], published: list[float] | None = None) -> str:
+    """The axes for ``values`` (of which ``published`` are the paper's; all of them when not given): 'log' for
+    positive values spanning decades, 'neglog' for negative ones that do, 'symlog' where zeros or both signs appear
+    and the largest magnitude is decades above the linear threshold, else 'linear'."""
     finite = [v for v in values if math.isfinite(v)]
     magnitudes = [abs(v) for v in finite if v != 0]
     if len(finite) < 2 or not magnitudes or math.log10(max(magnitudes) / min(magnitudes)) < DECADES:
@@ -70,13 +71,17 @@ def axis_scale(values: list[float]) -> str:
         return "log"
     if all(v < 0 for v in finite):
         return "neglog"
-    return "symlog"
+    threshold = linear_threshold(finite if published is None else published, finite)
+    return "symlog" if math.log10(max(magnitudes) / threshold) >= DECADES else "linear"
 
 
-def linear_threshold(values: list[float]) -> float:
-    """Where a symlog axis turns from linear to logarithmic: the smallest non-zero magnitude, so that every
-    non-zero value sits on the logarithmic part and zero on the linear one."""
-    return min(abs(v) for v in values if v != 0 and math.isfinite(v))
+def linear_threshold(published: list[float], values: list[float]) -> float:
+    """Where a symlog axis turns from linear to logarithmic: the smallest non-zero published magnitude, so that
+    every published number but zero sits on the logarithmic part; the smallest of all ``values`` when every
+    published number is zero. Not our smallest: a reproduced 2e-6 where the paper says 0 would stretch the axis
+    over decades that hold no published number."""
+    nonzero = [abs(v) for v in published if v != 0 and math.isfinite(v)]
+    return min(nonzero or [abs(v) for v in values if v != 0 and math.isfinite(v)])
 
 
 def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
@@ -88,8 +93,9 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
     # the scale follows every value drawn: a reproduced zero among positive KLs turns the axes symmetric-log
     # (the zero shows, the decades stay readable) instead of falling off a log axis
     values = [v for p in judged for v in (p.verdict.published, p.verdict.reproduced)]
-    scale = axis_scale(values)
-    linthresh = linear_threshold(values) if scale == "symlog" else None
+    published = [p.verdict.published for p in judged]
+    scale = axis_scale(values, published)
+    linthresh = linear_threshold(published, values) if scale == "symlog" else None
     sign = -1.0 if scale == "neglog" else 1.0
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.4, 4.6))

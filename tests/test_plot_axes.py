@@ -33,9 +33,16 @@ def test_axis_scale_follows_zeros_signs_and_range(values, scale):
     assert report_plots.axis_scale(values) == scale
 
 
-def test_linear_threshold_is_the_smallest_non_zero_magnitude():
-    assert report_plots.linear_threshold([0.0, -0.02, 0.5, 4.0]) == 0.02
-    assert report_plots.linear_threshold([0.0, 0.004, -0.3]) == 0.004
+def test_the_paper_s_numbers_set_the_threshold_of_a_symlog_axis():
+    # ours, a hair below the paper's zero, do not stretch the axis over empty decades
+    assert report_plots.axis_scale([0.0, -2.2e-6, 0.6931, 0.7], published=[0.0, 0.6931]) == "linear"
+    assert report_plots.axis_scale([0.0, -2.2e-6, 0.6931, 0.7]) == "symlog"
+
+
+def test_linear_threshold_is_the_smallest_non_zero_published_magnitude():
+    assert report_plots.linear_threshold([0.0, -0.02, 0.5, 4.0], [0.0, -0.02, 0.5, 4.0, 1e-6]) == 0.02
+    # every published number zero: the smallest of ours
+    assert report_plots.linear_threshold([0.0, 0.0], [0.0, 0.004, -0.3]) == 0.004
 
 
 def verdict(published: float, reproduced: float, std: float = 0.0) -> Verdict:
@@ -55,6 +62,12 @@ CHECK = Check(rule="tolerance", rel=0.5)
     ([(0.0, 0.0), (8.0, 7.0), (3.0, 0.0), (10.0, 10.0)], "linear"),
     # both signs over decades
     ([(-0.02, -0.01), (0.5, 0.6), (4.0, 3.0), (0.0, 0.001)], "symmetric log"),
+    # a JSD of 0 and of log 2, ours a hair below zero: no decades beyond the smallest published log 2, linear
+    ([(0.0, -2.2e-6), (0.6931, 0.69), (0.6931, 0.7)], "linear"),
+    # the same hair beside published numbers over decades: it stays in the linear part around zero
+    ([(0.0, -2.2e-6), (0.01, 0.012), (2.0, 1.9)], "symmetric log"),
+    # every published number zero (D* errors): ours set the threshold
+    ([(0.0, 0.0025), (0.0, 0.01), (0.0, 0.3)], "symmetric log"),
     # negative log-likelihoods over a decade, one reproduced as positive
     ([(-16.4, -17.0), (-58.0, -60.0), (-203.5, 1.5)], "symmetric log"),
     ([(0.03, 0.04), (0.1, 0.12), (7.2, 7.0)], "log"),
@@ -71,7 +84,8 @@ def test_every_point_is_drawn_inside_the_axes(tmp_path, pairs, scale):
         for v in (sign * p, sign * r):
             assert lo < v < hi, (v, info.limits)
     if scale == "symmetric log":
-        smallest = min(abs(v) for pair in pairs for v in pair if v != 0)
+        published = [abs(p) for p, _ in pairs if p != 0]
+        smallest = min(published or [abs(r) for _, r in pairs if r != 0])
         assert info.linthresh == smallest
         assert f"±{smallest:.3g}" in info.scale
     assert (tmp_path / "t1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
