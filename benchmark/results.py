@@ -60,7 +60,7 @@ def sources(targets: list[dict[str, Any]]) -> str:
     ``cpu@<processor> AVX2 (12 targets)``; a target from runs older than the platform tag says so."""
     counts = Counter(_source(t) for t in targets if t.get("run_ids"))
     if not counts:
-        return "no judged targets"
+        return "no platform (no target judged)"
     return "; ".join(f"{label} ({n} target{'s' if n != 1 else ''})" for label, n in counts.most_common())
 
 

@@ -9,6 +9,7 @@ the entry: the pool of worker processes. Long runs resume from their last checkp
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import queue
@@ -17,7 +18,7 @@ from typing import Any
 from benchmark.devices import is_gpu
 from benchmark.errors import DeviceBroken, UserError
 from benchmark.numerics import apply as apply_numerics
-from benchmark.numerics import prepare_environment
+from benchmark.numerics import platform_of, prepare_environment
 from benchmark.planner import Job
 from benchmark.progress import Progress
 from benchmark.run_settings import RunSettings
@@ -114,6 +115,7 @@ def _process_main(jobs: list[Job], settings: RunSettings, workers: int, results)
         # spread the workers over the visible GPUs (each process its own, round robin by process number)
         index = (multiprocessing.current_process()._identity or (0,))[0]
         settings = RunSettings(**{**settings.__dict__, "device": f"cuda:{index % torch.cuda.device_count()}"})
+        jobs = on_device(jobs, settings.device)
     try:
         results.put(("ok", work(jobs, settings)))
     except DeviceBroken:
@@ -123,6 +125,14 @@ def _process_main(jobs: list[Job], settings: RunSettings, workers: int, results)
     except Exception as exc:  # a bug, not a user's mistake: say so in the parent instead of a silent gap
         results.put(("crash", f"a worker process failed: {exc.__class__.__name__}: {str(exc)[:300]}"))
         raise
+
+
+def on_device(jobs: list[Job], device: str) -> list[Job]:
+    """The jobs as a process handed its own GPU (``cuda:N``) trains them: planned for this host's first GPU, they
+    take the platform of the one it was handed, so a machine with two GPU models trains a copy on each, never one
+    job from both."""
+    return [dataclasses.replace(job, platform=platform_of(device))
+            if job.platform and job.platform == platform_of(job.device) else job for job in jobs]
 
 
 def work(jobs: list[Job], settings: RunSettings, progress: Progress | None = None) -> list[JobOutcome]:

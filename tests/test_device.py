@@ -51,6 +51,20 @@ def test_a_gpu_platform_names_the_gpu_its_arithmetic_and_the_host(monkeypatch, b
     assert found("cuda") == ""  # nothing trains there; a plan for it only estimates, under the unrecorded platform
 
 
+def test_a_process_handed_another_gpu_model_trains_its_own_copy(monkeypatch):
+    from benchmark import runner
+
+    gpus = {"cuda": "H100 sm90", "cuda:0": "H100 sm90", "cuda:1": "A100 sm80"}
+    monkeypatch.setattr(runner, "platform_of", gpus.get)
+    suite = load_suite(TESTS / "suites" / "engine.yaml")
+    planned = plan(suite, "smoke", device="cuda", platform="H100 sm90")
+    elsewhere = plan(suite, "smoke", device="cuda", platform="V100 sm70")  # a sweep of another machine's runs
+    assert [j.platform for j in runner.on_device(planned, "cuda:0")] == ["H100 sm90"] * len(planned)
+    moved = runner.on_device(planned + elsewhere, "cuda:1")
+    assert [j.platform for j in moved] == ["A100 sm80"] * len(planned) + ["V100 sm70"] * len(elsewhere)
+    assert moved[0].fingerprint != planned[0].fingerprint and moved[0].key == planned[0].key
+
+
 def test_cpu_runs_are_never_read_back_for_a_cuda_request(bench_home, capsys):
     Path("engine.yaml").write_text(ENGINE)
     assert main(["run", "engine.yaml", "--profile", "smoke", "--device", "cpu", "--no-progress",

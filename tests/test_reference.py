@@ -100,3 +100,16 @@ def test_a_reference_that_is_not_results_json_is_one_line(tmp_path):
     bad.write_text(json.dumps({"targets": []}))
     with pytest.raises(UserError, match=r"^--reference: .* is not a results.json"):
         reference.load(bad)
+
+
+def test_each_side_says_which_platform_its_verdicts_come_from():
+    from benchmark.results import sources
+
+    judged = [{"device": "cpu@EPYC B AVX2", "run_ids": ["1"]}, {"device": "cpu@EPYC B AVX2", "run_ids": ["2"]},
+              {"device": "cpu@Xeon A AVX512", "run_ids": ["3"]}, {"device": None, "run_ids": []}]
+    assert sources(judged) == "cpu@EPYC B AVX2 (2 targets); cpu@Xeon A AVX512 (1 target)"
+    # a reference trained before the platform tag: the device, and the processor its runs recorded if any
+    older = [{"device": "cpu", "run_ids": ["4"], "provenance": XEON}, {"device": "cpu", "run_ids": ["5"]}]
+    assert sources(older) == ("cpu (platform not recorded; processor Xeon A AVX512) (1 target); "
+                              "cpu (platform not recorded) (1 target)")
+    assert sources([{"device": None, "run_ids": []}]) == "no platform (no target judged)"
