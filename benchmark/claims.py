@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from benchmark.evidence import Interval, bootstrap_interval
 from benchmark.registry import Registry, origin
 from benchmark.schema_base import Strict
 from benchmark.values import FAILS, HOLDS, Values, fmt_p, one_sided_p, paired_values
@@ -332,6 +333,11 @@ class StatisticBase(_Referencing):
     def compute(self, target: Target, lookup: Lookup) -> tuple[float | None, str, dict[str, Any]]:
         raise NotImplementedError  # pragma: no cover - interface
 
+    def interval(self, target: Target, lookup: Lookup, level: float) -> Interval | None:
+        """The statistic's confidence interval over its runs (a bootstrap: it is not a mean); None where the
+        statistic cannot be resampled, which leaves the verdict inconclusive."""
+        return None
+
 
 def top_bottom_fraction(top: np.ndarray, bottom: np.ndarray) -> tuple[int, int]:
     """How many of n runs rank in the top half by ``top`` and in the bottom half by ``bottom`` (higher is
@@ -366,14 +372,23 @@ class RankDisagreement(StatisticBase):
         n = len(self.top_by)
         return [(i, n + i) for i in range(n)]
 
+    def _runs(self, target: Target, lookup: Lookup) -> tuple[np.ndarray, np.ndarray]:
+        half = len(target.refs) // 2
+        pairs = [paired_values(lookup[a], lookup[b])
+                 for a, b in zip(target.refs[:half], target.refs[half:], strict=True)]
+        return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
+    def interval(self, target: Target, lookup: Lookup, level: float) -> Interval | None:
+        top, bottom = self._runs(target, lookup)
+        if len(top) < 2:
+            return None
+        return bootstrap_interval((top, bottom), lambda t, b: top_bottom_fraction(t, b)[0] / len(t), level)
+
     def compute(self, target: Target, lookup: Lookup) -> tuple[float | None, str, dict[str, Any]]:
         from scipy import stats
 
         half = len(target.refs) // 2
-        pairs = [paired_values(lookup[a], lookup[b])
-                 for a, b in zip(target.refs[:half], target.refs[half:], strict=True)]
-        top = np.concatenate([p[0] for p in pairs])
-        bottom = np.concatenate([p[1] for p in pairs])
+        top, bottom = self._runs(target, lookup)
         if len(top) < 2:
             return None, f"a rank disagreement needs 2 or more runs with both measurements, got {len(top)}", {}
         k, n = top_bottom_fraction(top, bottom)

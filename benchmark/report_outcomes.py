@@ -12,21 +12,23 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from benchmark.check import CLOSE, FAILS, HOLDS, NOT_REPRODUCED, REPRODUCED, Verdict
+from benchmark.check import CLOSE, FAILS, HOLDS, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Verdict
 
 NOT_RUN, FAILED = "not run", "failed"
-# the order every view lists outcomes in: what agrees, what nearly does, what does not, what has no answer
-OUTCOMES = (REPRODUCED, CLOSE, NOT_REPRODUCED, HOLDS, FAILS, NOT_RUN, FAILED)
+# the order every view lists outcomes in: what agrees, what nearly does, what does not, what the evidence cannot
+# decide yet, what has no answer
+OUTCOMES = (REPRODUCED, CLOSE, NOT_REPRODUCED, HOLDS, FAILS, INCONCLUSIVE, NOT_RUN, FAILED)
 AGREE = (REPRODUCED, HOLDS)
 # plain words for headings and legends ("claim holds" reads as a sentence already)
 LABELS = {REPRODUCED: "reproduced", CLOSE: "close", NOT_REPRODUCED: "not reproduced", HOLDS: "claim holds",
-          FAILS: "claim fails", NOT_RUN: "not run", FAILED: "failed"}
+          FAILS: "claim fails", INCONCLUSIVE: "inconclusive", NOT_RUN: "not run", FAILED: "failed"}
 # one character each, for the terminal and for Markdown, where colour is not available
-MARKS = {REPRODUCED: "✅", CLOSE: "🟡", NOT_REPRODUCED: "❌", HOLDS: "✔️", FAILS: "✖️", NOT_RUN: "⏸️",
-         FAILED: "💥"}
+MARKS = {REPRODUCED: "✅", CLOSE: "🟡", NOT_REPRODUCED: "❌", HOLDS: "✔️", FAILS: "✖️", INCONCLUSIVE: "❔",
+         NOT_RUN: "⏸️", FAILED: "💥"}
 
 # a glyph beside each coloured cell, so that the verdict does not rest on colour alone
-GLYPHS = {REPRODUCED: "✓", CLOSE: "≈", NOT_REPRODUCED: "✗", HOLDS: "✓", FAILS: "✗", NOT_RUN: "–", FAILED: "!"}
+GLYPHS = {REPRODUCED: "✓", CLOSE: "≈", NOT_REPRODUCED: "✗", HOLDS: "✓", FAILS: "✗", INCONCLUSIVE: "?", NOT_RUN: "–",
+          FAILED: "!"}
 
 REPRODUCTION, SANITY, CALIBRATION = "reproduction", "sanity", "calibration"
 ROLE_WHY = {SANITY: "true by construction: checks the machinery, not the paper",

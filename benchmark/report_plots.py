@@ -23,7 +23,7 @@ from benchmark.suite import Check
 
 # verdict colours; the same in the HTML (templates/leaderboard.css) so the plot's legend reads the page's
 COLOURS = {"reproduced": "#1b7a3a", "close": "#d99a00", "not reproduced": "#c0392b", "claim holds": "#1f6fb2",
-           "claim fails": "#8e2a77", "not run": "#8a8a8a", "failed": "#333333"}
+           "claim fails": "#8e2a77", "inconclusive": "#6a5acd", "not run": "#8a8a8a", "failed": "#333333"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 DECADES = 1.0  # log axes once the largest magnitude is 10x the smallest
 

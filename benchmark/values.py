@@ -9,6 +9,8 @@ import numpy as np
 
 REPRODUCED, CLOSE, NOT_REPRODUCED = "reproduced", "close", "not reproduced"
 HOLDS, FAILS = "claim holds", "claim fails"
+# the evidence decides neither way yet (an interval across a band's edge, a test that rejects neither way)
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass

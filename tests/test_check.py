@@ -11,12 +11,18 @@ from benchmark.check import (
     CLOSE,
     FAILS,
     HOLDS,
+    INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,
     Values,
+    close_band,
+    close_floor,
     judge,
+    shown,
     top_bottom_fraction,
     tost_p,
+    undecided,
+    undecided_jobs,
 )
 from benchmark.suite import (
     BoundClaim,
@@ -46,42 +52,140 @@ def verdict_for(values, published=1.0, **check):
     return judge(target, {ref: Values(values, "cpu")}, {})
 
 
-def test_tolerance_verdict_flips_at_the_threshold():
-    # tol = 0.1 * 1.0; close up to 2 x tol
-    assert verdict_for([1.09, 1.09], rel=0.1).verdict == REPRODUCED
-    assert verdict_for([1.11, 1.11], rel=0.1).verdict == CLOSE
-    assert verdict_for([1.19, 1.19], rel=0.1).verdict == CLOSE
-    assert verdict_for([1.21, 1.21], rel=0.1).verdict == NOT_REPRODUCED
-    assert verdict_for([0.79, 0.79], rel=0.1).verdict == NOT_REPRODUCED
+def shifted(values, by):
+    return [v + by for v in values]
+
+
+TIGHT = [1.00, 1.02, 1.04]  # mean 1.02, std 0.02: the 90 % t interval is mean ± 0.034
+
+
+def test_each_value_outcome_flips_as_the_seeds_move():
+    """published 1.0, rel 0.1: tolerance band [0.9, 1.1]; close band [1 / 1.2, 1.2]."""
+    assert verdict_for(TIGHT, rel=0.1).verdict == REPRODUCED
+    assert verdict_for(shifted(TIGHT, 0.13), rel=0.1).verdict == CLOSE  # [1.116, 1.184]
+    assert verdict_for(shifted(TIGHT, 0.28), rel=0.1).verdict == NOT_REPRODUCED  # [1.266, 1.334]
+    # the same mean with the seeds spread wide: the interval crosses an edge and cannot decide
+    wide = verdict_for([0.95, 1.05, 1.15], rel=0.1)
+    assert wide.verdict == INCONCLUSIVE and wide.reproduced == pytest.approx(1.05)
+    # a mean inside the band is not enough; nor is one just past an edge
+    assert verdict_for(shifted(TIGHT, 0.06), rel=0.1).verdict == INCONCLUSIVE  # [1.046, 1.114] crosses 1.1
+    assert verdict_for(shifted(TIGHT, 0.17), rel=0.1).verdict == INCONCLUSIVE  # [1.156, 1.224] crosses 1.2
+
+
+def test_the_interval_is_student_t_at_one_minus_two_alpha():
+    from scipy import stats
+
+    v = verdict_for(TIGHT, rel=0.1)
+    half = stats.t.ppf(0.95, 2) * 0.02 / math.sqrt(3)
+    assert v.level == pytest.approx(0.90)
+    assert v.interval == pytest.approx([1.02 - half, 1.02 + half])
+    assert shown(v) == f"1.02 [{1.02 - half:.4g}, {1.02 + half:.4g}] (n=3)"
+    # a stricter alpha widens it: the same seeds no longer show equivalence
+    strict = verdict_for(shifted(TIGHT, 0.045), rel=0.1, alpha=0.001)
+    assert verdict_for(shifted(TIGHT, 0.045), rel=0.1).verdict == REPRODUCED
+    assert strict.verdict == INCONCLUSIVE
+
+
+def test_reproduced_means_equivalence_shown_by_tost():
+    """The interval inside the tolerance band and TOST rejecting at alpha are the same decision."""
+    rng = np.random.default_rng(3)
+    agree = 0
+    for _ in range(200):
+        values = list(rng.normal(rng.uniform(0.8, 1.2), rng.uniform(0.005, 0.08), size=int(rng.integers(2, 8))))
+        v = verdict_for(values, rel=0.1)
+        agree += (v.verdict == REPRODUCED) == (v.test["p_value"] < 0.05)
+    assert agree == 200
+
+
+def test_seeds_to_decide_at_the_observed_spread_decide():
+    """An inconclusive verdict names the seeds likely to decide it; that many seeds with the same mean and spread
+    do decide, and one fewer does not."""
+    wide = verdict_for([0.95, 1.05, 1.15], rel=0.1)  # mean 1.05, std 0.1: 0.05 from the edge at 1.1
+    need = wide.seeds_to_decide
+    assert need is not None and 10 < need < 20 and f"about {need} seeds" in wide.detail
+
+    def seeds(n):
+        z = np.linspace(-1, 1, n)
+        return list(1.05 + 0.1 * (z - z.mean()) / z.std(ddof=1))
+
+    assert verdict_for(seeds(need), rel=0.1).verdict == REPRODUCED
+    assert verdict_for(seeds(need - 1), rel=0.1).verdict == INCONCLUSIVE
+    # a mean on an edge is never likely to be decided
+    assert verdict_for([1.0, 1.1, 1.2], rel=0.1).seeds_to_decide is None
+
+
+def test_one_seed_decides_only_against_a_published_spread():
+    one = verdict_for([1.0], rel=0.1)
+    assert one.verdict == INCONCLUSIVE and one.interval is None and "one seed gives no spread" in one.detail
+    assert shown(one) == "1 [unbounded] (n=1)"
+    assert verdict_for([2.0], rel=0.1).verdict == INCONCLUSIVE  # even far off: one seed cannot say how far
+    # the paper's spread over 5 runs stands for ours: pooled t with 4 degrees of freedom
+    target, ref = value_target(1.0, Check(rel=0.1), published_std=0.01, published_n=5)
+    pooled = judge(target, {ref: Values([1.0], "cpu")}, {})
+    assert pooled.verdict == REPRODUCED and "pooled t" in pooled.detail
+    assert judge(target, {ref: Values([1.3], "cpu")}, {}).verdict == NOT_REPRODUCED
+
+
+def test_against_a_published_spread_the_interval_is_welch():
+    # Published 7.07 +- 0.10 over 10 splits (the CIFAR-10 Inception score style of report), tol 1 % = 0.0707.
+    # A wide spread around a mean 0.17 below cannot decide; nor would more seeds: the paper's own spread keeps
+    # the interval of the difference wider than the mean's distance to the close band's edge.
+    target, ref = value_target(7.07, Check(rel=0.01), published_std=0.10, published_n=10)
+    wide = judge(target, {ref: Values([6.5, 7.2, 6.8, 7.1], "cpu")}, {})
+    assert wide.verdict == INCONCLUSIVE and wide.seeds_to_decide is None and "Welch" in wide.detail
+    assert wide.test["test"] == "TOST equivalence within tol" and wide.test["p_value"] > 0.5
+    far = judge(target, {ref: Values([6.5, 6.6, 6.55, 6.45], "cpu")}, {})
+    assert far.verdict == NOT_REPRODUCED
+    from scipy import stats
+
+    a, b = np.var([6.5, 6.6, 6.55, 6.45], ddof=1) / 4, 0.10**2 / 10
+    df = (a + b) ** 2 / (a**2 / 3 + b**2 / 9)
+    half = stats.t.ppf(0.95, df) * math.sqrt(a + b)
+    assert far.interval == pytest.approx([6.525 - half, 6.525 + half])
 
 
 def test_a_relative_close_band_never_reaches_zero():
     """rel 0.5, close_factor 2: 2x the published is the close band's upper edge, so half of it is the lower one;
     published x (1 - 2 x 0.5) = 0 would call 0.085 close to 0.79 (seen on Table 2's spirals)."""
-    assert verdict_for([1.9], rel=0.5).verdict == CLOSE
-    assert verdict_for([2.1], rel=0.5).verdict == NOT_REPRODUCED
-    assert verdict_for([0.51], rel=0.5).verdict == REPRODUCED
-    assert verdict_for([0.49], rel=0.5).verdict == NOT_REPRODUCED  # was close
-    low = verdict_for([0.085], published=0.79, rel=0.5)
-    assert low.verdict == NOT_REPRODUCED and "0.108 x the published" in low.detail, low.detail
-    assert verdict_for([0.84], rel=0.1).verdict == CLOSE  # 1 / 1.2 = 0.833
-    assert verdict_for([0.82], rel=0.1).verdict == NOT_REPRODUCED
-    assert verdict_for([-1.9], published=-1.0, rel=0.5).verdict == CLOSE  # the ratio, not the sign, decides
-    assert verdict_for([-0.45], published=-1.0, rel=0.5).verdict == NOT_REPRODUCED
+    assert close_band(0.79, 0.0, 0.5, 2.0) == pytest.approx((0.395, 1.58))
+    assert close_band(1.0, 0.0, 0.1, 2.0) == pytest.approx((1 / 1.2, 1.2))
+    assert verdict_for([0.084, 0.085, 0.086], published=0.79, rel=0.5).verdict == NOT_REPRODUCED
+    assert verdict_for([0.85, 0.851, 0.852], rel=0.1).verdict == CLOSE
+    assert verdict_for([0.82, 0.821, 0.822], rel=0.1).verdict == NOT_REPRODUCED
+
+
+def test_the_close_band_mirrors_in_ratio_for_negative_published_values():
+    """Entropic GAN's d = 5 exact log-likelihood, -16.38 at rel 0.1: the close band is [-16.38 x 1.2,
+    -16.38 / 1.2] = [-19.66, -13.65], mirrored in ratio about the published value as for a positive one."""
+    assert close_band(-16.38, 0.0, 0.1, 2.0) == pytest.approx((-16.38 * 1.2, -16.38 / 1.2))
+    assert close_floor(-16.38, 0.0, 0.1, 2.0) == close_floor(16.38, 0.0, 0.1, 2.0)
+    ours = [-13.139, -13.141, -13.143]  # the committed reproduction: past the mirrored edge, nearer zero
+    assert verdict_for(ours, published=-16.38, rel=0.1).verdict == NOT_REPRODUCED
+    assert verdict_for(shifted(ours, -0.6), published=-16.38, rel=0.1).verdict == CLOSE  # -13.74
+    assert verdict_for(shifted(ours, -6.3), published=-16.38, rel=0.1).verdict == CLOSE  # -19.44
+    assert verdict_for(shifted(ours, -6.6), published=-16.38, rel=0.1).verdict == NOT_REPRODUCED  # -19.74
+    assert verdict_for(shifted(ours, -3.3), published=-16.38, rel=0.1).verdict == REPRODUCED  # -16.44
+    # an absolute tolerance has no ratio: the band is symmetric
+    assert close_band(-1.0, 0.5, 0.1, 2.0) == pytest.approx((-2.0, 0.0))
 
 
 def test_absolute_tolerance_is_used_when_larger():
-    assert verdict_for([0.04], published=0.0, rel=0.5, abs=0.05).verdict == REPRODUCED
-    assert verdict_for([0.06], published=0.0, rel=0.5, abs=0.05).verdict == CLOSE
+    assert verdict_for([0.03, 0.04, 0.05], published=0.0, rel=0.5, abs=0.05).verdict == INCONCLUSIVE
+    assert verdict_for([0.039, 0.04, 0.041], published=0.0, rel=0.5, abs=0.05).verdict == REPRODUCED
+    assert verdict_for([0.069, 0.07, 0.071], published=0.0, rel=0.5, abs=0.05).verdict == CLOSE
 
 
 def test_at_most_and_at_least():
-    assert verdict_for([0.019, 0.02], published=0.0, rule="at_most", limit=0.02).verdict == REPRODUCED
-    assert verdict_for([0.03], published=0.0, rule="at_most", limit=0.02).verdict == CLOSE
-    assert verdict_for([0.05], published=0.0, rule="at_most", limit=0.02).verdict == NOT_REPRODUCED
-    assert verdict_for([11.0], published=10, rule="at_least", limit=10).verdict == REPRODUCED
-    assert verdict_for([6.0], published=10, rule="at_least", limit=10, close_factor=1.5).verdict == CLOSE
-    assert verdict_for([4.0], published=10, rule="at_least", limit=10, close_factor=1.5).verdict == NOT_REPRODUCED
+    at_most = dict(published=0.0, rule="at_most", limit=0.02)  # close up to 0.04
+    assert verdict_for([0.010, 0.012, 0.014], **at_most).verdict == REPRODUCED
+    assert verdict_for([0.030, 0.032, 0.034], **at_most).verdict == CLOSE
+    assert verdict_for([0.050, 0.052, 0.054], **at_most).verdict == NOT_REPRODUCED
+    wide = verdict_for([0.010, 0.030, 0.050], **at_most)
+    assert wide.verdict == INCONCLUSIVE and wide.seeds_to_decide is not None
+    at_least = dict(published=10, rule="at_least", limit=10, close_factor=1.5)  # close down to 5
+    assert verdict_for([11.0, 11.1, 11.2], **at_least).verdict == REPRODUCED
+    assert verdict_for([6.0, 6.1, 6.2], **at_least).verdict == CLOSE
+    assert verdict_for([4.0, 4.1, 4.2], **at_least).verdict == NOT_REPRODUCED
 
 
 def test_mean_std_and_difference_are_reported():
@@ -92,24 +196,13 @@ def test_mean_std_and_difference_are_reported():
     assert v.difference == pytest.approx(-0.5)
 
 
-def test_a_test_never_turns_a_miss_into_close():
-    # Published 7.07 +- 0.10 over 10 splits (the CIFAR-10 Inception score style of report), tol 1 % = 0.0707.
-    # A wide spread around a mean 0.17 below cannot reject equality, but that is no evidence of agreement.
-    target, ref = value_target(7.07, Check(rel=0.01), published_std=0.10, published_n=10)
-    wide = judge(target, {ref: Values([6.5, 7.2, 6.8, 7.1], "cpu")}, {})
-    assert wide.verdict == NOT_REPRODUCED
-    assert wide.test["test"] == "TOST equivalence within tol" and wide.test["p_value"] > 0.5
-    assert "not shown" in wide.detail
-
-
-def test_tost_shows_equivalence_only_for_tight_values_inside_the_margin():
-    # Tight seeds 0.01 from the published value, margin 0.1: both one-sided tests reject.
+def test_undecided_lists_the_inconclusive_targets_and_their_jobs():
     target, ref = value_target(1.0, Check(rel=0.1))
-    tight = judge(target, {ref: Values([1.01, 1.012, 1.008, 1.01], "cpu")}, {})
-    assert tight.verdict == REPRODUCED and tight.test["p_value"] < 1e-4 and "shown at 0.05" in tight.detail
-    # Inside the margin on average but spread wide: reproduced by the rule, equivalence not shown.
-    loose = judge(target, {ref: Values([0.8, 1.2, 1.05], "cpu")}, {})
-    assert loose.verdict == REPRODUCED and loose.test["p_value"] > 0.05
+    decided = judge(target, {ref: Values(TIGHT, "cpu")}, {})
+    open_ = judge(target, {ref: Values([0.95, 1.05, 1.15], "cpu")}, {})
+    assert undecided([decided]) == [] and undecided([decided, open_]) == ["t"]
+    assert undecided_jobs([open_], [target]) == {("e", "M", "d")}
+    assert undecided_jobs([decided], [target]) == set()
 
 
 def test_tost_p_by_hand():
@@ -281,10 +374,13 @@ def test_rank_disagreement_is_a_value_judged_against_the_published_fraction():
             lookup[b] = Values(list(classifier[6 * k:6 * k + 6]), "cpu", labels)
         return judge(target, lookup, {})
 
-    assert verdict_when_swapped(0).reproduced == 0 and verdict_when_swapped(0).verdict == NOT_REPRODUCED
+    # the statistic is not a mean: its interval is a bootstrap over the 12 runs
+    none = verdict_when_swapped(0)
+    assert none.reproduced == 0 and none.interval == [0.0, 0.0] and none.verdict == NOT_REPRODUCED
     one = verdict_when_swapped(1)
-    assert one.reproduced == pytest.approx(1 / 12) and one.verdict == CLOSE  # |1/12 - 0.15| in (0.05, 0.10]
-    assert "1 of 12 runs" in one.detail
-    two = verdict_when_swapped(2)
-    assert two.reproduced == pytest.approx(2 / 12) and two.verdict == REPRODUCED
-    assert verdict_when_swapped(4).verdict == NOT_REPRODUCED  # 4/12 = 0.33
+    assert one.reproduced == pytest.approx(1 / 12) and "1 of 12 runs" in one.detail and "bootstrap" in one.detail
+    # 12 runs cannot tell 1/12 from the published 0.15: the interval spans both
+    assert one.verdict == INCONCLUSIVE and one.interval[0] <= 1 / 12 and one.interval[1] >= 0.15
+    assert one.n == 12
+    five = verdict_when_swapped(5)
+    assert five.reproduced == pytest.approx(5 / 12) and five.interval[0] > 0.25 and five.verdict == NOT_REPRODUCED
