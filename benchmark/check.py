@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmark import evidence
-from benchmark.claims import top_bottom_fraction  # noqa: F401 (re-exported)
+from benchmark.claims import tested_verdict, top_bottom_fraction  # noqa: F401 (re-exported)
 from benchmark.evidence import Interval, level_of, mean_interval
 from benchmark.schema import Check
 from benchmark.targets import Ref, Target
@@ -46,6 +46,7 @@ from benchmark.values import (  # noqa: F401 (re-exported)
     NOT_REPRODUCED,
     REPRODUCED,
     Values,
+    fmt_p,
     paired_values,
 )
 
@@ -264,6 +265,29 @@ def tost_p(mean: float, std: float, n: int, published: float, margin: float, pub
     p_low = float(stats.t.sf((diff + margin) / se, df))  # H0: diff <= -margin
     p_high = float(stats.t.cdf((diff - margin) / se, df))  # H0: diff >= margin
     return max(p_low, p_high)
+
+
+def judge_families(verdicts: list[Verdict]) -> list[Verdict]:
+    """Holm's correction over the paper's claims of one type (``test["family"]``: orderings together, lowest /
+    highest together): each claim's p-value that it holds, and that it is reversed, adjusted over the family, and
+    its verdict decided again on the adjusted values. ``verdicts``: one suite's, changed in place and returned."""
+    families: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        if v.kind == "claim" and (v.test or {}).get("family"):
+            families.setdefault(v.test["family"], []).append(v)
+    for family, members in families.items():
+        for key in ("p_holds", "p_reverse"):
+            known = [v for v in members if v.test.get(key) is not None]
+            for v, p in zip(known, evidence.holm([v.test[key] for v in known]), strict=True):
+                v.test[f"{key}_adjusted"] = p
+        for v in members:
+            held, reversed_ = v.test.get("p_holds_adjusted"), v.test.get("p_reverse_adjusted")
+            v.test["p_value"] = held
+            v.verdict = tested_verdict(held, reversed_, v.test["alpha"])
+            v.outcome = outcome_of(v.verdict)[0]
+            v.detail += (f"; Holm over the paper's {len(members)} {family} claims: holds {fmt_p(held)}, "
+                         f"reversed {fmt_p(reversed_)} (alpha {v.test['alpha']:g})")
+    return verdicts
 
 
 def shown(verdict: Verdict, fmt=lambda x: f"{x:.4g}") -> str:

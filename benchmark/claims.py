@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from benchmark.evidence import Interval, bootstrap_interval
+from benchmark.evidence import Interval, bootstrap_interval, one_sided, probability_below, tost
 from benchmark.registry import Registry, origin
 from benchmark.schema_base import Strict
-from benchmark.values import FAILS, HOLDS, Values, fmt_p, one_sided_p, paired_values
+from benchmark.values import FAILS, HOLDS, INCONCLUSIVE, Values, fmt_p, paired_values
 
 # Seeds that agree to the last digits make scipy warn of cancellation in the variance, once per test, into the
 # middle of `bench run`'s output; the claim's verdict does not rest on the p-value it shows.
@@ -73,6 +73,9 @@ class ClaimBase(_Referencing):
     # seeds: each reference's values are the seeds of the job's chosen setting (the default);
     # sweep: they are the search runs, one per hyper-parameter setting the sweep tried (first seed)
     over: Literal["seeds", "sweep"] = "seeds"
+    # the error a tested claim (ordering, lowest, approx_equal) may make: it holds only when its test rejects at
+    # alpha, after Holm's correction over the paper's claims of the same type
+    alpha: float = Field(default=0.05, gt=0, lt=1)
 
     def judge(self, target: Target, lookup: Lookup) -> Judged:  # pragma: no cover - interface
         raise NotImplementedError
@@ -82,9 +85,45 @@ def _verdict(holds: bool) -> str:
     return HOLDS if holds else FAILS
 
 
+def tested_verdict(p_holds: float | None, p_reverse: float | None, alpha: float) -> str:
+    """A tested claim holds when its test rejects at alpha, fails when the reverse test does, else is
+    inconclusive."""
+    if p_holds is not None and p_holds < alpha:
+        return HOLDS
+    if p_reverse is not None and p_reverse < alpha:
+        return FAILS
+    return INCONCLUSIVE
+
+
+def samples(lookup: Lookup, x: Ref, y: Ref) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Two references' values, paired run by run where their runs share seeds and data order (the same job's
+    runs, or the same dataset with the same seeds: a run's data stream is seeded by its seed and dataset alone),
+    else as two independent samples."""
+    vx, vy = lookup[x], lookup[y]
+    same_seeds = (x.dataset == y.dataset and vx.labels is not None and vy.labels is not None
+                  and sorted(vx.labels) == sorted(vy.labels) and all(lb.startswith("seed ") for lb in vx.labels))
+    if x.job == y.job or same_seeds:
+        a, b = paired_values(vx, vy)
+        return a, b, True
+    return np.asarray(vx.values, dtype=float), np.asarray(vy.values, dtype=float), False
+
+
+def _bonferroni(p_values: list[float | None]) -> float | None:
+    """Any one of k reverse tests rejecting: the smallest p times k (a claim fails if one of its pairs is
+    shown reversed)."""
+    known = [p for p in p_values if p is not None]
+    return min(1.0, len(p_values) * min(known)) if known else None
+
+
+def _worst(p_values: list[float | None]) -> float | None:
+    """Every one of the tests rejecting (intersection-union): the largest p; unknown if any is."""
+    return None if any(p is None for p in p_values) or not p_values else max(p_values)
+
+
 @claim_type
 class OrderingClaim(ClaimBase):
-    """The means are in the stated order; one-sided Welch p-value per adjacent pair."""
+    """The means are in the stated order, shown by a one-sided test per adjacent pair (paired where the runs share
+    seeds, Welch otherwise); P(A < B) beside each pair."""
 
     type: Literal["ordering"]
     refs: list[str] = Field(min_length=2)
@@ -93,22 +132,31 @@ class OrderingClaim(ClaimBase):
 
     def judge(self, target: Target, lookup: Lookup) -> Judged:
         refs = target.refs
+        forward = "less" if self.relation == "<" else "greater"
+        backward = "greater" if self.relation == "<" else "less"
+        p_holds, p_back, below, kinds = [], [], [], set()
+        for a, b in zip(refs, refs[1:], strict=False):
+            x, y, paired = samples(lookup, a, b)
+            kinds.add("paired" if paired else "Welch")
+            p_holds.append(one_sided(x, y, forward, paired))
+            p_back.append(one_sided(x, y, backward, paired))
+            below.append(probability_below(lookup[a].values, lookup[b].values))
         means = [lookup[r].mean for r in refs]
-        holds, pvalues = True, []
-        for a, b, ma, mb in zip(refs, refs[1:], means, means[1:], strict=False):
-            holds &= ma < mb if self.relation == "<" else ma > mb
-            pvalues.append(one_sided_p(lookup[a].values, lookup[b].values,
-                                       "less" if self.relation == "<" else "greater"))
         chain = f" {self.relation} ".join(f"{r.method}/{r.dataset}:{m:.4g}" for r, m in zip(refs, means, strict=True))
-        known = [p for p in pvalues if p is not None]
-        worst = max(known) if known else None
-        test = {"test": "one-sided Welch per adjacent pair", "p_values": pvalues, "p_value": worst}
-        return _verdict(holds), f"means {chain}; worst pair {fmt_p(worst)}", test
+        holds, reverse = _worst(p_holds), _bonferroni(p_back)
+        pairs = ", ".join(f"P({a.method} < {b.method}) = {q:.2f}" for a, b, q in zip(refs, refs[1:], below,
+                                                                                      strict=False))
+        test = {"test": f"one-sided {'/'.join(sorted(kinds))} t per adjacent pair", "family": self.type,
+                "alpha": self.alpha, "p_holds": holds, "p_reverse": reverse, "p_value": holds, "p_values": p_holds,
+                "p_below": below}
+        detail = f"means {chain}; {pairs}; order {fmt_p(holds)}, reversed {fmt_p(reverse)}"
+        return tested_verdict(holds, reverse, self.alpha), detail, test
 
 
 @claim_type
 class LowestClaim(ClaimBase):
-    """The expected entry has the lowest (or highest) mean; one-sided Welch p-value against the runner-up."""
+    """The expected entry has the lowest (or highest) mean, shown by a one-sided test against every other entry
+    (paired where the runs share seeds, Welch otherwise); P(expected < other) beside the runner-up."""
 
     type: Literal["lowest"]
     refs: list[str] = Field(min_length=2)
@@ -129,12 +177,26 @@ class LowestClaim(ClaimBase):
         pick = max if self.highest else min
         best = pick(refs, key=lambda r: means[r])
         word = "highest" if self.highest else "lowest"
-        runner_up = pick([r for r in refs if r != expected], key=lambda r: means[r])
-        p = one_sided_p(lookup[expected].values, lookup[runner_up].values, "greater" if self.highest else "less")
+        forward, backward = ("greater", "less") if self.highest else ("less", "greater")
+        others = [r for r in refs if r != expected]
+        p_holds, p_back, kinds = [], [], set()
+        for other in others:
+            x, y, paired = samples(lookup, expected, other)
+            kinds.add("paired" if paired else "Welch")
+            p_holds.append(one_sided(x, y, forward, paired))
+            p_back.append(one_sided(x, y, backward, paired))
+        holds, reverse = _worst(p_holds), _bonferroni(p_back)
+        runner_up = pick(others, key=lambda r: means[r])
+        below = probability_below(lookup[expected].values, lookup[runner_up].values)
+        chance = f"P({expected.method} > {runner_up.method}) = {1 - below:.2f}" if self.highest else \
+            f"P({expected.method} < {runner_up.method}) = {below:.2f}"
         detail = (f"{word}: {best.method}/{best.dataset} ({means[best]:.4g}); expected {expected.method} "
-                  f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}), {fmt_p(p)}")
-        return _verdict(means[expected] == means[best]), detail, {"test": "one-sided Welch vs runner-up",
-                                                                   "p_value": p}
+                  f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}); {chance}; "
+                  f"{word} against all {len(others)} others {fmt_p(holds)}, beaten {fmt_p(reverse)}")
+        test = {"test": f"one-sided {'/'.join(sorted(kinds))} t against every other entry", "family": self.type,
+                "alpha": self.alpha, "p_holds": holds, "p_reverse": reverse, "p_value": holds, "p_values": p_holds,
+                "p_below": [below]}
+        return tested_verdict(holds, reverse, self.alpha), detail, test
 
 
 def _pairs_or_extremes(lookup: Lookup, lhs: Ref, rhs: Ref) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -197,7 +259,8 @@ class RatioClaim(ClaimBase):
 
 @claim_type
 class ApproxEqualClaim(ClaimBase):
-    """|mean x - mean y| <= max(abs, rel * |mean y|); two-sided Welch p-value shown."""
+    """|mean x - mean y| <= max(abs, rel * |mean y|), shown by an equivalence test (TOST, the tolerance as the
+    margin; paired where the runs share seeds, Welch otherwise); fails when the difference is shown beyond it."""
 
     type: Literal["approx_equal"]
     lhs: str
@@ -213,18 +276,16 @@ class ApproxEqualClaim(ClaimBase):
         return self
 
     def judge(self, target: Target, lookup: Lookup) -> Judged:
-        from scipy import stats
-
         lhs, rhs = target.refs
         ma, mb = lookup[lhs].mean, lookup[rhs].mean
         tol = max(self.abs, self.rel * abs(mb))
-        a, b = lookup[lhs].values, lookup[rhs].values
-        p = None
-        if len(a) > 1 and len(b) > 1 and (np.std(a) > 0 or np.std(b) > 0):
-            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+        a, b, paired = samples(lookup, lhs, rhs)
+        p_equal, p_apart = tost(a, b, tol, paired)
         detail = (f"{lhs.measurement} {ma:.4g} vs {rhs.measurement} {mb:.4g}: |diff| {abs(ma - mb):.4g} "
-                  f"(tol {tol:.4g}); {fmt_p(p)}")
-        return _verdict(abs(ma - mb) <= tol), detail, {"test": "two-sided Welch", "p_value": p}
+                  f"(tol {tol:.4g}); equivalence (TOST) {fmt_p(p_equal)}, apart {fmt_p(p_apart)}")
+        test = {"test": f"TOST within tol ({'paired' if paired else 'Welch'})", "alpha": self.alpha,
+                "p_value": p_equal, "p_holds": p_equal, "p_reverse": p_apart, "margin": tol}
+        return tested_verdict(p_equal, p_apart, self.alpha), detail, test
 
 
 @claim_type

@@ -144,3 +144,56 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+def one_sided(a: Sequence[float], b: Sequence[float], alternative: str, paired: bool) -> float | None:
+    """The p-value of a one-sided test that mean(a) is ``alternative`` ("less" / "greater") than mean(b): a paired t
+    on run-by-run differences where ``paired``, Welch's t otherwise. Deterministic values (no spread anywhere)
+    show their order exactly (0 or 1); None where a side has fewer than two values."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    spread = np.std(a - b) if paired else max(np.std(a), np.std(b))
+    if spread == 0:
+        diff = float(np.mean(a) - np.mean(b))
+        return 0.0 if (diff < 0 if alternative == "less" else diff > 0) else 1.0
+    if paired:
+        return float(stats.ttest_rel(a, b, alternative=alternative).pvalue)
+    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
+
+
+def probability_below(a: Sequence[float], b: Sequence[float]) -> float:
+    """P(A < B): the chance that a run of A lands below a run of B, over every pair of runs (ties count a half);
+    the Mann-Whitney U over n x m. Infinite values (a diverged run counted as the worst) compare as any other."""
+    a, b = np.asarray(a, dtype=float)[:, None], np.asarray(b, dtype=float)[None, :]
+    if a.size == 0 or b.size == 0:
+        return math.nan
+    return float(np.mean((a < b) + 0.5 * (a == b)))
+
+
+def tost(a: Sequence[float], b: Sequence[float], margin: float, paired: bool) -> tuple[float | None, float | None]:
+    """Equivalence within ``margin`` of two samples' means: (p that |diff| < margin, the TOST p-value;
+    p that |diff| > margin, the reverse shown on one side, doubled for the two sides it could lie on).
+    Paired t on run-by-run differences, Welch otherwise; None with fewer than two values on a side."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        return None, None
+    if paired:
+        d = a - b
+        diff, var, df = float(np.mean(d)), float(np.var(d, ddof=1)) / len(d), len(d) - 1.0
+    else:
+        va, vb = float(np.var(a, ddof=1)) / len(a), float(np.var(b, ddof=1)) / len(b)
+        diff, var = float(np.mean(a) - np.mean(b)), va + vb
+        df = var**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if var > 0 else 1.0
+    if var == 0:
+        inside = abs(diff) < margin
+        return (0.0, 1.0) if inside else (1.0, 0.0 if abs(diff) > margin else 1.0)
+    se = math.sqrt(var)
+    p_equal = max(float(stats.t.sf((diff + margin) / se, df)), float(stats.t.cdf((diff - margin) / se, df)))
+    p_apart = min(1.0, 2 * min(float(stats.t.sf((diff - margin) / se, df)),
+                               float(stats.t.cdf((diff + margin) / se, df))))
+    return p_equal, p_apart

@@ -19,7 +19,7 @@ from typing import Any
 from benchmark import curves, planner
 from benchmark.budget import steps as budget_steps
 from benchmark.catalog import catalog
-from benchmark.check import Values, Verdict, judge, outcome_of
+from benchmark.check import Values, Verdict, judge, judge_families, outcome_of
 from benchmark.numerics import Numerics
 from benchmark.planner import Job
 from benchmark.suite import PROFILES, Ref, Suite, Target
@@ -174,7 +174,9 @@ def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: 
         for job in planner.plan(suite, p, device=d, numerics=numerics, batched=batched):
             records[(p, d, job.triple)] = index.record(suite, job)
 
-    verdicts = [_judge(suite, target, records, profiles, devices, index) for target in suite.all_targets]
+    # a tested claim holds only after Holm's correction over the paper's claims of its type
+    verdicts = judge_families([_judge(suite, target, records, profiles, devices, index)
+                               for target in suite.all_targets])
 
     # figures and sweeps: per job, the largest profile (and preferred device) where it is complete
     figures: dict[Triple, RunRecord] = {}

@@ -45,14 +45,5 @@ def paired_values(a: Values, b: Values) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray([c[0] for c in common], dtype=float), np.asarray([c[1] for c in common], dtype=float)
 
 
-def one_sided_p(a: list[float], b: list[float], alternative: str) -> float | None:
-    """Welch's t-test that mean(a) is less/greater than mean(b); None without a spread on both sides."""
-    from scipy import stats
-
-    if len(a) < 2 or len(b) < 2 or (np.std(a) == 0 and np.std(b) == 0):
-        return None
-    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
-
-
 def fmt_p(p: float | None) -> str:
     return "p n/a" if p is None else f"p = {p:.3g}"

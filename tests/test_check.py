@@ -18,6 +18,7 @@ from benchmark.check import (
     close_band,
     close_floor,
     judge,
+    judge_families,
     shown,
     top_bottom_fraction,
     tost_p,
@@ -25,6 +26,7 @@ from benchmark.check import (
     undecided_jobs,
 )
 from benchmark.suite import (
+    ApproxEqualClaim,
     BoundClaim,
     Check,
     CorrelationClaim,
@@ -238,23 +240,83 @@ def claim_target(claim, refs):
 A, B, C = (Ref("e", name, "d", "kl") for name in ("A", "B", "C"))
 
 
-def test_ordering_claim_flips_when_means_swap():
+def test_ordering_claim_holds_fails_or_is_inconclusive_as_the_seeds_move():
     claim = OrderingClaim(type="ordering", refs=["A/d/kl", "B/d/kl", "C/d/kl"], relation="<")
     target = claim_target(claim, [A, B, C])
-    holds = judge(target, {A: Values([1, 1.1, 0.9], "cpu"), B: Values([2, 2.1, 1.9], "cpu"),
-                           C: Values([3, 3.2, 2.9], "cpu")}, {})
-    assert holds.verdict == HOLDS
-    assert holds.test["p_value"] < 0.01
-    fails = judge(target, {A: Values([1, 1.1, 0.9], "cpu"), B: Values([3.5, 3.6, 3.4], "cpu"),
-                           C: Values([3, 3.2, 2.9], "cpu")}, {})
-    assert fails.verdict == FAILS
+    a, c = Values([1, 1.1, 0.9], "cpu"), Values([3, 3.2, 2.9], "cpu")
+
+    def with_b(values):
+        return judge(target, {A: a, B: Values(values, "cpu"), C: c}, {})
+
+    holds = with_b([2, 2.1, 1.9])
+    assert holds.verdict == HOLDS and holds.test["p_value"] < 0.01
+    assert "P(A < B) = 1.00" in holds.detail and holds.test["p_below"] == [1.0, 1.0]
+    assert with_b([3.5, 3.6, 3.4]).verdict == FAILS  # B above C, shown
+    # B's means still fall in order, but B's seeds reach both neighbours: neither order is shown
+    loose = with_b([1.3, 2.0, 3.1])
+    assert loose.verdict == INCONCLUSIVE and "P(A < B) = 1.00, P(B < C) = 0.78" in loose.detail
+    assert with_b([3.05, 3.1, 3.0]).verdict == INCONCLUSIVE  # B level with C
+
+
+def test_ordering_is_paired_where_the_runs_share_seeds():
+    """The same shift between two methods: across seeds the runs vary together, so the paired test shows the order
+    that Welch's cannot."""
+    seeds = ["seed 0", "seed 1", "seed 2"]
+    claim = OrderingClaim(type="ordering", refs=["A/d/kl", "B/d/kl"], relation="<")
+    target = claim_target(claim, [A, B])
+    lower, higher = [1.0, 1.1, 0.9], [1.2, 1.4, 1.05]
+    paired = judge(target, {A: Values(lower, "cpu", seeds), B: Values(higher, "cpu", seeds)}, {})
+    assert paired.verdict == HOLDS and paired.test["test"].startswith("one-sided paired")
+    apart = judge(target, {A: Values(lower, "cpu", seeds), B: Values(higher, "cpu", ["seed 3", "seed 4", "seed 5"])},
+                  {})
+    assert apart.verdict == INCONCLUSIVE and apart.test["test"].startswith("one-sided Welch")
+
+
+def test_orderings_are_corrected_over_the_papers_orderings():
+    """p = 0.034 shows an order on its own; two such claims in one paper do not (Holm: 0.069 each)."""
+    claim = OrderingClaim(type="ordering", refs=["A/d/kl", "B/d/kl"], relation="<")
+    target = claim_target(claim, [A, B])
+    lookup = {A: Values([1.0, 1.1, 0.9], "cpu"), B: Values([1.3, 1.5, 1.15], "cpu")}
+    one = judge(target, lookup, {})
+    assert one.test["p_holds"] == pytest.approx(0.0343, abs=1e-3) and one.verdict == HOLDS
+    assert judge_families([judge(target, lookup, {})])[0].verdict == HOLDS
+    family = judge_families([judge(target, lookup, {}), judge(target, lookup, {})])
+    assert [v.verdict for v in family] == [INCONCLUSIVE, INCONCLUSIVE]
+    assert family[0].test["p_value"] == pytest.approx(2 * 0.0343, abs=2e-3) and "Holm over" in family[0].detail
+    # a strongly shown order survives the correction beside a weak one
+    strong = judge(target, {A: Values([1.0, 1.1, 0.9], "cpu"), B: Values([2.0, 2.1, 1.9], "cpu")}, {})
+    weak = judge(target, {A: Values([1.0, 1.1, 0.9], "cpu"), B: Values([1.1, 1.2, 1.0], "cpu")}, {})
+    assert [v.verdict for v in judge_families([strong, weak])] == [HOLDS, INCONCLUSIVE]
 
 
 def test_lowest_claim():
-    claim = LowestClaim(type="lowest", refs=["A/d/kl", "B/d/kl"], expected="B/d/kl")
-    target = claim_target(claim, [A, B, B])
-    assert judge(target, {A: Values([2.0, 2.2], "cpu"), B: Values([1.0, 1.1], "cpu")}, {}).verdict == HOLDS
-    assert judge(target, {A: Values([0.5, 0.6], "cpu"), B: Values([1.0, 1.1], "cpu")}, {}).verdict == FAILS
+    claim = LowestClaim(type="lowest", refs=["A/d/kl", "B/d/kl", "C/d/kl"], expected="B/d/kl")
+    target = claim_target(claim, [A, B, C, B])
+    others = {A: Values([2.0, 2.2, 2.1], "cpu"), C: Values([3.0, 3.1, 2.9], "cpu")}
+    holds = judge(target, {**others, B: Values([1.0, 1.1, 1.05], "cpu")}, {})
+    assert holds.verdict == HOLDS and "P(B < A) = 1.00" in holds.detail
+    assert judge(target, {**others, B: Values([2.6, 2.7, 2.65], "cpu")}, {}).verdict == FAILS  # A lower
+    # lowest by its mean, but not shown against the runner-up
+    assert judge(target, {**others, B: Values([1.5, 2.3, 2.1], "cpu")}, {}).verdict == INCONCLUSIVE
+    highest = LowestClaim(type="lowest", refs=["A/d/kl", "B/d/kl", "C/d/kl"], expected="C/d/kl", highest=True)
+    assert judge(claim_target(highest, [A, B, C, C]), {**others, B: Values([1.0, 1.1, 1.05], "cpu")},
+                 {}).verdict == HOLDS
+
+
+def test_approx_equal_needs_equivalence_shown():
+    claim = ApproxEqualClaim(type="approx_equal", lhs="A/d/kl", rhs="B/d/kl", abs=0.5)
+    target = claim_target(claim, [A, B])
+    b = Values([1.0, 1.1, 0.9], "cpu")
+
+    def with_a(values):
+        return judge(target, {A: Values(values, "cpu"), B: b}, {})
+
+    assert with_a([1.1, 1.2, 1.0]).verdict == HOLDS  # 0.1 apart, tight: inside ±0.5 shown
+    assert with_a([2.1, 2.2, 2.0]).verdict == FAILS  # 1.1 apart: beyond 0.5 shown
+    # 0.1 apart on average, as before, but spread wide: a two-sided test of difference would not reject, which
+    # is no evidence of equality
+    wide = with_a([0.2, 1.2, 1.9])
+    assert wide.verdict == INCONCLUSIVE and wide.test["p_value"] > 0.05
 
 
 def test_bound_claim_is_checked_per_seed():
