@@ -94,6 +94,8 @@ class Verdict:
     interval: list[float] | None = None
     level: float | None = None
     seeds_to_decide: int | None = None  # for an inconclusive value: the seeds that would likely decide it
+    diverged: int = 0  # seeds (runs) behind the verdict that diverged: they count, with no value
+    diverged_rate: list[float] | None = None  # Wilson interval for the divergence rate, at the verdict's level
     reason: str = ""  # for not run / failed: the cause, stated once (files, hardware, error)
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,7 +106,7 @@ Lookup = dict[Ref, Values]
 
 
 def judge(target: Target, lookup: Lookup, reasons: dict[Any, str]) -> Verdict:
-    missing = [ref for ref in target.refs if ref not in lookup or lookup[ref].n == 0]
+    missing = [ref for ref in target.refs if ref not in lookup or (lookup[ref].n == 0 and not lookup[ref].diverged)]
     base = dict(target=target.id, paper_ref=target.paper_ref, kind=target.kind, measurement=target.measurement,
                 published=target.published, published_std=target.published_std, source=target.source,
                 rule=target.rule_text(), statement=target.statement)
@@ -132,12 +134,44 @@ def judge(target: Target, lookup: Lookup, reasons: dict[Any, str]) -> Verdict:
         verdict["test"] = {**test, **verdict["test"]}
         return Verdict(**base, **verdict, profile=",".join(profiles), values=values)
     if target.kind == "value":
-        verdict = _judge_value(target, lookup[target.refs[0]])
+        got = lookup[target.refs[0]]
+        if got.n == 0:
+            verdict = dict(reproduced=None, reproduced_std=None, n=0, difference=None, verdict=NOT_REPRODUCED,
+                           detail="no value: every seed diverged")
+        else:
+            verdict = _judge_value(target, got)
+        _count_divergence(target, got, verdict)
         return Verdict(**base, **verdict, profile=",".join(profiles), values=values)
-    verdict_text, detail, test = target.claim.judge(target, lookup)
+    diverged = sum(len(lookup[r].diverged) for r in target.refs)
+    if not getattr(target.claim, "counts_divergence", False) and any(lookup[r].n == 0 for r in target.refs):
+        gone = [str(r) for r in target.refs if lookup[r].n == 0]
+        verdict_text, detail, test = FAILS, f"every seed of {', '.join(gone)} diverged", {}
+    else:
+        verdict_text, detail, test = target.claim.judge(target, lookup)
+    rate = None
+    if diverged:
+        k, n = diverged, diverged + sum(lookup[r].n for r in target.refs)
+        rate = list(evidence.wilson(k, n, level_of(getattr(target.claim, "alpha", 0.05))))
+        detail += f"; {k} of {n} runs diverged"
     return Verdict(**base, reproduced=None, reproduced_std=None, n=min(lookup[r].n for r in target.refs),
                    difference=None, verdict=verdict_text, detail=detail, profile=",".join(profiles), test=test,
-                   values=values)
+                   values=values, diverged=diverged, diverged_rate=rate)
+
+
+def _count_divergence(target: Target, got: Values, verdict: dict[str, Any]) -> None:
+    """A diverged seed stays in the target: ``k of n diverged`` with a Wilson interval for the rate, and no
+    ``reproduced`` while any seed diverged, unless the paper reports divergence (its runs then fail too)."""
+    k = len(got.diverged)
+    if not k:
+        return
+    n = k + got.n
+    level = level_of(target.check.alpha)
+    lo, hi = evidence.wilson(k, n, level)
+    verdict["diverged"], verdict["diverged_rate"] = k, [lo, hi]
+    verdict["detail"] += f"; {k} of {n} seeds diverged (rate {lo:.2f} to {hi:.2f}, Wilson {level:.0%})"
+    if verdict["verdict"] == REPRODUCED and not target.reports_divergence:
+        verdict["verdict"] = CLOSE
+        verdict["detail"] += "; the paper reports no divergence, so at best close"
 
 
 # --------------------------------------------------------------------------- value targets

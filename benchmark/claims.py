@@ -70,6 +70,9 @@ class _Referencing(Strict):
 
 
 class ClaimBase(_Referencing):
+    # whether ``judge`` counts diverged seeds itself (as the worst outcome); other claims fail where a reference
+    # has no value at all, and are judged on the seeds that finished otherwise
+    counts_divergence: ClassVar[bool] = False
     # seeds: each reference's values are the seeds of the job's chosen setting (the default);
     # sweep: they are the search runs, one per hyper-parameter setting the sweep tried (first seed)
     over: Literal["seeds", "sweep"] = "seeds"
@@ -108,6 +111,33 @@ def samples(lookup: Lookup, x: Ref, y: Ref) -> tuple[np.ndarray, np.ndarray, boo
     return np.asarray(vx.values, dtype=float), np.asarray(vy.values, dtype=float), False
 
 
+def with_diverged_as_worst(lookup: Lookup, refs: list[Ref], worst_is_high: bool) -> tuple[Lookup, str]:
+    """Each reference's values with its diverged seeds counted as the worst outcome (as MLPerf counts a run that
+    never converged as infinitely slow): the worst value any entry of the claim reached, since a t-test has no
+    room for infinity. The claim's direction says which end is worse (the higher for "lowest" and "<")."""
+    if not any(lookup[r].diverged for r in refs):
+        return lookup, ""
+    finite = [x for r in refs for x in lookup[r].values]
+    worst = (max(finite) if worst_is_high else min(finite)) if finite else 0.0
+    out = dict(lookup)
+    for r in set(refs):
+        got = lookup[r]
+        if got.diverged:
+            labels = None if got.labels is None else got.labels + got.diverged
+            out[r] = Values(got.values + [worst] * len(got.diverged), got.profile, labels)
+    k = sum(len(lookup[r].diverged) for r in set(refs))
+    return out, f"; {k} diverged seeds counted as the worst value reached ({worst:.4g})"
+
+
+def _names(refs: list[Ref]) -> dict[Ref, str]:
+    """Each entry's shortest name that tells it from the others: its method, else method/dataset, else all of it."""
+    for name in (lambda r: r.method, lambda r: f"{r.method}/{r.dataset}", str):
+        names = {r: name(r) for r in refs}
+        if len(set(names.values())) == len(set(refs)):
+            return names
+    return {r: str(r) for r in refs}
+
+
 def _bonferroni(p_values: list[float | None]) -> float | None:
     """Any one of k reverse tests rejecting: the smallest p times k (a claim fails if one of its pairs is
     shown reversed)."""
@@ -130,8 +160,11 @@ class OrderingClaim(ClaimBase):
     relation: Literal["<", ">"] = "<"
     ref_fields = ("refs",)
 
+    counts_divergence: ClassVar[bool] = True
+
     def judge(self, target: Target, lookup: Lookup) -> Judged:
         refs = target.refs
+        lookup, counted = with_diverged_as_worst(lookup, refs, worst_is_high=self.relation == "<")
         forward = "less" if self.relation == "<" else "greater"
         backward = "greater" if self.relation == "<" else "less"
         p_holds, p_back, below, kinds = [], [], [], set()
@@ -144,12 +177,12 @@ class OrderingClaim(ClaimBase):
         means = [lookup[r].mean for r in refs]
         chain = f" {self.relation} ".join(f"{r.method}/{r.dataset}:{m:.4g}" for r, m in zip(refs, means, strict=True))
         holds, reverse = _worst(p_holds), _bonferroni(p_back)
-        pairs = ", ".join(f"P({a.method} < {b.method}) = {q:.2f}" for a, b, q in zip(refs, refs[1:], below,
-                                                                                      strict=False))
+        name = _names(refs)
+        pairs = ", ".join(f"P({name[a]} < {name[b]}) = {q:.2f}" for a, b, q in zip(refs, refs[1:], below, strict=False))
         test = {"test": f"one-sided {'/'.join(sorted(kinds))} t per adjacent pair", "family": self.type,
                 "alpha": self.alpha, "p_holds": holds, "p_reverse": reverse, "p_value": holds, "p_values": p_holds,
                 "p_below": below}
-        detail = f"means {chain}; {pairs}; order {fmt_p(holds)}, reversed {fmt_p(reverse)}"
+        detail = f"means {chain}; {pairs}; order {fmt_p(holds)}, reversed {fmt_p(reverse)}{counted}"
         return tested_verdict(holds, reverse, self.alpha), detail, test
 
 
@@ -170,9 +203,12 @@ class LowestClaim(ClaimBase):
             raise ValueError(f"expected '{self.expected}' is not one of refs")
         return self
 
+    counts_divergence: ClassVar[bool] = True
+
     def judge(self, target: Target, lookup: Lookup) -> Judged:
         refs = target.refs[: len(self.refs)]
         expected = target.refs[len(self.refs)]  # ref_fields: the list first, then the expected entry
+        lookup, counted = with_diverged_as_worst(lookup, refs, worst_is_high=not self.highest)
         means = {r: lookup[r].mean for r in refs}
         pick = max if self.highest else min
         best = pick(refs, key=lambda r: means[r])
@@ -188,11 +224,12 @@ class LowestClaim(ClaimBase):
         holds, reverse = _worst(p_holds), _bonferroni(p_back)
         runner_up = pick(others, key=lambda r: means[r])
         below = probability_below(lookup[expected].values, lookup[runner_up].values)
-        chance = f"P({expected.method} > {runner_up.method}) = {1 - below:.2f}" if self.highest else \
-            f"P({expected.method} < {runner_up.method}) = {below:.2f}"
+        name = _names(refs)
+        chance = f"P({name[expected]} > {name[runner_up]}) = {1 - below:.2f}" if self.highest else \
+            f"P({name[expected]} < {name[runner_up]}) = {below:.2f}"
         detail = (f"{word}: {best.method}/{best.dataset} ({means[best]:.4g}); expected {expected.method} "
                   f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}); {chance}; "
-                  f"{word} against all {len(others)} others {fmt_p(holds)}, beaten {fmt_p(reverse)}")
+                  f"{word} against all {len(others)} others {fmt_p(holds)}, beaten {fmt_p(reverse)}{counted}")
         test = {"test": f"one-sided {'/'.join(sorted(kinds))} t against every other entry", "family": self.type,
                 "alpha": self.alpha, "p_holds": holds, "p_reverse": reverse, "p_value": holds, "p_values": p_holds,
                 "p_below": [below]}

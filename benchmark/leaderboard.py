@@ -73,7 +73,7 @@ def _row(v: Verdict, causes: list[str], wrapped: bool) -> list[str]:
         published, reproduced = v.statement or "claim", v.detail or ("—" if o in (NOT_RUN, FAILED) else "")
     else:
         published = report_model.published(v)
-        reproduced = report_model.ours(v) if v.reproduced is not None else "—"
+        reproduced = report_model.ours(v) if v.reproduced is not None or v.diverged else "—"
     cells = [v.target, v.profile or "", published, reproduced, verdict]
     if not wrapped:
         return [report_text.summarise(c, MARKDOWN_CELL) for c in cells]
@@ -232,7 +232,7 @@ def _value_rows(s: report_model.Section, p: report_model.PaperView) -> list[list
             why += f"; note: {v.note}"
         verdict = f"{report_outcomes.MARKS[o]} {LABELS[o]}" + ("" if counted(v) else f" ({role(v)}, not counted)")
         rows.append([f"`{report_model.short_id(v, s.common)}`", report_model.published(v),
-                     report_model.ours(v) if v.reproduced is not None else "—", verdict, why])
+                     report_model.ours(v) if v.reproduced is not None or v.diverged else "—", verdict, why])
     return rows
 
 

@@ -25,6 +25,7 @@ from benchmark.planner import Job
 from benchmark.suite import PROFILES, Ref, Suite, Target
 from benchmark.tracking import (
     CHILD,
+    DIVERGED_TAG,
     FINGERPRINT_TAG,
     MEMBER_PREFIX,
     MISSING_TAG,
@@ -58,6 +59,21 @@ class JobRecord:
     @property
     def done(self) -> bool:
         return self.status == "done" and bool(self.finals)
+
+    @property
+    def decided(self) -> bool:
+        """Finished with an answer: its seeds' values, or every run diverged (a result too)."""
+        return self.done or self.status == "diverged"
+
+    @property
+    def diverged(self) -> list[int]:
+        """The chosen setting's seeds whose runs diverged; where every run did and the seeds are not recorded
+        (a store from before the tag), all of the job's seeds."""
+        tag = self.parent.tags.get(DIVERGED_TAG, "") if self.parent is not None else ""
+        seeds = [int(s) for s in tag.split(",") if s.strip()]
+        if not seeds and self.status == "diverged":
+            return list(self.job.seeds)
+        return seeds
 
 
 @dataclass
@@ -204,7 +220,7 @@ def _judge(suite: Suite, target: Target, records: dict, profiles: list[str], dev
     """The verdict on the first profile (largest first) and device where every job the target reads is complete."""
     for p, d in itertools.product(profiles, devices):
         recs = [records[(p, d, triple)] for triple in target.jobs]
-        if recs and all(r.done for r in recs):
+        if recs and all(r.decided for r in recs):
             return _judged(target, {r.job.triple: r for r in recs})
     verdict = judge(target, {}, {job: _why_not(suite, target, records, profiles, devices, index)
                                  for job in target.jobs})
@@ -221,7 +237,8 @@ def _judged(target: Target, recs: dict[Triple, JobRecord]) -> Verdict:
         else:
             lookup[ref] = _values([(f"seed {s}", rec.finals[s]) for s in sorted(rec.finals)], ref.measurement,
                                   rec.job.profile)
-        if not lookup[ref].values:
+            lookup[ref].diverged = [f"seed {s}" for s in rec.diverged]
+        if not lookup[ref].values and not lookup[ref].diverged:
             reasons[ref] = _missing_reason(rec.finals.values(), ref.measurement)
     verdict = judge(target, lookup, reasons)
     return _annotate(verdict, target, list(recs.values()))

@@ -207,6 +207,8 @@ class TargetSpec(Strict):
     role: Literal["reproduction", "sanity", "calibration"] = "reproduction"
     calibrates: str | None = None  # calibration: the constant this target's published number fixed
     note: str | None = None  # e.g. another reading of the same published number
+    # the paper reports that some of its runs diverged: a diverged seed of ours does not bar `reproduced`
+    reports_divergence: bool = False
 
     @model_validator(mode="after")
     def _role_fields(self) -> TargetSpec:

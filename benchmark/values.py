@@ -3,7 +3,7 @@ the small statistics that claims share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +21,8 @@ class Values:
     profile: str
     # what each value is: the seed ("seed 0") or, over a sweep, the setting ("lr_g=0.0001 lr_d=0.0003")
     labels: list[str] | None = None
+    # the seeds whose runs diverged ("seed 2"): no value, but they count against the target
+    diverged: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:

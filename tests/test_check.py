@@ -446,3 +446,44 @@ def test_rank_disagreement_is_a_value_judged_against_the_published_fraction():
     assert one.n == 12
     five = verdict_when_swapped(5)
     assert five.reproduced == pytest.approx(5 / 12) and five.interval[0] > 0.25 and five.verdict == NOT_REPRODUCED
+
+
+# ------------------------------------------------------------------- diverged seeds
+
+
+def test_a_diverged_seed_stays_in_a_value_target():
+    target, ref = value_target(1.0, Check(rel=0.1))
+    clean = judge(target, {ref: Values(TIGHT, "cpu")}, {})
+    assert clean.verdict == REPRODUCED and clean.diverged == 0
+    # the same three finite seeds and a fourth that diverged: not reproduced as published
+    one_lost = judge(target, {ref: Values(TIGHT, "cpu", diverged=["seed 3"])}, {})
+    assert one_lost.verdict == CLOSE and one_lost.diverged == 1 and "1 of 4 seeds diverged" in one_lost.detail
+    from scipy import stats
+
+    wilson = stats.binomtest(1, 4).proportion_ci(confidence_level=0.9, method="wilson")
+    assert one_lost.diverged_rate == pytest.approx([wilson.low, wilson.high])
+    # a paper that reports divergence of its own runs: the finite seeds decide
+    target.reports_divergence = True
+    assert judge(target, {ref: Values(TIGHT, "cpu", diverged=["seed 3"])}, {}).verdict == REPRODUCED
+    # every seed diverged: a result, and not the published one
+    gone = judge(target, {ref: Values([], "cpu", diverged=["seed 0", "seed 1", "seed 2"])}, {})
+    assert gone.verdict == NOT_REPRODUCED and gone.diverged == 3 and "3 of 3 seeds diverged" in gone.detail
+
+
+def test_an_ordering_counts_a_diverged_seed_as_the_worst_outcome():
+    claim = OrderingClaim(type="ordering", refs=["A/d/kl", "B/d/kl"], relation="<")
+    target = claim_target(claim, [A, B])
+    b = Values([2.0, 2.1, 1.9], "cpu")
+    assert judge(target, {A: Values([1.0, 1.1, 0.9], "cpu"), B: b}, {}).verdict == HOLDS
+    # A's three finite seeds are as low as before, but three more diverged: counted at 2.1, A is no longer shown
+    # below B
+    lost = judge(target, {A: Values([1.0, 1.1, 0.9], "cpu", diverged=["seed 3", "seed 4", "seed 5"]), B: b}, {})
+    assert lost.verdict == INCONCLUSIVE and lost.diverged == 3 and "counted as the worst value reached (2.1)" in \
+        lost.detail
+    # B's diverged seeds only make B worse: the order still holds
+    b_lost = Values([2.0, 2.1, 1.9], "cpu", diverged=["seed 3"])
+    assert judge(target, {A: Values([1.0, 1.1, 0.9], "cpu"), B: b_lost}, {}).verdict == HOLDS
+    # every seed of A diverged: counted at B's worst, A can never be shown below B (no number worse than any seen is
+    # invented, so it is not shown above either)
+    gone = judge(target, {A: Values([], "cpu", diverged=["seed 0", "seed 1", "seed 2"]), B: b}, {})
+    assert gone.verdict == INCONCLUSIVE and gone.test["p_holds"] > 0.5
