@@ -253,10 +253,39 @@ def test_counts_leave_sanity_and_calibration_out_and_split_the_paper_s_budget():
     c = count(res.verdicts)
     assert c.total == len(res.verdicts) and c.counted == len(res.verdicts) - 2
     assert sum(c.at_paper_budget.values()) == 0 and sum(c.reduced_budget.values()) > 0
-    assert "not counted: 1 calibration, 1 sanity" in leaderboard.summary_line(res.verdicts)
+    assert re.search(r"not counted: 1 calibration: 1 \w+; 1 sanity: 1 \w+", leaderboard.summary_line(res.verdicts))
     assert sum(leaderboard.score(res.verdicts).values()) == c.counted
     tight = count(entropic().verdicts)
     assert sum(tight.at_paper_budget.values()) > 0
+
+
+def test_a_sanity_target_that_does_not_hold_is_a_finding_shown_first(tmp_path):
+    """Table 2's KL(p_data || p_emp) of gmm4 is a property of the dataset alone: where it holds the summary counts
+    it as holding; moved three times off, it is the first thing the paper's summary says."""
+    res = calibrating()
+    name = "table2/gmm4/dataset/kl.pdata_pemp"
+    target = next(t for t in res.suite.all_targets if t.id == name)
+
+    def summary_with(scale: float) -> tuple[str, list]:
+        v = judge(target, {target.refs[0]: Values([target.published * scale * f for f in (0.99, 1.0, 1.01)], "cpu")},
+                  {})
+        v.role, v.outcome = "sanity", outcome(v)
+        verdicts = [v if x.target == name else x for x in res.verdicts]
+        return leaderboard.summary_line(verdicts), verdicts
+
+    holds, _ = summary_with(1.0)
+    assert "FINDING" not in holds and "1 sanity: 1 hold" in holds
+    fails, verdicts = summary_with(3.0)
+    assert fails.startswith(f"FINDING: 1 sanity target that should hold does not ({name})")
+    assert "1 sanity: 1 fail" in fails
+    counts = count(verdicts)
+    assert counts.roles["sanity"] == Counter({"fail": 1}) and counts.as_dict()["roles"]["sanity"] == {"fail": 1}
+    leaderboard.write([SuiteResults(res.suite, verdicts, {}, 1, {})], tmp_path, NoStore())
+    readme = " ".join((tmp_path / "README.md").read_text().split())
+    section = readme[readme.index("## Calibrating"):]
+    assert section.index("FINDING: 1 sanity target") < section.index("counted targets reproduced or holding")
+    html = (tmp_path / "index.html").read_text()
+    assert '<p class="finding">FINDING: 1 sanity target' in html and "1 sanity: 1 fail" in html
 
 
 def test_the_terminal_table_fits_120_columns_and_states_each_cause_once():
