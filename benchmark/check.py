@@ -22,7 +22,7 @@ value targets
 claims
     evaluated on the per-seed values (each claim type's ``judge`` in ``benchmark.claims``); ``claim holds``,
     ``claim fails`` or ``inconclusive``, with the test statistic and p-value where one applies; orderings are
-    corrected over the paper's claims of the same kind (``judge_all``).
+    corrected over the paper's claims of the same kind (``judge_families``).
 anything without values
     ``not run: <reason>``, or ``failed: <reason>`` when its job raised an error.
 """
