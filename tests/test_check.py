@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from benchmark import evidence
 from benchmark.check import (
     CLOSE,
     FAILS,
@@ -487,3 +488,31 @@ def test_an_ordering_counts_a_diverged_seed_as_the_worst_outcome():
     # invented, so it is not shown above either)
     gone = judge(target, {A: Values([], "cpu", diverged=["seed 0", "seed 1", "seed 2"]), B: b}, {})
     assert gone.verdict == INCONCLUSIVE and gone.test["p_holds"] > 0.5
+
+
+# ------------------------------------------------------------------- the statistics underneath (benchmark.evidence)
+
+
+def test_the_welch_interval_is_scipys_around_our_mean():
+    """Against a published mean ± std over its runs, the interval is SciPy's Welch interval of the difference,
+    moved to our mean: the same band decision as a two-sample test."""
+    from scipy import stats
+
+    ours, theirs = np.array([6.5, 7.2, 6.8, 7.1]), np.array([7.0, 7.2, 6.9, 7.1, 7.05, 6.95, 7.15, 7.0, 7.1, 7.3])
+    iv = evidence.mean_interval(ours, 0.9, float(np.std(theirs, ddof=1)), len(theirs))
+    ci = stats.ttest_ind(ours, theirs, equal_var=False).confidence_interval(0.9)
+    assert (iv.lo - theirs.mean(), iv.hi - theirs.mean()) == pytest.approx((ci.low, ci.high))
+    assert iv.method == "Welch"
+
+
+def test_probability_below_wilson_and_exact_orders():
+    assert evidence.probability_below([1, 2], [1.5, 3]) == 0.75  # 3 of the 4 pairs
+    assert evidence.probability_below([1, 2], [2, 3]) == 0.875  # the tie counts a half
+    assert evidence.one_sided([1, 1], [2, 2], "less", paired=False) == 0.0  # no spread: the order is exact
+    assert evidence.one_sided([1, 1], [2, 2], "greater", paired=False) == 1.0
+    assert evidence.one_sided([1.0], [2.0, 2.1], "less", paired=False) is None
+    lo, hi = evidence.wilson(0, 10, 0.95)
+    z = 1.959963984540054
+    assert lo == 0 and hi == pytest.approx(z**2 / (10 + z**2))  # Wilson's upper bound at k = 0
+    p_equal, p_apart = evidence.tost([1.0, 1.1, 0.9], [3.0, 3.1, 2.9], 0.5, paired=False)
+    assert p_equal > 0.5 and p_apart < 0.01
