@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from benchmark.evidence import Interval, bootstrap_interval, one_sided, probability_below, tost
 from benchmark.registry import Registry, origin
 from benchmark.schema_base import Strict
-from benchmark.values import FAILS, HOLDS, Values, fmt_p, one_sided_p, paired_values
+from benchmark.values import FAILS, HOLDS, INCONCLUSIVE, Values, fmt_p, paired_values
 
 # Seeds that agree to the last digits make scipy warn of cancellation in the variance, once per test, into the
 # middle of `bench run`'s output; the claim's verdict does not rest on the p-value it shows.
@@ -69,9 +70,15 @@ class _Referencing(Strict):
 
 
 class ClaimBase(_Referencing):
+    # whether ``judge`` counts diverged seeds itself (as the worst outcome); other claims fail where a reference
+    # has no value at all, and are judged on the seeds that finished otherwise
+    counts_divergence: ClassVar[bool] = False
     # seeds: each reference's values are the seeds of the job's chosen setting (the default);
     # sweep: they are the search runs, one per hyper-parameter setting the sweep tried (first seed)
     over: Literal["seeds", "sweep"] = "seeds"
+    # the error a tested claim (ordering, lowest, approx_equal) may make: it holds only when its test rejects at
+    # alpha, after Holm's correction over the paper's claims of the same type
+    alpha: float = Field(default=0.05, gt=0, lt=1)
 
     def judge(self, target: Target, lookup: Lookup) -> Judged:  # pragma: no cover - interface
         raise NotImplementedError
@@ -81,33 +88,108 @@ def _verdict(holds: bool) -> str:
     return HOLDS if holds else FAILS
 
 
+def tested_verdict(p_holds: float | None, p_reverse: float | None, alpha: float) -> str:
+    """A tested claim holds when its test rejects at alpha, fails when the reverse test does, else is
+    inconclusive."""
+    if p_holds is not None and p_holds < alpha:
+        return HOLDS
+    if p_reverse is not None and p_reverse < alpha:
+        return FAILS
+    return INCONCLUSIVE
+
+
+def samples(lookup: Lookup, x: Ref, y: Ref) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Two references' values, paired run by run where their runs share seeds and data order (the same job's
+    runs, or the same dataset with the same seeds: a run's data stream is seeded by its seed and dataset alone),
+    else as two independent samples."""
+    vx, vy = lookup[x], lookup[y]
+    same_seeds = (x.dataset == y.dataset and vx.labels is not None and vy.labels is not None
+                  and sorted(vx.labels) == sorted(vy.labels) and all(lb.startswith("seed ") for lb in vx.labels))
+    if x.job == y.job or same_seeds:
+        a, b = paired_values(vx, vy)
+        return a, b, True
+    return np.asarray(vx.values, dtype=float), np.asarray(vy.values, dtype=float), False
+
+
+def with_diverged_as_worst(lookup: Lookup, refs: list[Ref], worst_is_high: bool) -> tuple[Lookup, str]:
+    """Each reference's values with its diverged seeds counted as the worst outcome (as MLPerf counts a run that
+    never converged as infinitely slow): the worst value any entry of the claim reached, since a t-test has no
+    room for infinity. The claim's direction says which end is worse (the higher for "lowest" and "<")."""
+    if not any(lookup[r].diverged for r in refs):
+        return lookup, ""
+    finite = [x for r in refs for x in lookup[r].values]
+    worst = (max(finite) if worst_is_high else min(finite)) if finite else 0.0
+    out = dict(lookup)
+    for r in set(refs):
+        got = lookup[r]
+        if got.diverged:
+            labels = None if got.labels is None else got.labels + got.diverged
+            out[r] = Values(got.values + [worst] * len(got.diverged), got.profile, labels)
+    k = sum(len(lookup[r].diverged) for r in set(refs))
+    return out, f"; {k} diverged seeds counted as the worst value reached ({worst:.4g})"
+
+
+def _names(refs: list[Ref]) -> dict[Ref, str]:
+    """Each entry's shortest name that tells it from the others: its method, else method/dataset, else all of it."""
+    for name in (lambda r: r.method, lambda r: f"{r.method}/{r.dataset}", str):
+        names = {r: name(r) for r in refs}
+        if len(set(names.values())) == len(set(refs)):
+            return names
+    return {r: str(r) for r in refs}
+
+
+def _bonferroni(p_values: list[float | None]) -> float | None:
+    """Any one of k reverse tests rejecting: the smallest p times k (a claim fails if one of its pairs is
+    shown reversed)."""
+    known = [p for p in p_values if p is not None]
+    return min(1.0, len(p_values) * min(known)) if known else None
+
+
+def _worst(p_values: list[float | None]) -> float | None:
+    """Every one of the tests rejecting (intersection-union): the largest p; unknown if any is."""
+    return None if any(p is None for p in p_values) or not p_values else max(p_values)
+
+
 @claim_type
 class OrderingClaim(ClaimBase):
-    """The means are in the stated order; one-sided Welch p-value per adjacent pair."""
+    """The means are in the stated order, shown by a one-sided test per adjacent pair (paired where the runs share
+    seeds, Welch otherwise); P(A < B) beside each pair."""
 
     type: Literal["ordering"]
     refs: list[str] = Field(min_length=2)
     relation: Literal["<", ">"] = "<"
     ref_fields = ("refs",)
 
+    counts_divergence: ClassVar[bool] = True
+
     def judge(self, target: Target, lookup: Lookup) -> Judged:
         refs = target.refs
+        lookup, counted = with_diverged_as_worst(lookup, refs, worst_is_high=self.relation == "<")
+        forward = "less" if self.relation == "<" else "greater"
+        backward = "greater" if self.relation == "<" else "less"
+        p_holds, p_back, below, kinds = [], [], [], set()
+        for a, b in zip(refs, refs[1:], strict=False):
+            x, y, paired = samples(lookup, a, b)
+            kinds.add("paired" if paired else "Welch")
+            p_holds.append(one_sided(x, y, forward, paired))
+            p_back.append(one_sided(x, y, backward, paired))
+            below.append(probability_below(lookup[a].values, lookup[b].values))
         means = [lookup[r].mean for r in refs]
-        holds, pvalues = True, []
-        for a, b, ma, mb in zip(refs, refs[1:], means, means[1:], strict=False):
-            holds &= ma < mb if self.relation == "<" else ma > mb
-            pvalues.append(one_sided_p(lookup[a].values, lookup[b].values,
-                                       "less" if self.relation == "<" else "greater"))
         chain = f" {self.relation} ".join(f"{r.method}/{r.dataset}:{m:.4g}" for r, m in zip(refs, means, strict=True))
-        known = [p for p in pvalues if p is not None]
-        worst = max(known) if known else None
-        test = {"test": "one-sided Welch per adjacent pair", "p_values": pvalues, "p_value": worst}
-        return _verdict(holds), f"means {chain}; worst pair {fmt_p(worst)}", test
+        holds, reverse = _worst(p_holds), _bonferroni(p_back)
+        name = _names(refs)
+        pairs = ", ".join(f"P({name[a]} < {name[b]}) = {q:.2f}" for a, b, q in zip(refs, refs[1:], below, strict=False))
+        test = {"test": f"one-sided {'/'.join(sorted(kinds))} t per adjacent pair", "family": self.type,
+                "alpha": self.alpha, "p_holds": holds, "p_reverse": reverse, "p_value": holds, "p_values": p_holds,
+                "p_below": below}
+        detail = f"means {chain}; {pairs}; order {fmt_p(holds)}, reversed {fmt_p(reverse)}{counted}"
+        return tested_verdict(holds, reverse, self.alpha), detail, test
 
 
 @claim_type
 class LowestClaim(ClaimBase):
-    """The expected entry has the lowest (or highest) mean; one-sided Welch p-value against the runner-up."""
+    """The expected entry has the lowest (or highest) mean, shown by a one-sided test against every other entry
+    (paired where the runs share seeds, Welch otherwise); P(expected < other) beside the runner-up."""
 
     type: Literal["lowest"]
     refs: list[str] = Field(min_length=2)
@@ -121,19 +203,37 @@ class LowestClaim(ClaimBase):
             raise ValueError(f"expected '{self.expected}' is not one of refs")
         return self
 
+    counts_divergence: ClassVar[bool] = True
+
     def judge(self, target: Target, lookup: Lookup) -> Judged:
         refs = target.refs[: len(self.refs)]
         expected = target.refs[len(self.refs)]  # ref_fields: the list first, then the expected entry
+        lookup, counted = with_diverged_as_worst(lookup, refs, worst_is_high=not self.highest)
         means = {r: lookup[r].mean for r in refs}
         pick = max if self.highest else min
         best = pick(refs, key=lambda r: means[r])
         word = "highest" if self.highest else "lowest"
-        runner_up = pick([r for r in refs if r != expected], key=lambda r: means[r])
-        p = one_sided_p(lookup[expected].values, lookup[runner_up].values, "greater" if self.highest else "less")
+        forward, backward = ("greater", "less") if self.highest else ("less", "greater")
+        others = [r for r in refs if r != expected]
+        p_holds, p_back, kinds = [], [], set()
+        for other in others:
+            x, y, paired = samples(lookup, expected, other)
+            kinds.add("paired" if paired else "Welch")
+            p_holds.append(one_sided(x, y, forward, paired))
+            p_back.append(one_sided(x, y, backward, paired))
+        holds, reverse = _worst(p_holds), _bonferroni(p_back)
+        runner_up = pick(others, key=lambda r: means[r])
+        below = probability_below(lookup[expected].values, lookup[runner_up].values)
+        name = _names(refs)
+        chance = f"P({name[expected]} > {name[runner_up]}) = {1 - below:.2f}" if self.highest else \
+            f"P({name[expected]} < {name[runner_up]}) = {below:.2f}"
         detail = (f"{word}: {best.method}/{best.dataset} ({means[best]:.4g}); expected {expected.method} "
-                  f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}), {fmt_p(p)}")
-        return _verdict(means[expected] == means[best]), detail, {"test": "one-sided Welch vs runner-up",
-                                                                   "p_value": p}
+                  f"({means[expected]:.4g}); runner-up {runner_up.method} ({means[runner_up]:.4g}); {chance}; "
+                  f"{word} against all {len(others)} others {fmt_p(holds)}, beaten {fmt_p(reverse)}{counted}")
+        test = {"test": f"one-sided {'/'.join(sorted(kinds))} t against every other entry", "family": self.type,
+                "alpha": self.alpha, "p_holds": holds, "p_reverse": reverse, "p_value": holds, "p_values": p_holds,
+                "p_below": [below]}
+        return tested_verdict(holds, reverse, self.alpha), detail, test
 
 
 def _pairs_or_extremes(lookup: Lookup, lhs: Ref, rhs: Ref) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -196,7 +296,8 @@ class RatioClaim(ClaimBase):
 
 @claim_type
 class ApproxEqualClaim(ClaimBase):
-    """|mean x - mean y| <= max(abs, rel * |mean y|); two-sided Welch p-value shown."""
+    """|mean x - mean y| <= max(abs, rel * |mean y|), shown by an equivalence test (TOST, the tolerance as the
+    margin; paired where the runs share seeds, Welch otherwise); fails when the difference is shown beyond it."""
 
     type: Literal["approx_equal"]
     lhs: str
@@ -212,18 +313,16 @@ class ApproxEqualClaim(ClaimBase):
         return self
 
     def judge(self, target: Target, lookup: Lookup) -> Judged:
-        from scipy import stats
-
         lhs, rhs = target.refs
         ma, mb = lookup[lhs].mean, lookup[rhs].mean
         tol = max(self.abs, self.rel * abs(mb))
-        a, b = lookup[lhs].values, lookup[rhs].values
-        p = None
-        if len(a) > 1 and len(b) > 1 and (np.std(a) > 0 or np.std(b) > 0):
-            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+        a, b, paired = samples(lookup, lhs, rhs)
+        p_equal, p_apart = tost(a, b, tol, paired)
         detail = (f"{lhs.measurement} {ma:.4g} vs {rhs.measurement} {mb:.4g}: |diff| {abs(ma - mb):.4g} "
-                  f"(tol {tol:.4g}); {fmt_p(p)}")
-        return _verdict(abs(ma - mb) <= tol), detail, {"test": "two-sided Welch", "p_value": p}
+                  f"(tol {tol:.4g}); equivalence (TOST) {fmt_p(p_equal)}, apart {fmt_p(p_apart)}")
+        test = {"test": f"TOST within tol ({'paired' if paired else 'Welch'})", "alpha": self.alpha,
+                "p_value": p_equal, "p_holds": p_equal, "p_reverse": p_apart, "margin": tol}
+        return tested_verdict(p_equal, p_apart, self.alpha), detail, test
 
 
 @claim_type
@@ -332,6 +431,11 @@ class StatisticBase(_Referencing):
     def compute(self, target: Target, lookup: Lookup) -> tuple[float | None, str, dict[str, Any]]:
         raise NotImplementedError  # pragma: no cover - interface
 
+    def interval(self, target: Target, lookup: Lookup, level: float) -> Interval | None:
+        """The statistic's confidence interval over its runs (a bootstrap: it is not a mean); None where the
+        statistic cannot be resampled, which leaves the verdict inconclusive."""
+        return None
+
 
 def top_bottom_fraction(top: np.ndarray, bottom: np.ndarray) -> tuple[int, int]:
     """How many of n runs rank in the top half by ``top`` and in the bottom half by ``bottom`` (higher is
@@ -366,14 +470,23 @@ class RankDisagreement(StatisticBase):
         n = len(self.top_by)
         return [(i, n + i) for i in range(n)]
 
+    def _runs(self, target: Target, lookup: Lookup) -> tuple[np.ndarray, np.ndarray]:
+        half = len(target.refs) // 2
+        pairs = [paired_values(lookup[a], lookup[b])
+                 for a, b in zip(target.refs[:half], target.refs[half:], strict=True)]
+        return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
+    def interval(self, target: Target, lookup: Lookup, level: float) -> Interval | None:
+        top, bottom = self._runs(target, lookup)
+        if len(top) < 2:
+            return None
+        return bootstrap_interval((top, bottom), lambda t, b: top_bottom_fraction(t, b)[0] / len(t), level)
+
     def compute(self, target: Target, lookup: Lookup) -> tuple[float | None, str, dict[str, Any]]:
         from scipy import stats
 
         half = len(target.refs) // 2
-        pairs = [paired_values(lookup[a], lookup[b])
-                 for a, b in zip(target.refs[:half], target.refs[half:], strict=True)]
-        top = np.concatenate([p[0] for p in pairs])
-        bottom = np.concatenate([p[1] for p in pairs])
+        top, bottom = self._runs(target, lookup)
         if len(top) < 2:
             return None, f"a rank disagreement needs 2 or more runs with both measurements, got {len(top)}", {}
         k, n = top_bottom_fraction(top, bottom)

@@ -73,7 +73,7 @@ def _row(v: Verdict, causes: list[str], wrapped: bool) -> list[str]:
         published, reproduced = v.statement or "claim", v.detail or ("—" if o in (NOT_RUN, FAILED) else "")
     else:
         published = report_model.published(v)
-        reproduced = report_model.ours(v) if v.reproduced is not None else "—"
+        reproduced = report_model.ours(v) if v.reproduced is not None or v.diverged else "—"
     cells = [v.target, v.profile or "", published, reproduced, verdict]
     if not wrapped:
         return [report_text.summarise(c, MARKDOWN_CELL) for c in cells]
@@ -95,10 +95,11 @@ def summary_line(verdicts: list[Verdict]) -> str:
     ok = sum(c[o] for o in AGREE)
     parts = [f"{ok}/{sum(c.values())} reproduced or holding"]
     parts += [f"{c[o]} {o}" for o in OUTCOMES if o not in AGREE and c[o]]
-    left_out = Counter(role(v) for v in verdicts if not counted(v))
-    if left_out:
-        parts.append("not counted: " + ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())))
-    return ", ".join(parts)
+    roles = report_outcomes.count(verdicts).roles
+    if roles:
+        parts.append("not counted: " + report_outcomes.role_text(roles))
+    finding = report_outcomes.finding_text(verdicts)
+    return (finding + "\n" if finding else "") + ", ".join(parts)
 
 
 def as_json(results: list[SuiteResults]) -> dict[str, Any]:
@@ -159,7 +160,8 @@ def _environment() -> Environment:
     env.globals.update(
         # what a verdict says (report_outcomes) and how numbers and claims read (report_model)
         LABELS=LABELS, OUTCOMES=OUTCOMES, MARKS=report_outcomes.MARKS, GLYPHS=report_outcomes.GLYPHS,
-        ROLE_WHY=report_outcomes.ROLE_WHY,
+        ROLE_WHY=report_outcomes.ROLE_WHY, finding_text=report_outcomes.finding_text,
+        role_text=report_outcomes.role_text,
         outcome=outcome, reason=reason, role=role, counted=counted, num=report_model.num, ours=report_model.ours,
         published=report_model.published, p_value=report_model.p_value, sentence=report_model.sentence,
         anchor=report_model.anchor, short_id=report_model.short_id, oslug=report_model.oslug,
@@ -198,9 +200,8 @@ def _legend() -> str:
 def _summary(p: report_model.PaperView) -> str:
     c = p.counts.by_outcome
     parts = [f"{c[o]} {LABELS[o]}" for o in OUTCOMES if c[o]]
-    left_out = p.counts.not_counted
-    if left_out:
-        parts.append("shown, not counted: " + ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())))
+    if p.counts.roles:
+        parts.append("shown, not counted: " + report_outcomes.role_text(p.counts.roles))
     return ", ".join(parts)
 
 
@@ -232,7 +233,7 @@ def _value_rows(s: report_model.Section, p: report_model.PaperView) -> list[list
             why += f"; note: {v.note}"
         verdict = f"{report_outcomes.MARKS[o]} {LABELS[o]}" + ("" if counted(v) else f" ({role(v)}, not counted)")
         rows.append([f"`{report_model.short_id(v, s.common)}`", report_model.published(v),
-                     report_model.ours(v) if v.reproduced is not None else "—", verdict, why])
+                     report_model.ours(v) if v.reproduced is not None or v.diverged else "—", verdict, why])
     return rows
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from scipy import stats
 
 from benchmark.errors import UserError
+from benchmark.evidence import holm
 from benchmark.release import REFERENCE_DIR
 
 DEFAULT = REFERENCE_DIR / "results.json"
@@ -115,17 +116,6 @@ class Comparison:
                 "targets": [{"suite": r.suite, "target": r.target, "verdict": r.mine, "reference_verdict": r.theirs,
                              "verdicts_agree": r.verdicts_agree, "values": r.values, "p_values": r.p_values}
                             for r in self.rows]}
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjustment (family-wise error at the level the adjusted values are compared with);
-    SciPy has only Benjamini-Hochberg (false discovery rate), which is not what 'differs' should mean here."""
-    order = sorted(range(len(p_values)), key=p_values.__getitem__)
-    adjusted, running = [0.0] * len(p_values), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def _welch(a: list[float], b: list[float]) -> float:

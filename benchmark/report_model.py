@@ -201,14 +201,21 @@ def num(x: float | None, digits: int = 4) -> str:
 
 
 def ours(v: Verdict, with_n: bool = True, digits: int = 4) -> str:
-    """Our number: mean ± std over the seeds (n)."""
+    """Our number as the verdict rests on it: mean [lo, hi] (n=...), the interval at the verdict's level, and the
+    seeds that diverged; a verdict judged before intervals existed shows mean ± std."""
     if v.reproduced is None:
-        return LABELS[outcome(v)]
+        return f"{v.diverged} of {v.diverged} diverged" if v.diverged else LABELS[outcome(v)]
     text = num(v.reproduced, digits)
-    if v.n and v.n > 1 and v.reproduced_std is not None:
+    if v.interval is not None:
+        text += f" [{num(v.interval[0], digits)}, {num(v.interval[1], digits)}]"
+    elif v.level is not None:
+        text += " [unbounded]"
+    elif v.n and v.n > 1 and v.reproduced_std is not None:
         text += f" ± {num(v.reproduced_std, 2)}"
     if with_n and v.n:
         text += f" (n={v.n})"
+    if v.diverged:
+        text += f", {v.diverged} of {v.n + v.diverged} diverged"
     return text
 
 

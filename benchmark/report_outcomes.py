@@ -12,21 +12,23 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from benchmark.check import CLOSE, FAILS, HOLDS, NOT_REPRODUCED, REPRODUCED, Verdict
+from benchmark.check import CLOSE, FAILS, HOLDS, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Verdict
 
 NOT_RUN, FAILED = "not run", "failed"
-# the order every view lists outcomes in: what agrees, what nearly does, what does not, what has no answer
-OUTCOMES = (REPRODUCED, CLOSE, NOT_REPRODUCED, HOLDS, FAILS, NOT_RUN, FAILED)
+# the order every view lists outcomes in: what agrees, what nearly does, what does not, what the evidence cannot
+# decide yet, what has no answer
+OUTCOMES = (REPRODUCED, CLOSE, NOT_REPRODUCED, HOLDS, FAILS, INCONCLUSIVE, NOT_RUN, FAILED)
 AGREE = (REPRODUCED, HOLDS)
 # plain words for headings and legends ("claim holds" reads as a sentence already)
 LABELS = {REPRODUCED: "reproduced", CLOSE: "close", NOT_REPRODUCED: "not reproduced", HOLDS: "claim holds",
-          FAILS: "claim fails", NOT_RUN: "not run", FAILED: "failed"}
+          FAILS: "claim fails", INCONCLUSIVE: "inconclusive", NOT_RUN: "not run", FAILED: "failed"}
 # one character each, for the terminal and for Markdown, where colour is not available
-MARKS = {REPRODUCED: "✅", CLOSE: "🟡", NOT_REPRODUCED: "❌", HOLDS: "✔️", FAILS: "✖️", NOT_RUN: "⏸️",
-         FAILED: "💥"}
+MARKS = {REPRODUCED: "✅", CLOSE: "🟡", NOT_REPRODUCED: "❌", HOLDS: "✔️", FAILS: "✖️", INCONCLUSIVE: "❔",
+         NOT_RUN: "⏸️", FAILED: "💥"}
 
 # a glyph beside each coloured cell, so that the verdict does not rest on colour alone
-GLYPHS = {REPRODUCED: "✓", CLOSE: "≈", NOT_REPRODUCED: "✗", HOLDS: "✓", FAILS: "✗", NOT_RUN: "–", FAILED: "!"}
+GLYPHS = {REPRODUCED: "✓", CLOSE: "≈", NOT_REPRODUCED: "✗", HOLDS: "✓", FAILS: "✗", INCONCLUSIVE: "?", NOT_RUN: "–",
+          FAILED: "!"}
 
 REPRODUCTION, SANITY, CALIBRATION = "reproduction", "sanity", "calibration"
 ROLE_WHY = {SANITY: "true by construction: checks the machinery, not the paper",
@@ -62,6 +64,45 @@ def role(v: Verdict) -> str:
 def counted(v: Verdict) -> bool:
     """Only reproductions count in a score: sanity checks and calibrations are shown, not counted."""
     return role(v) == REPRODUCTION
+
+
+# a target that is not counted still answers: does it hold? A sanity target is true by construction and a
+# calibration was matched on purpose, so one that does not hold is a finding (about the machinery or the
+# constant), shown first
+HOLD, FAIL = "hold", "fail"
+
+
+def role_answer(v: Verdict) -> str:
+    """hold | fail | inconclusive | not run | failed: what a sanity or calibration target says."""
+    o = outcome(v)
+    if o in AGREE:
+        return HOLD
+    if o in (CLOSE, NOT_REPRODUCED, FAILS):
+        return FAIL
+    return o
+
+
+def findings(verdicts: list[Verdict]) -> list[Verdict]:
+    """The targets shown but not counted that do not hold."""
+    return [v for v in verdicts if not counted(v) and role_answer(v) == FAIL]
+
+
+def role_text(roles: dict[str, Counter]) -> str:
+    """'15 sanity: 10 hold, 5 fail; 2 calibration: 2 fail'."""
+    order = (HOLD, FAIL, INCONCLUSIVE, NOT_RUN, FAILED)
+    return "; ".join(f"{sum(c.values())} {r}: " + ", ".join(f"{c[a]} {a}" for a in order if c[a])
+                     for r, c in sorted(roles.items()))
+
+
+def finding_text(verdicts: list[Verdict]) -> str:
+    """'FINDING: 5 sanity targets do not hold (id, id, ...)', or '' where every one holds."""
+    found = findings(verdicts)
+    if not found:
+        return ""
+    by_role = Counter(role(v) for v in found)
+    what = " and ".join(f"{n} {r} target{'s' if n != 1 else ''}" for r, n in sorted(by_role.items()))
+    verb = "does" if len(found) == 1 else "do"
+    return f"FINDING: {what} that should hold {verb} not ({', '.join(v.target for v in found)})"
 
 
 def ran(v: Verdict) -> bool:
@@ -125,6 +166,7 @@ class Counts:
     reduced_budget: Counter = field(default_factory=Counter)  # reproductions that ran at a smaller one
     unstated_budget: Counter = field(default_factory=Counter)  # reproductions whose paper states no budget
     not_counted: Counter = field(default_factory=Counter)  # role -> how many (sanity, calibration)
+    roles: dict = field(default_factory=dict)  # role -> Counter of role_answer (hold, fail, ...)
     total: int = 0  # every target, counted or not
 
     @property
@@ -140,7 +182,8 @@ class Counts:
                 "at_paper_budget": {o: self.at_paper_budget[o] for o in OUTCOMES if self.at_paper_budget[o]},
                 "reduced_budget": {o: self.reduced_budget[o] for o in OUTCOMES if self.reduced_budget[o]},
                 "unstated_budget": {o: self.unstated_budget[o] for o in OUTCOMES if self.unstated_budget[o]},
-                "not_counted": dict(self.not_counted), "targets": self.total}
+                "not_counted": dict(self.not_counted),
+                "roles": {r: dict(c) for r, c in sorted(self.roles.items())}, "targets": self.total}
 
 
 def count(verdicts: list[Verdict]) -> Counts:
@@ -148,6 +191,7 @@ def count(verdicts: list[Verdict]) -> Counts:
     for v in verdicts:
         if not counted(v):
             c.not_counted[role(v)] += 1
+            c.roles.setdefault(role(v), Counter())[role_answer(v)] += 1
             continue
         o = outcome(v)
         c.by_outcome[o] += 1

@@ -1,7 +1,7 @@
 """Published against reproduced, one plot per table: what agrees shows at a glance.
 
-Each value target is a point (x: the paper's number, y: ours, the mean over seeds with the seeds' standard
-deviation as an error bar), coloured by its verdict and shaped by its block (the dataset in Table 2). The
+Each value target is a point (x: the paper's number, y: ours, the mean over seeds with the confidence interval
+its verdict rests on as an error bar), coloured by its verdict and shaped by its block (the dataset in Table 2). The
 identity line is where a perfect reproduction lies; the shaded band is the check's tolerance around it
 (dark: reproduced, light: close), drawn as one band when every point has the same tolerance rule and as a bar
 per point otherwise. The axes follow every value drawn, published and reproduced: logarithmic when all are
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.check import Verdict, close_floor
+from benchmark.check import Verdict, close_band
 from benchmark.report_outcomes import LABELS, OUTCOMES, outcome
 from benchmark.suite import Check
 
 # verdict colours; the same in the HTML (templates/leaderboard.css) so the plot's legend reads the page's
 COLOURS = {"reproduced": "#1b7a3a", "close": "#d99a00", "not reproduced": "#c0392b", "claim holds": "#1f6fb2",
-           "claim fails": "#8e2a77", "not run": "#8a8a8a", "failed": "#333333"}
+           "claim fails": "#8e2a77", "inconclusive": "#6a5acd", "not run": "#8a8a8a", "failed": "#333333"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 DECADES = 1.0  # log axes once the largest magnitude is 10x the smallest
 SCALE_WORDS = {"linear": "linear", "log": "log", "neglog": "log of magnitudes", "symlog": "symmetric log"}
@@ -110,7 +110,12 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
         v = p.verdict
         colour = COLOURS.get(outcome(v), "#000000")
         yerr = xerr = None
-        if v.reproduced_std and v.n and v.n > 1:
+        if v.interval is not None:
+            # the interval the verdict rests on; on a log axis a bar reaching zero or below stops at the axis
+            low, high = sorted(sign * e for e in v.interval)
+            below = min(y - low, y - lo) if _logarithmic(scale) else y - low
+            yerr = [[max(below, 0.0)], [max(high - y, 0.0)]]
+        elif v.reproduced_std and v.n and v.n > 1:
             # on a log axis a bar reaching zero or below has no bottom end: it stops at the axis instead
             below = min(v.reproduced_std, y - lo) if _logarithmic(scale) else v.reproduced_std
             yerr = [[below], [v.reproduced_std]]
@@ -129,7 +134,8 @@ def draw(points: list[Point], title: str, out: Path) -> PlotInfo | None:
     ax.set_aspect("equal", adjustable="box")
     neg = "−" if scale == "neglog" else ""
     ax.set_xlabel(f"{neg}published" + (" (magnitude, log)" if scale == "neglog" else ""))
-    ax.set_ylabel(f"{neg}reproduced: mean ± std over seeds" + (" (magnitude)" if scale == "neglog" else ""))
+    ax.set_ylabel(f"{neg}reproduced: mean over seeds, bar: its interval"
+                  + (" (magnitude)" if scale == "neglog" else ""))
     ax.grid(True, which="major", color="0.9", lw=0.6, zorder=0)
     _legend(ax, judged, groups, shapes)
     ax.set_title(_wrap(title, 60), fontsize=9)
@@ -179,34 +185,30 @@ def _band(ax, points: list[Point], lo: float, hi: float, scale: str, sign: float
             grid = _from_symlog(np.linspace(*_to_symlog(np.array([lo, hi]), linthresh), 400), linthresh)
         else:
             grid = np.geomspace(lo, hi, 200) if _logarithmic(scale) else np.linspace(lo, hi, 200)
-        tol = np.maximum(tol_abs, tol_rel * np.abs(grid))
         for factor, alpha in ((close_factor, 0.10), (1.0, 0.22)):
-            low = _low_edge(grid, tol, tol_abs, tol_rel, factor, close=factor != 1.0)
+            low, high = _edges(grid, tol_abs, tol_rel, factor, close=factor != 1.0)
             if _logarithmic(scale):
                 low = np.maximum(low, lo)  # a log axis has no room below zero
-            ax.fill_between(grid, low, grid + factor * tol, color="#1b7a3a", alpha=alpha, lw=0, zorder=1)
+            ax.fill_between(grid, low, high, color="#1b7a3a", alpha=alpha, lw=0, zorder=1)
     for p in points:
         if _rule(p.check) is None or _rule(p.check) == common:
             continue
-        tol = max(p.check.abs, p.check.rel * abs(p.verdict.published))
         x = sign * p.verdict.published
         for factor, alpha in ((p.check.close_factor, 0.12), (1.0, 0.3)):
-            edge = float(_low_edge(np.array([x]), np.array([tol]), p.check.abs, p.check.rel, factor,
-                                   close=factor != 1.0)[0])
-            bottom = max(edge, lo) if _logarithmic(scale) else edge
-            ax.plot([x, x], [bottom, x + factor * tol], color="#1b7a3a", alpha=alpha, lw=5, zorder=1,
-                    solid_capstyle="butt")
+            low, high = (float(e[0]) for e in _edges(np.array([x]), p.check.abs, p.check.rel, factor,
+                                                     close=factor != 1.0))
+            bottom = max(low, lo) if _logarithmic(scale) else low
+            ax.plot([x, x], [bottom, high], color="#1b7a3a", alpha=alpha, lw=5, zorder=1, solid_capstyle="butt")
 
 
-def _low_edge(x: np.ndarray, tol: np.ndarray, tol_abs: float, tol_rel: float, factor: float,
-              close: bool) -> np.ndarray:
-    """The lower edge of a band at published values ``x``: x − factor·tol, except where the close band stops at
-    ``check.close_floor`` (a relative tolerance's band mirrored in ratio), as the verdict does."""
-    low = x - factor * tol
+def _edges(x: np.ndarray, tol_abs: float, tol_rel: float, factor: float, close: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A band's edges at published values ``x``: x ± factor·tol, and for the close band ``check.close_band``
+    (a relative tolerance's edge nearer zero mirrored in ratio, whatever the sign), as the verdict does."""
+    tol = np.maximum(tol_abs, tol_rel * np.abs(x))
     if not close:
-        return low
-    floors = np.array([close_floor(v, tol_abs, tol_rel, factor) or np.nan for v in x])
-    return np.where((x > 0) & ~np.isnan(floors), np.maximum(low, x * floors), low)
+        return x - tol, x + tol
+    edges = np.array([close_band(float(v), tol_abs, tol_rel, factor) for v in x])
+    return edges[:, 0], edges[:, 1]
 
 
 def _rule(check: Check | None) -> tuple[str, float, float, float] | None:

@@ -23,12 +23,13 @@ from typing import Any
 from benchmark import curves, planner
 from benchmark.budget import steps as budget_steps
 from benchmark.catalog import catalog
-from benchmark.check import Values, Verdict, judge, outcome_of
+from benchmark.check import Values, Verdict, judge, judge_families, outcome_of
 from benchmark.numerics import Numerics, host_platform
 from benchmark.planner import Job
 from benchmark.suite import PROFILES, Ref, Suite, Target
 from benchmark.tracking import (
     CHILD,
+    DIVERGED_TAG,
     FINGERPRINT_TAG,
     MEMBER_PREFIX,
     MISSING_TAG,
@@ -88,6 +89,21 @@ class JobRecord:
     @property
     def done(self) -> bool:
         return self.status == "done" and bool(self.finals)
+
+    @property
+    def decided(self) -> bool:
+        """Finished with an answer: its seeds' values, or every run diverged (a result too)."""
+        return self.done or self.status == "diverged"
+
+    @property
+    def diverged(self) -> list[int]:
+        """The chosen setting's seeds whose runs diverged; where every run did and the seeds are not recorded
+        (a store from before the tag), all of the job's seeds."""
+        tag = self.parent.tags.get(DIVERGED_TAG, "") if self.parent is not None else ""
+        seeds = [int(s) for s in tag.split(",") if s.strip()]
+        if not seeds and self.status == "diverged":
+            return list(self.job.seeds)
+        return seeds
 
 
 @dataclass
@@ -223,7 +239,9 @@ def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: 
         for job in planner.plan(suite, p, device=d, numerics=numerics, batched=batched, platform=platform):
             records[(p, place_label(d, platform), job.triple)] = index.record(suite, job)
 
-    verdicts = [_judge(suite, target, records, profiles, devices, index) for target in suite.all_targets]
+    # a tested claim holds only after Holm's correction over the paper's claims of its type
+    verdicts = judge_families([_judge(suite, target, records, profiles, devices, index)
+                               for target in suite.all_targets])
 
     # figures and sweeps: per job, the largest profile (and preferred device) where it is complete
     figures: dict[Triple, RunRecord] = {}
@@ -251,7 +269,7 @@ def _judge(suite: Suite, target: Target, records: dict, profiles: list[str], dev
     """The verdict on the first profile (largest first) and device where every job the target reads is complete."""
     for p, d in itertools.product(profiles, devices):
         recs = [records[(p, d, triple)] for triple in target.jobs]
-        if recs and all(r.done for r in recs):
+        if recs and all(r.decided for r in recs):
             return _judged(target, {r.job.triple: r for r in recs})
     verdict = judge(target, {}, {job: _why_not(suite, target, records, profiles, devices, index)
                                  for job in target.jobs})
@@ -268,7 +286,8 @@ def _judged(target: Target, recs: dict[Triple, JobRecord]) -> Verdict:
         else:
             lookup[ref] = _values([(f"seed {s}", rec.finals[s]) for s in sorted(rec.finals)], ref.measurement,
                                   rec.job.profile)
-        if not lookup[ref].values:
+            lookup[ref].diverged = [f"seed {s}" for s in rec.diverged]
+        if not lookup[ref].values and not lookup[ref].diverged:
             reasons[ref] = _missing_reason(rec.finals.values(), ref.measurement)
     verdict = judge(target, lookup, reasons)
     return _annotate(verdict, target, list(recs.values()))

@@ -207,6 +207,8 @@ class TargetSpec(Strict):
     role: Literal["reproduction", "sanity", "calibration"] = "reproduction"
     calibrates: str | None = None  # calibration: the constant this target's published number fixed
     note: str | None = None  # e.g. another reading of the same published number
+    # the paper reports that some of its runs diverged: a diverged seed of ours does not bar `reproduced`
+    reports_divergence: bool = False
 
     @model_validator(mode="after")
     def _role_fields(self) -> TargetSpec:
@@ -248,6 +250,7 @@ class CellSettings(Strict):
     spread: Literal["std", "se"] | None = None
     n: int | None = Field(default=None, ge=1)
     source: str | None = Field(default=None, min_length=1)
+    role: Literal["reproduction", "sanity"] | None = None  # a calibration target names what it calibrates: targets:
 
 
 class TableColumn(CellSettings):

@@ -136,7 +136,8 @@ def _cell_target(suite: Suite, located: yaml_lines.LocatedYaml, table: TableSpec
     return Target(id=f"{table.prefix}/{dataset}/{method}/{measurement}", paper_ref=table.paper_ref, kind="value",
                   source=source, experiment=table.experiment, measurement=measurement, published=value.value,
                   published_std=value.std, published_n=value.n, check=check, claim=None, refs=[ref],
-                  note=cell.note if cell is not None else None, ref_paths=[path])
+                  note=cell.note if cell is not None else None, ref_paths=[path],
+                  role=setting("role") or "reproduction")
 
 
 def _cell(raw: Any, located: yaml_lines.LocatedYaml, path: tuple) -> TableCell | None:

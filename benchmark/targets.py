@@ -52,6 +52,7 @@ class Target:
     role: str = "reproduction"
     calibrates: str | None = None
     note: str | None = None
+    reports_divergence: bool = False  # the paper reports diverged runs: ours do not bar `reproduced`
     ref_paths: list[tuple] = field(default_factory=list, repr=False)  # where each reference stands in the YAML
 
     @property
@@ -147,7 +148,8 @@ def target_specs(suite: Suite, located: yaml_lines.LocatedYaml) -> list[tuple[Ta
                                experiment=spec.experiment, measurement=measurement, published=spec.published,
                                published_std=spec.published_std, published_n=spec.published_n, check=spec.check,
                                claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic,
-                               role=spec.role, calibrates=spec.calibrates, note=spec.note, ref_paths=ref_paths), path))
+                               role=spec.role, calibrates=spec.calibrates, note=spec.note, ref_paths=ref_paths,
+                               reports_divergence=spec.reports_divergence), path))
     return targets
 
 

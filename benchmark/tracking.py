@@ -30,6 +30,8 @@ MEMBER_PREFIX = "job."  # tag job.<fingerprint> = search | final | search,final 
 SUPERSEDED_TAG = "superseded"  # "1" on runs and parents that no current version of their job uses
 STATUS_TAG = "job_status"  # a parent run: done | not_run | failed | running | interrupted
 REASON_TAG = "not_run_reason"  # a parent run that is not done: why
+# a parent run: the seeds of the chosen setting whose runs diverged ("2,5"); they count against the target
+DIVERGED_TAG = "diverged_seeds"
 # MLflow 3 opens an experiment on the view its kind names: these are training runs, not GenAI traces
 KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = {KIND_TAG: "custom_model_development"}

@@ -3,12 +3,14 @@ the small statistics that claims share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 REPRODUCED, CLOSE, NOT_REPRODUCED = "reproduced", "close", "not reproduced"
 HOLDS, FAILS = "claim holds", "claim fails"
+# the evidence decides neither way yet (an interval across a band's edge, a test that rejects neither way)
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Values:
     profile: str
     # what each value is: the seed ("seed 0") or, over a sweep, the setting ("lr_g=0.0001 lr_d=0.0003")
     labels: list[str] | None = None
+    # the seeds whose runs diverged ("seed 2"): no value, but they count against the target
+    diverged: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -41,15 +45,6 @@ def paired_values(a: Values, b: Values) -> tuple[np.ndarray, np.ndarray]:
     right = dict(zip(b.labels, b.values, strict=True))
     common = [(x, right[label]) for label, x in zip(a.labels, a.values, strict=True) if label in right]
     return np.asarray([c[0] for c in common], dtype=float), np.asarray([c[1] for c in common], dtype=float)
-
-
-def one_sided_p(a: list[float], b: list[float], alternative: str) -> float | None:
-    """Welch's t-test that mean(a) is less/greater than mean(b); None without a spread on both sides."""
-    from scipy import stats
-
-    if len(a) < 2 or len(b) < 2 or (np.std(a) == 0 and np.std(b) == 0):
-        return None
-    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
 
 
 def fmt_p(p: float | None) -> str:

@@ -50,6 +50,7 @@ from benchmark.storage import (
 )
 from benchmark.tracking import (
     CHILD,
+    DIVERGED_TAG,
     FINGERPRINT_TAG,
     MEMBER_PREFIX,
     PARENT,
@@ -175,8 +176,10 @@ class Worker:
             return self._finish_failed(state)
         self._close_stale_runs(state)
         self._record_members(state)
+        diverged = self._diverged_seeds(state)
         self.tracker.set_tags(state.parent, {"best_params": json.dumps(state.best, sort_keys=True, default=str),
-                                             "seeds": str(len(job.seeds))})
+                                             "seeds": str(len(job.seeds)),
+                                             **({DIVERGED_TAG: ",".join(map(str, diverged))} if diverged else {})})
         return self._finish(state, "done", "")
 
     def _ready(self, state: _JobState) -> str | None:
@@ -227,7 +230,20 @@ class Worker:
         if impossible:
             return self._finish(state, "not_run", impossible[0])
         first = failures[0].user_attrs["failure"] if failures else "no run finished"
+        diverged = self._diverged_seeds(state)
+        if diverged:
+            self.tracker.set_tags(state.parent, {DIVERGED_TAG: ",".join(map(str, diverged))})
         return self._finish(state, "diverged", f"all {len(failures)} runs diverged ({first})")
+
+    @staticmethod
+    def _diverged_seeds(state: _JobState) -> list[int]:
+        """The seeds of the chosen setting whose runs diverged (and none finished): they stay in the target."""
+        if state.seeds is None:
+            return []
+        failed = {t.params.get("seed") for t in state.seeds.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                  if t.user_attrs.get("failure") and not t.user_attrs.get("not_run") and not t.user_attrs.get("error")}
+        finished = {t.params.get("seed") for t in studies.complete(state.seeds)}
+        return sorted(int(s) for s in failed - finished if s is not None)
 
     def _record_members(self, state: _JobState) -> None:
         """Tag the runs this version of the job consists of, and mark what older versions left as superseded."""

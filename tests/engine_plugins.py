@@ -53,6 +53,7 @@ class FixtureGaussianFit(api.Method):
     hparams = {"lr": Float(0.05, low=0), "batch_size": Int(64, low=1),
                "poison_at": Int(-1, doc="log a NaN loss at this step (failure tests)"),
                "poison_lr": Float(None, doc="poison only the run with this lr"),
+               "poison_seed": Int(-1, doc="poison only the run of this seed (-1: every seed)"),
                "step_delay": Float(0.0, low=0, doc="seconds to sleep per step (kill tests)"),
                "raise_at": Int(-1, doc="raise an error at this step (error tests)"),
                "raise_kind": Choice("value", ("value", "cuda", "oom"), doc="which error raise_at raises")}
@@ -80,7 +81,8 @@ class FixtureGaussianFit(api.Method):
             opt.zero_grad()
             nll.backward()
             opt.step()
-            poisoned = ctx.hp("poison_lr") is None or float(ctx.hp("lr")) == float(ctx.hp("poison_lr"))
+            poisoned = ((ctx.hp("poison_lr") is None or float(ctx.hp("lr")) == float(ctx.hp("poison_lr")))
+                        and int(ctx.hp("poison_seed")) in (-1, ctx.seed))
             if step == int(ctx.hp("poison_at", -1)) and poisoned:
                 ctx.log_losses(step, {"nll": float("nan")})  # a diverged run, for the failure tests
             if step % ctx.log_every == 0:

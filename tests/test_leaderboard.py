@@ -15,6 +15,7 @@ from collections import Counter
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -253,10 +254,85 @@ def test_counts_leave_sanity_and_calibration_out_and_split_the_paper_s_budget():
     c = count(res.verdicts)
     assert c.total == len(res.verdicts) and c.counted == len(res.verdicts) - 2
     assert sum(c.at_paper_budget.values()) == 0 and sum(c.reduced_budget.values()) > 0
-    assert "not counted: 1 calibration, 1 sanity" in leaderboard.summary_line(res.verdicts)
+    assert re.search(r"not counted: 1 calibration: 1 \w+; 1 sanity: 1 \w+", leaderboard.summary_line(res.verdicts))
     assert sum(leaderboard.score(res.verdicts).values()) == c.counted
     tight = count(entropic().verdicts)
     assert sum(tight.at_paper_budget.values()) > 0
+
+
+def test_a_sanity_target_that_does_not_hold_is_a_finding_shown_first(tmp_path):
+    """Table 2's KL(p_data || p_emp) of gmm4 is a property of the dataset alone: where it holds the summary counts
+    it as holding; moved three times off, it is the first thing the paper's summary says."""
+    res = calibrating()
+    name = "table2/gmm4/dataset/kl.pdata_pemp"
+    target = next(t for t in res.suite.all_targets if t.id == name)
+
+    def summary_with(scale: float) -> tuple[str, list]:
+        v = judge(target, {target.refs[0]: Values([target.published * scale * f for f in (0.99, 1.0, 1.01)], "cpu")},
+                  {})
+        v.role, v.outcome = "sanity", outcome(v)
+        verdicts = [v if x.target == name else x for x in res.verdicts]
+        return leaderboard.summary_line(verdicts), verdicts
+
+    holds, _ = summary_with(1.0)
+    assert "FINDING" not in holds and "1 sanity: 1 hold" in holds
+    fails, verdicts = summary_with(3.0)
+    assert fails.startswith(f"FINDING: 1 sanity target that should hold does not ({name})")
+    assert "1 sanity: 1 fail" in fails
+    counts = count(verdicts)
+    assert counts.roles["sanity"] == Counter({"fail": 1}) and counts.as_dict()["roles"]["sanity"] == {"fail": 1}
+    leaderboard.write([SuiteResults(res.suite, verdicts, {}, 1, {})], tmp_path, NoStore())
+    readme = " ".join((tmp_path / "README.md").read_text().split())
+    section = readme[readme.index("## Calibrating"):]
+    assert section.index("FINDING: 1 sanity target") < section.index("counted targets reproduced or holding")
+    html = (tmp_path / "index.html").read_text()
+    assert '<p class="finding">FINDING: 1 sanity target' in html and "1 sanity: 1 fail" in html
+
+
+def test_each_point_s_error_bar_is_its_verdict_s_interval(tmp_path, monkeypatch):
+    """The bar drawn on a published-vs-reproduced point is the interval the verdict rests on, so an inconclusive
+    point's bar visibly crosses the band's edge; and the close band of a negative published value is mirrored in
+    ratio as the verdict's is."""
+    import matplotlib.axes
+
+    suite = load_suite(REPO / "suites" / "calibrating_ebgan.yaml")
+    targets = [t for t in suite.all_targets if t.id.startswith("table2/gmm4/") and t.kind == "value"][:3]
+    verdicts = [judge(t, {t.refs[0]: Values([t.published * f for f in spread], "cpu")}, {})
+                for t, spread in zip(targets, [(0.99, 1.0, 1.01), (0.6, 1.0, 1.4), (2.9, 3.0, 3.1)], strict=True)]
+    for v in verdicts:
+        v.outcome = outcome(v)
+    assert [v.verdict for v in verdicts] == ["reproduced", "inconclusive", "not reproduced"]
+    drawn = []
+    original = matplotlib.axes.Axes.errorbar
+
+    def spy(self, x, y, *args, **kwargs):
+        drawn.append((y[0], kwargs.get("yerr")))
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", spy)
+    points = [report_plots.Point(v, "gmm4", t.check) for v, t in zip(verdicts, targets, strict=True)]
+    assert report_plots.draw(points, "Table 2", tmp_path / "t.png").shown == 3
+    for v, (y, yerr) in zip(verdicts, drawn, strict=True):
+        assert y == pytest.approx(v.reproduced) and y + yerr[1][0] == pytest.approx(v.interval[1])
+        # the axes are logarithmic (Table 2's KLs span decades): a bar reaching below the axis stops there
+        assert y - yerr[0][0] >= v.interval[0] - 1e-12
+    assert drawn[0][0] - drawn[0][1][0][0] == pytest.approx(verdicts[0].interval[0])
+    low, high = report_plots._edges(np.array([-16.38]), 0.0, 0.1, 2.0, close=True)
+    assert (low[0], high[0]) == pytest.approx((-16.38 * 1.2, -16.38 / 1.2))
+
+
+def test_inconclusive_has_its_own_colour_count_and_filter(rendered):
+    out, results = rendered
+    html = (out / "index.html").read_text()
+    n = sum(count(r.verdicts).by_outcome["inconclusive"] for r in results)
+    assert n > 0
+    assert f'data-filter="inconclusive" data-slug="inconclusive" aria-pressed="true"><span class="dot"></span>' \
+           f'inconclusive <b>{n}</b>' in html
+    assert ".o-inconclusive { --c: var(--inconclusive)" in html
+    others = {c for o, c in report_plots.COLOURS.items() if o != "inconclusive"}
+    assert report_plots.COLOURS["inconclusive"] not in others
+    readme = (out / "README.md").read_text()
+    assert "❔ inconclusive" in readme
 
 
 def test_the_terminal_table_fits_120_columns_and_states_each_cause_once():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from benchmark import reference
+from benchmark import evidence, reference
 from benchmark.errors import UserError
 
 XEON = {"device": {"cpu": 3}, "gpu": {"not recorded": 3}, "cpu_model": {"Xeon A": 3},
@@ -92,7 +92,7 @@ def test_the_platform_of_the_compared_targets_comes_from_their_runs_provenance()
 
 
 def test_holm_adjusts_step_down():
-    assert reference.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert evidence.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
 
 
 def test_a_reference_that_is_not_results_json_is_one_line(tmp_path):

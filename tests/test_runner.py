@@ -101,10 +101,37 @@ def test_a_diverged_run_is_recorded_and_the_sweep_goes_on(bench_home, capsys):
     failed = children(bench_home, "FAILED")
     assert failed and all("loss 'nll' became nan" in r.tags["failure"] for r in failed)
     assert all(r.tags["failure_step"] == "100" for r in failed)
-    # 2 grid points searched with seed 0, both diverge: nothing to re-run over seeds
-    # the terminal table wraps long verdicts; the reason reads whole once the wrapping is undone
+    # 2 grid points searched with seed 0, both diverge: nothing to re-run over seeds. Every seed diverged is a
+    # result: the value targets are not reproduced, and say why
+    capsys.readouterr()
+    assert main(["compare", "poison.yaml", "--format", "json"]) == 0
+    targets = {t["target"]: t for t in json.loads(capsys.readouterr().out)["suites"][0]["targets"]}
+    for name in ("mle/narrow/SGD/fit.mean", "table1/narrow/SGD/fit.std"):
+        assert targets[name]["verdict"] == "not reproduced", targets[name]
+        assert targets[name]["diverged"] == 2 and "every seed diverged" in targets[name]["detail"]
+    assert main(["compare", "poison.yaml"]) == 0
     unwrapped = " ".join(capsys.readouterr().out.split())
-    assert "not run: all 2 runs diverged (loss 'nll' became nan at step 100)" in unwrapped
+    assert "2 of 2 diverged" in unwrapped, unwrapped
+    # `bench compare` counts inconclusive apart: the ordering of two wholly diverged jobs decides nothing
+    assert "0/5 reproduced or holding, 4 not reproduced, 1 inconclusive" in unwrapped, unwrapped
+
+
+def test_a_diverged_seed_stays_in_its_targets(bench_home, capsys):
+    """Seed 1 of the chosen setting diverges in both jobs: the job is done, the parent names the seed, and every
+    target counts it (not dropped, as it was, which made a method that diverges one run in two look as good as
+    one that never does)."""
+    text = SUITE.read_text().replace("hparams: {lr: 0.05}", "hparams: {lr: 0.05, poison_at: 10, poison_seed: 1}")
+    Path("seed1.yaml").write_text(text)
+    assert main(["run", "seed1.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
+    parents = [r for r in runs(bench_home) if r.tags["bench.kind"] == "job"]
+    assert [r.tags.get("diverged_seeds") for r in parents] == ["1", "1"]
+    capsys.readouterr()
+    assert main(["compare", "seed1.yaml", "--format", "json"]) == 0
+    targets = {t["target"]: t for t in json.loads(capsys.readouterr().out)["suites"][0]["targets"]}
+    mean = targets["mle/narrow/SGD/fit.mean"]
+    assert mean["n"] == 1 and mean["diverged"] == 1 and "1 of 2 seeds diverged" in mean["detail"]
+    assert mean["verdict"] != "reproduced" and mean["diverged_rate"][1] > 0.5
+    assert targets["mle/wider-has-larger-std"]["diverged"] == 2
 
 
 def test_one_diverged_grid_point_does_not_stop_the_sweep(bench_home, capsys):

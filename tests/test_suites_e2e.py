@@ -32,11 +32,17 @@ def test_gan_divergences_smoke_gives_every_target_a_verdict(tmp_path):
     assert len(targets) == 33
     assert not [t["target"] for t in targets if t["verdict"].startswith("not run")]
     assert {t["profile"] for t in targets} == {"smoke"}
-    # results that hold at any budget: the quadrature, the prior's entropy, the bound L_I <= H(c)
+    # results that hold at any budget: the quadrature, the prior's entropy, the bound L_I <= H(c). Smoke trains one
+    # seed, which gives no spread: a value lands in its band but cannot show it (inconclusive, with its interval
+    # unbounded); a claim checked on every seed decides
     by_id = {t["target"]: t for t in targets}
-    assert by_id["section3.1.2/pair_same/GAN-D/value.v_theory"]["verdict"] == "reproduced"
-    assert by_id["section3.2.1/ring10/InfoGAN/info.entropy_c"]["verdict"] == "reproduced"
+    for name in ("section3.1.2/pair_same/GAN-D/value.v_theory", "section3.2.1/ring10/InfoGAN/info.entropy_c"):
+        t = by_id[name]
+        assert t["verdict"] == "inconclusive" and t["n"] == 1 and t["interval"] is None, t
+        assert abs(t["reproduced"] - t["published"]) < 0.02 * abs(t["published"]), t
     assert by_id["section3.2.1/ring10/InfoGAN/bound_max_at_most_entropy"]["verdict"] == "claim holds"
+    assert not [t["target"] for t in targets if t["role"] == "sanity"
+                and t["verdict"] in ("not reproduced", "close", "claim fails")]
     for name in ("README.md", "results.json", "index.html"):
         assert (tmp_path / ".bench" / "leaderboard" / name).exists()
     assert list((tmp_path / ".bench" / "leaderboard" / "figures" / "gan_divergences").rglob("*.png"))
@@ -76,6 +82,32 @@ def assert_matches_golden(targets: list[dict]) -> None:
     assert not far, f"beyond the band on another platform ({golden['platform']} wrote it): {far[:5]}"
 
 
+def sanity_ids(suite: str) -> list[str]:
+    from benchmark.suite import load_suite
+
+    return [t.id for t in load_suite(REPO / "suites" / suite).all_targets if t.role == "sanity"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", [s for s in sorted(p.name for p in (REPO / "suites").glob("*.yaml"))
+                                   if s != "gan_divergences.yaml"])  # its smoke test above checks its own
+def test_shipped_sanity_targets_hold_at_smoke(suite, tmp_path):
+    """A sanity target is true by construction: one that fails at smoke is a defect (of a metric, a dataset or an
+    estimator), never a result. Where a suite has none, there is nothing to run. Minutes per suite, hence slow."""
+    ids = sanity_ids(suite)
+    if not ids:
+        return
+    only = [arg for i in ids for arg in ("--only", i)]
+    run = bench("run", str(REPO / "suites" / suite), "--profile", "smoke", "--no-progress", "--no-leaderboard",
+                *only, cwd=tmp_path, timeout=1800)
+    assert run.returncode == 0, run.stderr
+    proc = bench("compare", str(REPO / "suites" / suite), "--format", "json", cwd=tmp_path)
+    targets = {t["target"]: t for t in json.loads(proc.stdout)["suites"][0]["targets"]}
+    failing = {i: targets[i]["detail"] for i in ids if targets[i]["verdict"] in ("not reproduced", "close",
+                                                                                  "claim fails")}
+    assert not failing, failing
+
+
 @pytest.mark.slow
 def test_gan_divergences_cpu_profile_reproduces(tmp_path):
     """The acceptance run: at the cpu profile every target holds except the WGAN-GP estimates at large θ,
@@ -105,7 +137,7 @@ def test_alpha_gan_analogue_smoke_judges_sweeps_and_draws_the_box_plots(tmp_path
     assert needs_weights == {"analogue/figure5b/color_digits/imagenet-inception/alpha-GAN-best",
                              "analogue/section6/color_digits/inception-scores-rank-disagreement"}
     judged = {k: v for k, v in analogue.items() if k not in needs_weights}
-    assert all(v["verdict"] in ("claim holds", "claim fails") for v in judged.values()), judged
+    assert all(v["verdict"] in ("claim holds", "claim fails", "inconclusive") for v in judged.values()), judged
     most = judged["analogue/figure2a/color_digits/critic/alpha-GAN-beats-best-DCGAN"]
     assert [len(v) for v in most["values"].values()] == [9, 9]  # the whole 3x3 grids, not the chosen settings
     assert judged["analogue/figure15/color_digits/alpha-GAN/critic-diversity-correlation"]["test"]["n"] == 9

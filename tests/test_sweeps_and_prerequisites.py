@@ -196,7 +196,10 @@ def test_a_metric_without_its_file_is_left_out_and_its_targets_say_which_file(be
     assert main(["run", "suite.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard",
                  "--data-dir", "data"]) == 0
     by_id = compare(capsys)
-    assert by_id["weights/weighted-mean"]["verdict"] == "reproduced"
-    assert by_id["weights/weighted-mean-beside-the-rest"]["verdict"] == "reproduced"
-    assert by_id["weights/late"]["verdict"] == "reproduced"
+    # each lands in its band; where a job trains one seed at smoke the interval is unbounded, so inconclusive
+    for name, tol in (("weights/weighted-mean", 0.2), ("weights/weighted-mean-beside-the-rest", 0.2),
+                      ("weights/late", 0.1)):
+        t = by_id[name]
+        assert abs(t["reproduced"] - t["published"]) <= tol, t
+        assert t["verdict"] == ("reproduced" if t["n"] > 1 else "inconclusive"), t
     assert not [t for t, v in by_id.items() if v["verdict"].startswith("not run")]
