@@ -275,7 +275,7 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import estimate, leaderboard, notes, planner, progress, release, results, runner
+    from benchmark import estimate, leaderboard, notes, planner, release, results
     from benchmark.storage import redact
 
     # refused before anything is set up or trained
@@ -287,12 +287,11 @@ def cmd_run(args) -> int:
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
         print(f"  {estimate.summary(estimate.estimate(jobs, tracker, batch=args.batch))}", file=sys.stderr)
-        shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
-        outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
-        print(_report(outcomes), file=sys.stderr)
-        res = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
-        notes.annotate_parents(res, tracker, args.profile, settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
+        judged = _adaptive_rounds(args, suite, jobs, tracker, settings, selected)
+        res = judged.results
+        print(_report(judged.outcomes), file=sys.stderr)
+        notes.annotate_parents(res, tracker, args.profile, settings.device)
         shown = [v for v in res.verdicts if v.target in selected]
         print(leaderboard.table(shown))
         print(f"{suite.suite}: {leaderboard.summary_line(shown)}")
@@ -309,10 +308,35 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _adaptive_rounds(args, suite, jobs, tracker, settings, selected: set[str]):
+    """Train the jobs, judge, and (adaptive seeds) train more seeds for the jobs behind inconclusive targets until
+    each decides or has its profile's maximum. Returns the last read-back (``.results``) and every round's
+    outcomes, one per job (``.outcomes``)."""
+    from types import SimpleNamespace
+
+    from benchmark import adaptive, progress, results, runner
+
+    last = SimpleNamespace(results=None)
+
+    def train(round_jobs):
+        shown_progress = progress.for_terminal(round_jobs, settings.show_progress and args.workers <= 1)
+        return runner.run_jobs(round_jobs, settings, workers=args.workers, progress=shown_progress)
+
+    def judge():
+        last.results = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
+        counts = {key[2]: len(rec.job.seeds) for key, rec in last.results.records.items()
+                  if key[:2] == (args.profile, settings.device)}
+        return [v for v in last.results.verdicts if v.target in selected], counts
+
+    rounds = adaptive.grow_until_decided(jobs, train, judge, say=lambda line: print(f"  seeds: {line}",
+                                                                                     file=sys.stderr))
+    return SimpleNamespace(results=last.results, outcomes=adaptive.combined(rounds.outcomes))
+
+
 def cmd_plan(args) -> int:
     from tabulate import tabulate
 
-    from benchmark import estimate, planner
+    from benchmark import adaptive, estimate, planner
 
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
@@ -326,10 +350,14 @@ def cmd_plan(args) -> int:
     if args.format == "json":
         print(json.dumps([e.as_dict() for e in found], indent=2))
         return 0
-    rows = [[f"{e.experiment}/{e.method}/{e.dataset}", e.seeds, f"{e.steps:,}", f"{e.done}/{e.runs}",
+    rows = [[f"{e.experiment}/{e.method}/{e.dataset}", estimate.seeds_text(e), f"{e.steps:,}", f"{e.done}/{e.runs}",
              estimate.clock(e.estimated_seconds), e.basis] for e in found]
     print(tabulate(rows, headers=["job", "seeds", "steps", "done", "estimate", "from"], disable_numparse=True))
     print(estimate.summary(found))
+    if any(job.seed_limit > len(job.seeds) for job in jobs):
+        # the same shapes: the estimates (or calibrations) just made carry over
+        at_most = estimate.estimate(adaptive.worst_case(jobs), tracker, batch=args.batch)
+        print(estimate.worst_case(found, at_most))
     return 0
 
 
