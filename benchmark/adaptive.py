@@ -27,8 +27,6 @@ from benchmark.values import INCONCLUSIVE
 if TYPE_CHECKING:
     from benchmark.worker import JobOutcome
 
-Triple = tuple[str, str, str]
-
 
 @dataclass
 class Growth:
@@ -116,24 +114,26 @@ class Rounds:
     verdicts: list[Verdict]
     outcomes: list[JobOutcome]
     lines: list[str] = field(default_factory=list)
-    grown: dict[Triple, int] = field(default_factory=dict)  # job -> the seed count it grew to
+    grown: dict[str, int] = field(default_factory=dict)  # job key -> the seed count it grew to
 
 
 def grow_until_decided(jobs: list[Job], train: Callable[[list[Job]], list[JobOutcome]],
-                       judge: Callable[[], tuple[list[Verdict], dict[Triple, int]]],
-                       say: Callable[[str], None] = lambda line: None) -> Rounds:
-    """Train ``jobs`` (at their minimum), judge, and train the grown jobs until nothing inconclusive can grow.
-    ``judge`` returns the verdicts and, per job, the seed count they were judged on. A count once asked for is
-    never asked for again: a grown job that could not finish does not make the loop spin."""
-    outcomes = list(train(jobs))
+                       judge: Callable[[], tuple[list[Verdict], dict[str, int]]],
+                       say: Callable[[str], None] = lambda line: None,
+                       trained: list[JobOutcome] | None = None) -> Rounds:
+    """Train ``jobs`` (at their minimum; ``trained``: their outcomes where that is done already), judge, and train
+    the grown jobs until nothing inconclusive can grow. ``judge`` returns the verdicts and, per job key, the seed
+    count they were judged on. A count once asked for is never asked for again: a grown job that could not finish
+    does not make the loop spin."""
+    outcomes = list(train(jobs) if trained is None else trained)
     verdicts, counts = judge()
     rounds = Rounds(verdicts, outcomes)
     if all(job.seed_limit <= len(job.seeds) for job in jobs):
         return rounds
-    asked = {job.triple: len(job.seeds) for job in jobs}
+    asked = {job.key: len(job.seeds) for job in jobs}
     while True:
-        current = [job.with_seeds(max(counts.get(job.triple, len(job.seeds)), len(job.seeds))) for job in jobs]
-        steps = [g for g in growth(verdicts, current) if g.to > asked[g.job.triple]]
+        current = [job.with_seeds(max(counts.get(job.key, len(job.seeds)), len(job.seeds))) for job in jobs]
+        steps = [g for g in growth(verdicts, current) if g.to > asked[g.job.key]]
         line = describe(verdicts, steps)
         if not steps:
             if rounds.lines:
@@ -143,8 +143,8 @@ def grow_until_decided(jobs: list[Job], train: Callable[[list[Job]], list[JobOut
         rounds.lines.append(line)
         say(line)
         for g in steps:
-            asked[g.job.triple] = g.to
-            rounds.grown[g.job.triple] = g.to
+            asked[g.job.key] = g.to
+            rounds.grown[g.job.key] = g.to
         rounds.outcomes += train([g.grown for g in steps])
         verdicts, counts = judge()
         rounds.verdicts = verdicts

@@ -275,7 +275,7 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import estimate, leaderboard, notes, planner, release, results
+    from benchmark import estimate, leaderboard, notes, planner, progress, release, results, runner
     from benchmark.storage import redact
 
     # refused before anything is set up or trained
@@ -287,11 +287,16 @@ def cmd_run(args) -> int:
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
         print(f"  {estimate.summary(estimate.estimate(jobs, tracker, batch=args.batch))}", file=sys.stderr)
-        selected = {t.id for t in planner.select_targets(suite, args.only)}
-        judged = _adaptive_rounds(args, suite, jobs, tracker, settings, selected)
+
+        def train(round_jobs):
+            shown_progress = progress.for_terminal(round_jobs, settings.show_progress and args.workers <= 1)
+            return runner.run_jobs(round_jobs, settings, workers=args.workers, progress=shown_progress)
+
+        judged = _adaptive_rounds(args, suite, jobs, tracker, settings, train)
         res = judged.results
         print(_report(judged.outcomes), file=sys.stderr)
         notes.annotate_parents(res, tracker, args.profile, settings.device)
+        selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
         print(leaderboard.table(shown))
         print(f"{suite.suite}: {leaderboard.summary_line(shown)}")
@@ -308,28 +313,26 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _adaptive_rounds(args, suite, jobs, tracker, settings, selected: set[str]):
-    """Train the jobs, judge, and (adaptive seeds) train more seeds for the jobs behind inconclusive targets until
-    each decides or has its profile's maximum. Returns the last read-back (``.results``) and every round's
-    outcomes, one per job (``.outcomes``)."""
+def _adaptive_rounds(args, suite, jobs, tracker, settings, train, trained=None):
+    """Train the jobs (``trained``: their outcomes where a worker trained them already), judge, and (adaptive
+    seeds) train more seeds for the jobs behind inconclusive targets until each decides or has its profile's
+    maximum. Returns the last read-back (``.results``) and every round's outcomes, one per job (``.outcomes``)."""
     from types import SimpleNamespace
 
-    from benchmark import adaptive, progress, results, runner
+    from benchmark import adaptive, planner, results
 
     last = SimpleNamespace(results=None)
-
-    def train(round_jobs):
-        shown_progress = progress.for_terminal(round_jobs, settings.show_progress and args.workers <= 1)
-        return runner.run_jobs(round_jobs, settings, workers=args.workers, progress=shown_progress)
+    selected = {t.id for t in planner.select_targets(suite, args.only)}
 
     def judge():
         last.results = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
-        counts = {key[2]: len(rec.job.seeds) for key, rec in last.results.records.items()
-                  if key[:2] == (args.profile, settings.device)}
+        records = last.results.records
+        counts = {job.key: len(records[(args.profile, settings.device, job.triple)].job.seeds) for job in jobs
+                  if (args.profile, settings.device, job.triple) in records}
         return [v for v in last.results.verdicts if v.target in selected], counts
 
-    rounds = adaptive.grow_until_decided(jobs, train, judge, say=lambda line: print(f"  seeds: {line}",
-                                                                                     file=sys.stderr))
+    rounds = adaptive.grow_until_decided(jobs, train, judge, trained=trained,
+                                         say=lambda line: print(f"  seeds: {line}", file=sys.stderr))
     return SimpleNamespace(results=last.results, outcomes=adaptive.combined(rounds.outcomes))
 
 
@@ -363,15 +366,23 @@ def cmd_plan(args) -> int:
 
 def cmd_worker(args) -> int:
     """One worker of a shared run: works on every planned job until all are complete, then exits."""
-    from benchmark import progress, runner
+    from benchmark import adaptive, progress, runner
     from benchmark.storage import redact
 
-    _tracker_, settings, plans = _prepare_training(args)
+    tracker, settings, plans = _prepare_training(args)
     jobs = [job for _, suite_jobs in plans for job in suite_jobs]
     print(f"worker {os.uname().nodename}:{os.getpid()}: {len(jobs)} jobs at profile '{args.profile}' on "
           f"{settings.device}, storage {redact(settings.storage_url)}", file=sys.stderr)
-    outcomes = runner.work(jobs, settings, progress.for_terminal(jobs, settings.show_progress))
-    print(_report(outcomes), file=sys.stderr)
+
+    def train(round_jobs):
+        return runner.work(round_jobs, settings, progress.for_terminal(round_jobs, settings.show_progress))
+
+    outcomes = train(jobs)
+    for suite, suite_jobs in plans:
+        # every worker judges the same complete runs, so all grow the same jobs and share their seeds' units
+        if any(job.seed_limit > len(job.seeds) for job in suite_jobs):
+            outcomes += _adaptive_rounds(args, suite, suite_jobs, tracker, settings, train, trained=[]).outcomes
+    print(_report(adaptive.combined(outcomes)), file=sys.stderr)
     return 0
 
 

@@ -105,17 +105,17 @@ def test_the_loop_stops_when_decided_and_never_asks_for_a_count_twice(tmp_path):
     def judge():
         n = max([3] + [count for batch in trained for d, count in batch if d == "narrow"])
         outcome = "reproduced" if n >= 6 else "inconclusive"
-        return [verdict(mean, outcome, n, seeds_to_decide=n + 1 if n < 6 else None)], {narrow.triple: n}
+        return [verdict(mean, outcome, n, seeds_to_decide=n + 1 if n < 6 else None)], {narrow.key: n}
 
     rounds = adaptive.grow_until_decided([narrow, wide], train, judge)
     assert trained == [[("narrow", 3), ("wide", 3)], [("narrow", 4)], [("narrow", 5)], [("narrow", 6)]]
-    assert rounds.verdicts[0].verdict == "reproduced" and rounds.grown == {narrow.triple: 6}
+    assert rounds.verdicts[0].verdict == "reproduced" and rounds.grown == {narrow.key: 6}
     assert rounds.lines[-1] == "every target decided"
 
     # a grown job that never completes reads back at 3 seeds: asked once, then the loop ends
     trained.clear()
     rounds = adaptive.grow_until_decided(
-        [narrow], train, lambda: ([verdict(mean, "inconclusive", 3, seeds_to_decide=5)], {narrow.triple: 3}))
+        [narrow], train, lambda: ([verdict(mean, "inconclusive", 3, seeds_to_decide=5)], {narrow.key: 3}))
     assert trained == [[("narrow", 3)], [("narrow", 5)]]
 
 
@@ -181,3 +181,12 @@ def compare(capsys) -> dict[str, dict]:
     capsys.readouterr()
     assert main(["compare", "engine.yaml", "--profile", "smoke", "--format", "json"]) == 0
     return {t["target"]: t for t in json.loads(capsys.readouterr().out)["suites"][0]["targets"]}
+
+
+def test_a_worker_grows_the_same_jobs(bench_home, capsys):
+    """`bench worker` judges once every job is complete and adds the same seeds, through the same storage."""
+    Path("engine.yaml").write_text(ENGINE.replace(FIXED, "seeds: {smoke: {min: 1, max: 3}, cpu: 3, paper: 3}"))
+    assert main(["worker", "engine.yaml", "--profile", "smoke", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "seeds: 5 targets inconclusive at 1 seed: adding 1 seed to 2 jobs" in err and "trained 6 runs" in err, err
+    assert {t["n"] for t in compare(capsys).values()} == {2}
