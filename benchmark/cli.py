@@ -275,7 +275,7 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import estimate, leaderboard, notes, planner, progress, release, results, runner
+    from benchmark import adaptive, estimate, leaderboard, notes, planner, progress, release, results, runner
     from benchmark.storage import redact
 
     # refused before anything is set up or trained
@@ -286,7 +286,11 @@ def cmd_run(args) -> int:
         mode = f", {args.workers} workers sharing {redact(settings.storage_url)}" if settings.shared else ""
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
-        print(f"  {estimate.summary(estimate.estimate(jobs, tracker, batch=args.batch))}", file=sys.stderr)
+        found = estimate.estimate(jobs, tracker, batch=args.batch)
+        print(f"  {estimate.summary(found)}", file=sys.stderr)
+        if any(job.seed_limit > len(job.seeds) for job in jobs):
+            at_most = estimate.estimate(adaptive.worst_case(jobs), tracker, batch=args.batch)
+            print(f"  {estimate.worst_case(found, at_most)}", file=sys.stderr)
 
         def train(round_jobs):
             shown_progress = progress.for_terminal(round_jobs, settings.show_progress and args.workers <= 1)

@@ -133,6 +133,7 @@ def test_bench_run_adds_a_seed_that_decides_the_inconclusive_targets(bench_home,
     capsys.readouterr()
     assert main(["run", "engine.yaml", "--profile", "smoke", "--no-progress", "--no-leaderboard"]) == 0
     err = capsys.readouterr().err
+    assert "worst case, if every target stays inconclusive (2 jobs up to 3 seeds)" in err, err
     assert "seeds: 5 targets inconclusive at 1 seed: adding 1 seed to 2 jobs" in err, err
     assert "seeds: every target decided" in err and "trained 2 runs" in err, err
     after = compare(capsys)

@@ -30,6 +30,7 @@ def test_table2_paper_plan_has_the_original_codes_budget_per_model(bench_home, c
         short = job["method"] != "GAN" and job["dataset"] in ("gmm4", "biased")
         assert job["steps"] == (20_000 if short else 100_000), job
         assert job["seeds"] == 3 and job["done"] == 0 and job["estimated_seconds"] is None
+        assert job["max_seeds"] == 10  # adaptive seeds: up to 10 where 3 leave a target inconclusive
 
 
 def test_a_budget_override_changes_only_the_runs_it_names(bench_home, capsys):
