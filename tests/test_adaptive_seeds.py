@@ -191,3 +191,31 @@ def test_a_worker_grows_the_same_jobs(bench_home, capsys):
     err = capsys.readouterr().err
     assert "seeds: 5 targets inconclusive at 1 seed: adding 1 seed to 2 jobs" in err and "trained 6 runs" in err, err
     assert {t["n"] for t in compare(capsys).values()} == {2}
+
+
+def test_read_back_takes_the_largest_complete_seed_count(tmp_path):
+    """A job grown to 4 seeds is read at 4; while the 4-seed job is unfinished (interrupted), at 3, never at a
+    mix; a count past the profile's max is not read."""
+    from benchmark.results import _Index
+    from benchmark.tracking import CHILD, FINGERPRINT_TAG, MEMBER_PREFIX, PARENT, STATUS_TAG, RunRecord
+
+    path = tmp_path / "engine.yaml"
+    path.write_text(ENGINE.replace(FIXED, "seeds: {smoke: 2, cpu: {min: 3, max: 4}, paper: 3}"))
+    suite = load_suite(path)
+    job = planner.plan(suite, "cpu")[0]
+    three, four, five = job, job.with_seeds(4), job.with_seeds(5)
+
+    def parent(variant, status):
+        return RunRecord(f"p{len(variant.seeds)}", "FINISHED", {"bench.kind": PARENT, STATUS_TAG: status,
+                                                                FINGERPRINT_TAG: variant.fingerprint}, {}, {})
+
+    def child(seed, *variants):
+        tags = {"bench.kind": CHILD, "seed": str(seed), **{MEMBER_PREFIX + v.fingerprint: "final" for v in variants}}
+        return RunRecord(f"r{seed}", "FINISHED", tags, {}, {"fit.mean": 1.5 + seed / 100})
+
+    runs = [child(0, three, four, five), child(1, three, four, five), child(2, three, four, five),
+            child(3, four, five), child(4, five)]
+    rec = _Index([parent(five, "done"), parent(four, "done"), parent(three, "done"), *runs]).record(suite, job)
+    assert sorted(rec.finals) == [0, 1, 2, 3] and rec.job.seeds == [0, 1, 2, 3]
+    rec = _Index([parent(four, "interrupted"), parent(three, "done"), *runs]).record(suite, job)
+    assert sorted(rec.finals) == [0, 1, 2] and rec.job.seeds == [0, 1, 2]
