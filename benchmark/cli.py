@@ -275,7 +275,7 @@ def _report(outcomes) -> str:
 
 
 def cmd_run(args) -> int:
-    from benchmark import estimate, leaderboard, notes, planner, progress, release, results, runner
+    from benchmark import adaptive, estimate, leaderboard, notes, planner, progress, release, results, runner
     from benchmark.storage import redact
 
     # refused before anything is set up or trained
@@ -286,11 +286,19 @@ def cmd_run(args) -> int:
         mode = f", {args.workers} workers sharing {redact(settings.storage_url)}" if settings.shared else ""
         print(f"{suite.path}: {len(jobs)} jobs at profile '{args.profile}' on {settings.device}{mode}",
               file=sys.stderr)
-        print(f"  {estimate.summary(estimate.estimate(jobs, tracker, batch=args.batch))}", file=sys.stderr)
-        shown_progress = progress.for_terminal(jobs, settings.show_progress and args.workers <= 1)
-        outcomes = runner.run_jobs(jobs, settings, workers=args.workers, progress=shown_progress)
-        print(_report(outcomes), file=sys.stderr)
-        res = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
+        found = estimate.estimate(jobs, tracker, batch=args.batch)
+        print(f"  {estimate.summary(found)}", file=sys.stderr)
+        if any(job.seed_limit > len(job.seeds) for job in jobs):
+            at_most = estimate.estimate(adaptive.worst_case(jobs), tracker, batch=args.batch)
+            print(f"  {estimate.worst_case(found, at_most)}", file=sys.stderr)
+
+        def train(round_jobs):
+            shown_progress = progress.for_terminal(round_jobs, settings.show_progress and args.workers <= 1)
+            return runner.run_jobs(round_jobs, settings, workers=args.workers, progress=shown_progress)
+
+        judged = _adaptive_rounds(args, suite, jobs, tracker, settings, train)
+        res = judged.results
+        print(_report(judged.outcomes), file=sys.stderr)
         notes.annotate_parents(res, tracker, args.profile, settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
@@ -309,10 +317,33 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _adaptive_rounds(args, suite, jobs, tracker, settings, train, trained=None):
+    """Train the jobs (``trained``: their outcomes where a worker trained them already), judge, and (adaptive
+    seeds) train more seeds for the jobs behind inconclusive targets until each decides or has its profile's
+    maximum. Returns the last read-back (``.results``) and every round's outcomes, one per job (``.outcomes``)."""
+    from types import SimpleNamespace
+
+    from benchmark import adaptive, planner, results
+
+    last = SimpleNamespace(results=None)
+    selected = {t.id for t in planner.select_targets(suite, args.only)}
+
+    def judge():
+        last.results = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
+        records = last.results.records
+        counts = {job.key: len(records[(args.profile, settings.device, job.triple)].job.seeds) for job in jobs
+                  if (args.profile, settings.device, job.triple) in records}
+        return [v for v in last.results.verdicts if v.target in selected], counts
+
+    rounds = adaptive.grow_until_decided(jobs, train, judge, trained=trained,
+                                         say=lambda line: print(f"  seeds: {line}", file=sys.stderr))
+    return SimpleNamespace(results=last.results, outcomes=adaptive.combined(rounds.outcomes))
+
+
 def cmd_plan(args) -> int:
     from tabulate import tabulate
 
-    from benchmark import estimate, planner
+    from benchmark import adaptive, estimate, planner
 
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
@@ -326,24 +357,36 @@ def cmd_plan(args) -> int:
     if args.format == "json":
         print(json.dumps([e.as_dict() for e in found], indent=2))
         return 0
-    rows = [[f"{e.experiment}/{e.method}/{e.dataset}", e.seeds, f"{e.steps:,}", f"{e.done}/{e.runs}",
+    rows = [[f"{e.experiment}/{e.method}/{e.dataset}", estimate.seeds_text(e), f"{e.steps:,}", f"{e.done}/{e.runs}",
              estimate.clock(e.estimated_seconds), e.basis] for e in found]
     print(tabulate(rows, headers=["job", "seeds", "steps", "done", "estimate", "from"], disable_numparse=True))
     print(estimate.summary(found))
+    if any(job.seed_limit > len(job.seeds) for job in jobs):
+        # the same shapes: the estimates (or calibrations) just made carry over
+        at_most = estimate.estimate(adaptive.worst_case(jobs), tracker, batch=args.batch)
+        print(estimate.worst_case(found, at_most))
     return 0
 
 
 def cmd_worker(args) -> int:
     """One worker of a shared run: works on every planned job until all are complete, then exits."""
-    from benchmark import progress, runner
+    from benchmark import adaptive, progress, runner
     from benchmark.storage import redact
 
-    _tracker_, settings, plans = _prepare_training(args)
+    tracker, settings, plans = _prepare_training(args)
     jobs = [job for _, suite_jobs in plans for job in suite_jobs]
     print(f"worker {os.uname().nodename}:{os.getpid()}: {len(jobs)} jobs at profile '{args.profile}' on "
           f"{settings.device}, storage {redact(settings.storage_url)}", file=sys.stderr)
-    outcomes = runner.work(jobs, settings, progress.for_terminal(jobs, settings.show_progress))
-    print(_report(outcomes), file=sys.stderr)
+
+    def train(round_jobs):
+        return runner.work(round_jobs, settings, progress.for_terminal(round_jobs, settings.show_progress))
+
+    outcomes = train(jobs)
+    for suite, suite_jobs in plans:
+        # every worker judges the same complete runs, so all grow the same jobs and share their seeds' units
+        if any(job.seed_limit > len(job.seeds) for job in suite_jobs):
+            outcomes += _adaptive_rounds(args, suite, suite_jobs, tracker, settings, train, trained=[]).outcomes
+    print(_report(adaptive.combined(outcomes)), file=sys.stderr)
     return 0
 
 

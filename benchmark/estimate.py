@@ -40,6 +40,7 @@ class JobEstimate:
     done: int
     estimated_seconds: float | None
     basis: str
+    max_seeds: int = 0  # adaptive seeds: the most seeds the job may grow to (its seeds when it cannot grow)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,9 +95,22 @@ def done_of(job: Job, finished: set[str], parents: dict[str, RunRecord]) -> int:
         return 0  # a range sweep's settings are known only as TPE proposes them
     points = job.grid_points()
     done = sum(job.run_key(p, job.seeds[0]) in finished for p in points)
-    if len(points) == 1:
-        done += sum(job.run_key(points[0], s) in finished for s in job.seeds[1:])
+    chosen = points[0] if len(points) == 1 else _chosen(job, parents)
+    if chosen is not None:
+        done += sum(job.run_key(chosen, s) in finished for s in job.seeds[1:])
     return done
+
+
+def _chosen(job: Job, parents: dict[str, RunRecord]) -> dict[str, Any] | None:
+    """The setting a sweep chose, where the job at another seed count recorded it (adaptive seeds)."""
+    for variant in job.with_seeds(job.first_seed_count).seed_variants():
+        parent = parents.get(variant.fingerprint)
+        if parent is not None and parent.tags.get("best_params"):
+            try:
+                return json.loads(parent.tags["best_params"])
+            except ValueError:
+                return None
+    return None
 
 
 def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_dir: str | None = None,
@@ -135,7 +149,7 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
             seconds = 0.0
         basis = "done" if left == 0 else (rate.basis if rate else _why_unknown(job, calibrator))
         out.append(JobEstimate(job.suite, job.experiment, job.method, job.dataset, job.profile, job.device,
-                               len(job.seeds), job.steps, runs_of(job), done, seconds, basis))
+                               len(job.seeds), job.steps, runs_of(job), done, seconds, basis, job.seed_limit))
     return out
 
 
@@ -168,3 +182,22 @@ def summary(estimates: list[JobEstimate]) -> str:
         return f"{text}; no estimate yet ({reasons}; `bench plan` calibrates)"
     return (f"{text}; estimated {clock(sum(known))} on this machine for {len(known)} jobs"
             f" (+ {len(unknown)} jobs without an estimate: {reasons})")
+
+
+def seeds_text(e: JobEstimate) -> str:
+    """The seeds column of `bench plan`: '3', or '3 (up to 10)' where adaptive seeds may add more."""
+    return f"{e.seeds} (up to {e.max_seeds})" if e.max_seeds > e.seeds else f"{e.seeds}"
+
+
+def worst_case(estimates: list[JobEstimate], at_most: list[JobEstimate]) -> str | None:
+    """The line `bench plan` adds where adaptive seeds may grow jobs: ``at_most`` estimates the same jobs at the
+    most seeds each may get. None where no job can grow."""
+    growing = sum(e.max_seeds > e.seeds for e in estimates)
+    if not growing:
+        return None
+    return (f"worst case, if every target stays inconclusive ({_count(growing, 'job')} up to "
+            f"{max(e.max_seeds for e in estimates)} seeds): {summary(at_most)}")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

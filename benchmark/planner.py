@@ -58,6 +58,11 @@ class Job:
     # the machine's arithmetic (numerics.platform_of): another processor or GPU gives other last bits, which GAN
     # training amplifies, so runs of two platforms are two runs; "" (unrecorded) keeps a job's older key
     platform: str = ""
+    # adaptive seeds (benchmark.adaptive): the most seeds the job may grow to while its targets are inconclusive,
+    # and the count it was planned with. Neither is part of any identity: each seed count is a job of its own
+    # (``with_seeds``), and every count shares the first one's search study and the runs of the seeds it has
+    max_seeds: int | None = None
+    first_seeds: int | None = None
 
     @property
     def key(self) -> str:
@@ -88,11 +93,35 @@ class Job:
 
     @property
     def study_name(self) -> str:
-        return f"{self.key}@{self.fingerprint}"
+        """The search study. Its units train the first seed only, so every seed count of the job shares the first
+        count's: adding seeds never searches again (a TPE search would propose other settings)."""
+        return f"{self.key}@{self.with_seeds(self.first_seed_count).fingerprint}"
 
     def seeds_study_name(self, params: dict[str, Any]) -> str:
-        """The seeds of one chosen setting: a grown grid that chooses another setting gets another study."""
-        return f"{self.study_name}/seeds/{setting_digest(params)}"
+        """The seeds of one chosen setting: a grown grid that chooses another setting gets another study, and so
+        does another seed count (Optuna keeps a categorical's choices fixed within a study); a grown count's
+        first seeds are the same runs, read back by their run keys."""
+        return f"{self.key}@{self.fingerprint}/seeds/{setting_digest(params)}"
+
+    @property
+    def first_seed_count(self) -> int:
+        return self.first_seeds or len(self.seeds)
+
+    @property
+    def seed_limit(self) -> int:
+        """The most seeds adaptive seeding may give the job (its own count when it has no range)."""
+        return max(self.max_seeds or 0, len(self.seeds))
+
+    def with_seeds(self, n: int) -> Job:
+        """The job with seeds 0 .. n-1: a job of its own (fingerprint, parent run, seeds study) whose runs of the
+        seeds it shares with other counts are the same runs (a run key depends on the seed, not on the count)."""
+        if n == len(self.seeds):
+            return self
+        return dataclasses.replace(self, seeds=list(range(n)), first_seeds=self.first_seed_count)
+
+    def seed_variants(self) -> list[Job]:
+        """The job at every seed count it may have, from the first to the limit."""
+        return [self.with_seeds(n) for n in range(self.first_seed_count, self.seed_limit + 1)]
 
     def without_metrics(self, skipped: tuple[str, ...]) -> Job:
         """The job without metrics whose files are missing: a job of its own (key and fingerprint), so that a
@@ -201,7 +230,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                 method_cls = cat.methods[method_spec.method]
                 hparams = resolve_hparams(method_cls, dataset_spec.loader, list(exp.metrics), method_spec.hparams,
                                           exp.hparams)
-                n_seeds = getattr(exp.seeds, profile)
+                n_seeds, max_seeds = exp.seeds.range(profile)
                 if exp.sweep and all(isinstance(s, GridSpec) for s in exp.sweep.values()):
                     n_trials = 1
                     for spec in exp.sweep.values():
@@ -217,7 +246,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     suite=suite.suite, experiment=ename, method=mname, dataset=dname, profile=profile,
                     method_name=method_spec.method, loader=dataset_spec.loader,
                     dataset_params=dict(dataset_spec.params), hparams=hparams, metrics=list(exp.metrics),
-                    budget=budget, seeds=list(range(n_seeds)), sweep=dict(exp.sweep),
+                    budget=budget, seeds=list(range(n_seeds)), max_seeds=max_seeds, sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
                     versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat),

@@ -155,8 +155,17 @@ class _Index:
         return out
 
     def record(self, suite: Suite, job: Job) -> JobRecord:
-        """The job as recorded: its complete variant if there is one (with every metric first, then without
-        the metrics that needed missing files), else the first variant that has a parent run."""
+        """The job as recorded, at the largest seed count that is complete (adaptive seeds add seeds to a job
+        while its targets are inconclusive); else as ``record_at`` finds it at its first count."""
+        for grown in reversed(job.seed_variants()[1:]):
+            rec = self.record_at(suite, grown)
+            if rec.decided:
+                return rec
+        return self.record_at(suite, job)
+
+    def record_at(self, suite: Suite, job: Job) -> JobRecord:
+        """The job at its seed count as recorded: its complete variant if there is one (with every metric first,
+        then without the metrics that needed missing files), else the first variant that has a parent run."""
         first: JobRecord | None = None
         for variant in _variants(job):
             parent = self.parents.get(variant.fingerprint)

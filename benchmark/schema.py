@@ -80,6 +80,40 @@ class PerProfileInt(Strict):
     paper: int = Field(ge=1, le=10_000)
 
 
+class SeedRange(Strict):
+    """Adaptive seeds: train ``min``, judge, and add seeds to the jobs behind inconclusive targets and claims until
+    each decides or has ``max`` (benchmark.adaptive)."""
+
+    min: int = Field(ge=1, le=10_000)
+    max: int = Field(ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeedRange:
+        if self.min > self.max:
+            raise ValueError(f"seed range upside down: min {self.min} > max {self.max}")
+        return self
+
+
+def _seeds_kind(value: Any) -> str:
+    return "range" if isinstance(value, (dict, SeedRange)) else "count"
+
+
+# a fixed count, or a range that grows while the evidence does not decide
+Seeds = Annotated[Annotated[int, Field(ge=1, le=10_000), Tag("count")] | Annotated[SeedRange, Tag("range")],
+                  Discriminator(_seeds_kind)]
+
+
+class PerProfileSeeds(Strict):
+    smoke: Seeds
+    cpu: Seeds
+    paper: Seeds
+
+    def range(self, profile: str) -> tuple[int, int]:
+        """The seeds a profile trains first, and the most it may grow to (the same for a fixed count)."""
+        value = getattr(self, profile)
+        return (value.min, value.max) if isinstance(value, SeedRange) else (value, value)
+
+
 class BudgetOverride(Strict):
     """A budget for some of an experiment's models: the methods and/or datasets named (all when left out) take
     these settings over the experiment's, per profile (e.g. the original code trains some models longer)."""
@@ -145,7 +179,7 @@ class Experiment(Strict):
     metrics: list[Name] = []
     hparams: dict[str, Any] = {}
     budget: Budget
-    seeds: PerProfileInt
+    seeds: PerProfileSeeds
     sweep: dict[str, SweepSpec] = {}
     trials: PerProfileInt | None = None
     objective: Objective | None = None

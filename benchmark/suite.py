@@ -63,6 +63,9 @@ def load_suite(path: Path | str) -> Suite:
             if field_name in loc and loc.index(field_name) + 1 < len(loc) and loc[loc.index(field_name) + 1] in tags:
                 cut = loc.index(field_name) + 1
                 loc = loc[:cut] + loc[cut + 1:]
+        if "seeds" in loc and loc.index("seeds") + 2 < len(loc) and loc[loc.index("seeds") + 2] in ("count", "range"):
+            cut = loc.index("seeds") + 2  # seeds.<profile>.<count or range>: the user wrote a number or a mapping
+            loc = loc[:cut] + loc[cut + 1:]
         # pydantic puts union-member names into locations; the user never wrote those
         loc = tuple(p for p in loc if p not in ("grid", "range", "str", "float") or p == loc[-1])
         raise located.error(loc, pydantic_message(err)) from None

@@ -243,7 +243,7 @@ class Worker:
         failed = {t.params.get("seed") for t in state.seeds.get_trials(deepcopy=False, states=(TrialState.FAIL,))
                   if t.user_attrs.get("failure") and not t.user_attrs.get("not_run") and not t.user_attrs.get("error")}
         finished = {t.params.get("seed") for t in studies.complete(state.seeds)}
-        return sorted(int(s) for s in failed - finished if s is not None)
+        return sorted(int(s) for s in failed - finished if s is not None and int(s) in state.job.seeds)
 
     def _record_members(self, state: _JobState) -> None:
         """Tag the runs this version of the job consists of, and mark what older versions left as superseded."""
@@ -256,12 +256,17 @@ class Worker:
                     members.setdefault(run_id, []).append(phase)
         records = [r for r in self.tracker.runs(job.suite, f"tags.job_key = '{_quote(job.key)}'")
                    if r.run_id in members or r.run_id == state.parent or _same_place(r, job)]
+        # the job at its other seed counts is current too (adaptive seeds): neither its parent nor its runs are
+        # superseded by this one
+        counts = {variant.fingerprint for variant in job.seed_variants()} - {job.fingerprint}
         for record in records:
+            other_count = record.tags.get(FINGERPRINT_TAG) in counts or any(
+                name[len(MEMBER_PREFIX):] in counts for name in record.tags if name.startswith(MEMBER_PREFIX))
             if record.run_id == state.parent:
                 self.tracker.set_tags(record.run_id, {SUPERSEDED_TAG: "0"})
             elif record.run_id in members:
                 self.tracker.set_tags(record.run_id, {tag: ",".join(members[record.run_id]), SUPERSEDED_TAG: "0"})
-            elif record.tags.get(SUPERSEDED_TAG) != "1" and record.status != "RUNNING":
+            elif record.tags.get(SUPERSEDED_TAG) != "1" and record.status != "RUNNING" and not other_count:
                 # another version's parent, or a run no current unit uses (a removed grid point, a dropped seed)
                 self.tracker.set_tags(record.run_id, {SUPERSEDED_TAG: "1"})
 

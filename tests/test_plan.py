@@ -30,6 +30,7 @@ def test_table2_paper_plan_has_the_original_codes_budget_per_model(bench_home, c
         short = job["method"] != "GAN" and job["dataset"] in ("gmm4", "biased")
         assert job["steps"] == (20_000 if short else 100_000), job
         assert job["seeds"] == 3 and job["done"] == 0
+        assert job["max_seeds"] == 10  # adaptive seeds: up to 10 where 3 leave a target inconclusive
 
 
 def test_a_fresh_store_is_planned_without_creating_an_mlflow_store(bench_home, capsys):

@@ -32,6 +32,8 @@ CASES = [
     ("missing published value", "    published: 1.5\n", "", "- id: mle/narrow/SGD/fit.mean", "needs 'published'"),
     ("wrong type", "seeds: {smoke: 2, cpu: 3, paper: 3}", "seeds: {smoke: two, cpu: 3, paper: 3}", "seeds:",
      "integer"),
+    ("seed range upside down", "seeds: {smoke: 2, cpu: 3, paper: 3}",
+     "seeds: {smoke: 2, cpu: {min: 5, max: 3}, paper: 3}", "seeds:", "seed range upside down"),
     ("yaml syntax", "    methods: [SGD]\n", "    methods: [SGD\n", None, "YAML syntax error"),
     ("undefined dataset in experiment", "datasets: [narrow, wide]", "datasets: [narrow, medium]",
      "datasets: [narrow, medium]", "not defined under datasets"),
