@@ -63,6 +63,10 @@ def prepare_home() -> Path:
 T = TypeVar("T")
 
 
+CREATION_RACES = ("already exists", "database is locked", "duplicate column", "UNIQUE constraint failed",
+                  "no such table")
+
+
 def retry_races(call: Callable[[], T], markers: tuple[str, ...], attempts: int,
                 pause: Callable[[int], float]) -> T:
     """``call()``, again after ``pause(attempt)`` seconds when it fails with an error naming one of ``markers``
@@ -171,9 +175,15 @@ class Tracker:
 
             if self.uri.startswith(("http://", "https://")):
                 probe_http(self.uri)
+            def connect():
+                client = MlflowClient(tracking_uri=database_url(self.uri))
+                client.search_experiments(max_results=1)
+                return client
+
             try:
-                self._client = MlflowClient(tracking_uri=database_url(self.uri))
-                self._client.search_experiments(max_results=1)
+                # a new sqlite store is created (tables, migrations) by whichever process opens it first: a
+                # `bench compare` or a second worker opening it meanwhile races that creation
+                self._client = retry_races(connect, CREATION_RACES, attempts=6, pause=lambda n: 0.5 * (n + 1))
             except Exception as exc:  # any failure to reach the store is the user's setting
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
                 raise UserError(f"cannot reach the MLflow tracking store: {first[:200]}",
