@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pydantic
 import pytest
+import yaml
 from conftest import REPO
 
 from benchmark import api, contracts
@@ -75,23 +76,38 @@ def test_the_templates_validate_run_at_smoke_and_render_a_leaderboard(templates,
     assert {"template_ring", "template_gan", "template_mode_coverage"} <= {
         *api.DATASETS, *api.METHODS, *api.METRICS}
     assert main(["validate", "suites/template_ring.yaml"]) == 0
-    assert "ok (5 targets, 1 experiments)" in capsys.readouterr().out
+    assert "ok (7 targets, 1 experiments)" in capsys.readouterr().out
     assert main(["run", "suites/template_ring.yaml", "--profile", "smoke", "--no-progress"]) == 0
     out = Path(".bench/leaderboard")
     (paper,) = json.loads((out / "results.json").read_text())["suites"]
     assert paper["suite"] == "template_ring"
     verdicts = {t["target"]: t for t in paper["targets"]}
-    assert len(verdicts) == 5
+    assert len(verdicts) == 7
     # every target was judged from finished runs: nothing failed or was left not run
     assert all(t["n"] >= 1 and t["outcome"] not in ("failed", "not run") for t in verdicts.values()), verdicts
     sanity = verdicts["sanity/ring/data-high-quality"]
     assert sanity["role"] == "sanity" and not sanity["counted"] and sanity["outcome"] == "reproduced", sanity
+    # the table's cells: '7.5 ± 0.1' with `spread: se, n: 10` is a std of 0.1·√10; each column its own check
     spread = verdicts["table1/ring/GAN/modes.captured"]
-    assert spread["published_std"] == 0.32
+    assert spread["published_std"] == pytest.approx(0.1 * 10 ** 0.5), spread
+    assert verdicts["table1/ring/GAN-minimax/modes.high_quality"]["published_std"] == pytest.approx(0.04 * 10 ** 0.5)
+    assert verdicts["table1-bold/ring/modes.captured"]["kind"] == "claim"
     html = (out / "index.html").read_text()
     assert "samples of each GAN over the eight component means" in html  # the `figures:` caption
     assert list((out / "figures" / "template_ring").rglob("samples_ring*.png"))
     assert (out / "figures" / "template_ring" / "sweeps" / "table1_lr.png").is_file()
+
+
+def test_the_template_suite_is_a_paper_in_under_80_lines():
+    """The exercise the guide is for: a table with a check per column and cells as printed ('7.5 ± 0.1'), a
+    claim, a sanity target, figures and a sweep, in fewer than 80 lines of YAML."""
+    text = (TEMPLATES / "ring_suite.yaml").read_text()
+    assert len(text.splitlines()) < 80
+    table = yaml.safe_load(text)["tables"][0]
+    assert {column: spec["check"]["rule"] for column, spec in table["columns"].items()} == {
+        "modes.captured": "tolerance", "modes.high_quality": "tolerance"}
+    assert table["columns"]["modes.captured"]["check"] != table["columns"]["modes.high_quality"]["check"]
+    assert all("±" in str(cell) for row in table["values"]["ring"].values() for cell in row.values())
 
 
 def test_a_mistake_in_the_template_suite_is_one_line(templates, capsys):
