@@ -31,6 +31,10 @@ seed is that seed times the backward of a unit seed, computed once. Activations 
 (members, features, samples), so that BatchNorm's reductions run over contiguous memory. Nothing reads a value
 back to the host during a step; logged losses are gathered on the device and read once per chunk of steps.
 
+Where the pieces live: the stacks' layouts (``batched_stack``), the optimisers (``batched_optim``) and the k-NN
+directions (``batched_knn``) each in their own module; here the members, the model's batched step and the host
+side that feeds it chunk by chunk.
+
 Exactness. Every member computes what its own run computes, in the same dtype (the default dtype, as the
 reference builds its modules), but not bit for bit: a batched product or a reduction sums in another order.
 Where the reference gets an exact zero by cancellation (D's biases under E_T − E_F, real and fake rows summed
@@ -53,6 +57,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.batched_knn import knn_directions
+from baselines.batched_optim import BatchedOptimiser
+from baselines.batched_stack import Stack, layout
 from baselines.ebgan_common import (
     HIDDEN,
     NOISE_DIM,
@@ -74,7 +81,6 @@ from benchmark.loop import BatchProgram, train_batch
 METHODS = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 LABELS = {"gan_cegan": "GAN", "egan_const": "EGAN-Const", "egan_ent_nn": "EGAN-Ent-NN", "egan_ent_vi": "EGAN-Ent-VI"}
 BN_EPS, BN_MOMENTUM = 1e-5, 0.1  # nn.BatchNorm1d defaults, as in make_generator
-BETA2 = 0.999  # _optimizer and VIEntropy: betas=(beta1, 0.999)
 # Members per batch by default (train_batched's ``group``): None trains all at once, which measured fastest for
 # up to 36 members on a 2-core CPU (benchmarks/batched_throughput.py); groups only bound memory (~7 MB a member).
 GROUP: int | None = None
@@ -182,117 +188,6 @@ def _check(member: Member, batch: int) -> None:
         raise ValueError(f"member data must be (n ≥ batch_size, 2), not {tuple(member.data.shape)}")
 
 
-# ----------------------------------------------------------------------------- stacked networks
-
-
-def _layout(template: nn.Sequential) -> tuple[list[tuple[int, str, tuple[int, int], int]], int]:
-    """(module index, parameter name, shape, offset) of every parameter of a Linear / BatchNorm1d stack, and
-    the total size: weights as (out, in), biases and BatchNorm's affine parameters as (out, 1)."""
-    entries, offset = [], 0
-    for i, mod in enumerate(template):
-        if isinstance(mod, nn.Linear):
-            shapes = (("weight", (mod.out_features, mod.in_features)), ("bias", (mod.out_features, 1)))
-        elif isinstance(mod, nn.BatchNorm1d):
-            shapes = (("weight", (mod.num_features, 1)), ("bias", (mod.num_features, 1)))
-        else:
-            continue
-        for name, shape in shapes:
-            entries.append((i, name, shape, offset))
-            offset += shape[0] * shape[1]
-    return entries, offset
-
-
-class _Stack:
-    """One network of every member, living in rows of the optimiser's buffers (``p``, ``g``: (members, ≥ size)
-    views): per-layer views (members, out, in) for weights and (members, out, 1) for biases, and BatchNorm's
-    running statistics. ``nets`` are the members' freshly built nn.Sequential, whose values are copied in."""
-
-    def __init__(self, nets: Sequence[nn.Sequential], p: torch.Tensor, g: torch.Tensor, device: torch.device) -> None:
-        self.template = nets[0]
-        self.entries, size = _layout(self.template)
-        self.p, self.g = p[:, :size], g[:, :size]
-        for j, net in enumerate(nets):
-            self.p[j] = torch.cat([getattr(net[i], name).detach().reshape(-1) for i, name, _, _ in self.entries])
-        self.bn = [i for i, mod in enumerate(self.template) if isinstance(mod, nn.BatchNorm1d)]
-        self.running = {i: (torch.stack([net[i].running_mean for net in nets]).to(device).unsqueeze(-1),
-                            torch.stack([net[i].running_var for net in nets]).to(device).unsqueeze(-1))
-                        for i in self.bn}
-
-    def views(self, buf: torch.Tensor) -> list[torch.Tensor]:
-        """Per module, in order: [weight, bias] views of ``buf`` for each Linear / BatchNorm1d."""
-        return [buf[:, o:o + s[0] * s[1]].view(-1, *s) for _, _, s, o in self.entries]
-
-    def unstack(self, j: int, steps: int, device: torch.device) -> nn.Sequential:
-        net = _clone_structure(self.template)
-        with torch.no_grad():
-            for (i, name, s, o) in self.entries:
-                getattr(net[i], name).copy_(self.p[j, o:o + s[0] * s[1]].reshape(getattr(net[i], name).shape))
-            for i in self.bn:
-                rm, rv = self.running[i]
-                net[i].running_mean.copy_(rm[j, :, 0])
-                net[i].running_var.copy_(rv[j, :, 0])
-                net[i].num_batches_tracked.fill_(steps)  # one training-mode forward per step
-        return net.to(device).eval()
-
-
-def _clone_structure(template: nn.Sequential) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for mod in template:
-        if isinstance(mod, nn.Linear):
-            layers.append(nn.Linear(mod.in_features, mod.out_features))
-        elif isinstance(mod, nn.BatchNorm1d):
-            layers.append(nn.BatchNorm1d(mod.num_features))
-        else:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class _Optimiser:
-    """Every optimiser of every member at once: parameters, gradients and moments in (M, B, P) buffers (B
-    networks per member, each padded to P), one Adam or Adagrad state per (member, network), with torch.optim's
-    single-tensor arithmetic, so one elementwise op updates all parameters of all members.
-
-    Adagrad is Adam's update with m = g (lerp weight 1), v ← v + g² and no bias correction, so both kinds
-    share one sequence of ops with per-(member, network) coefficients. A masked (member, network) gets weight 0
-    in every coefficient: its moments, step count and parameters stay exactly as they were."""
-
-    def __init__(self, size: int, kinds: Sequence[Sequence[str]], beta1: Sequence[float], device: torch.device) -> None:
-        m, b = len(kinds), len(kinds[0])
-        self.p = torch.zeros(m, b, size, device=device)
-        self.g, self.m, self.v = (torch.zeros_like(self.p) for _ in range(3))
-        self.tmp, self.denom = torch.empty_like(self.p), torch.empty_like(self.p)  # reused: no page faults per step
-        f64 = dict(dtype=torch.float64, device=device)
-        adam = [[k == "adam" for k in row] for row in kinds]
-        self.adam = torch.tensor(adam, device=device).unsqueeze(-1)
-        self.beta1 = torch.tensor([[b1 if a else 0.0 for a in row] for row, b1 in zip(adam, beta1, strict=True)],
-                                  **f64).unsqueeze(-1)
-        self.beta2 = torch.tensor([[BETA2 if a else 1.0 for a in row] for row in adam], **f64).unsqueeze(-1)
-        # lerp weight of the gradient, decay and weight of the second moment
-        self.w1 = torch.where(self.adam, 1.0 - self.beta1, 1.0)
-        self.vd = torch.where(self.adam, self.beta2, 1.0)
-        self.vc = torch.where(self.adam, 1.0 - self.beta2, 1.0)
-        self.eps = torch.tensor([[1e-8 if a else 1e-6 for a in row] for row in adam], dtype=self.p.dtype,
-                                device=device).unsqueeze(-1)
-        self.step_count = torch.zeros(m, b, 1, **f64)
-
-    def step(self, lr: torch.Tensor, mask: torch.Tensor) -> None:
-        """lr: (M, B) float64; mask: (M, B) bool, which (member, network) updates."""
-        lr, mask = lr.unsqueeze(-1), mask.unsqueeze(-1)
-        self.step_count += mask
-        w1, vd, vc = torch.where(mask, self.w1, 0.0), torch.where(mask, self.vd, 1.0), torch.where(mask, self.vc, 0.0)
-        # bias corrections in double, as torch.optim computes them from a Python float step
-        bc1 = torch.where(self.adam, 1.0 - self.beta1 ** self.step_count, 1.0)
-        bc2_sqrt = torch.where(self.adam, (1.0 - self.beta2 ** self.step_count).sqrt(), 1.0)
-        # a network masked before its first update has bias corrections 0: keep its (unused) terms finite
-        neg_step = torch.where(mask, -lr / bc1, 0.0)
-        bc2_sqrt = torch.where(mask, bc2_sqrt, 1.0)
-        g, dt = self.g.masked_fill_(~mask, 0.0), self.p.dtype  # NaN-safe: a masked network stays as it is
-        self.m.lerp_(g, w1.to(dt))
-        self.v.mul_(vd.to(dt)).addcmul_(torch.mul(g, vc.to(dt), out=self.tmp), g)
-        denom = torch.sqrt(self.v, out=self.denom).div_(bc2_sqrt.to(dt)).add_(self.eps)
-        self.p.addcdiv_(torch.mul(self.m, neg_step.to(dt), out=self.tmp), denom)
-
-
 # --------------------------------------------------------------------------------- the trainer
 
 _RANK = {"gan_cegan": 0, "egan_const": 1, "egan_ent_nn": 2, "egan_ent_vi": 3}
@@ -312,35 +207,6 @@ def internal_order(members: Sequence[Member]) -> list[int]:
         return _RANK[member.method], _knn_key(member, n) if member.method == "egan_ent_nn" else (0, "")
 
     return sorted(range(len(members)), key=key)
-
-
-def _nearest_cpu(dist: torch.Tensor, k: int) -> torch.Tensor:
-    """The k+1 nearest of each row, unordered: the set topk(k+1) gives, in a third of its CPU time. (Splitting
-    the rows over a second thread gains nothing inside a step: torch's OpenMP worker still spins on the other
-    core after the preceding parallel op.)"""
-    return torch.from_numpy(np.argpartition(dist.numpy(), k, axis=2)[:, :, :k + 1])
-
-
-def knn_directions(x: torch.Tensor, k: int, normalise: str) -> torch.Tensor:
-    """``egan_ent_nn.knn_entropy_direction`` for a stack of batches x (B, n, 2), each on its own: the reference
-    takes topk(k+1) of the cdist distances and drops the first (the point itself); here the k+1 nearest come
-    unordered and the nearest of them is dropped. Only the neighbours' mean and variance are used, so their
-    order matters to rounding alone."""
-    b, n, dim = x.shape
-    dist = torch.cdist(x, x)
-    idx = _nearest_cpu(dist, k) if dist.device.type == "cpu" else torch.topk(dist, k + 1, dim=2, largest=False)[1]
-    flat = (idx + (torch.arange(b, device=x.device) * n).view(b, 1, 1)).view(-1)
-    # coordinates first, neighbours last, so that every reduction runs over contiguous memory
-    nb = x.reshape(b * n, dim).t().contiguous().index_select(1, flat).view(dim, b, n, k + 1)
-    own = (nb - x.permute(2, 0, 1).unsqueeze(-1)).square().sum(0).argmin(dim=-1, keepdim=True)  # the point itself
-    total = nb.sum(-1, keepdim=True)
-    mean = (total - nb.gather(-1, own.expand(dim, b, n, 1))).div_(k)
-    diff = (mean.squeeze(-1).permute(1, 2, 0) - x)
-    if normalise == "unit":
-        return diff / diff.norm(dim=2, keepdim=True).clamp_min(1e-12)
-    # the neighbourhood's variance with itself, (1/(k+1)) Σ (x_j − mean)², two-pass (torch.var is slow here)
-    var = nb.sub_(total.div_(k + 1)).square_().mean(-1)
-    return diff / var.permute(1, 2, 0).clamp_min(1e-12)
 
 
 def _tb(grad: torch.Tensor, out: torch.Tensor, out_buf: torch.Tensor) -> torch.Tensor:
@@ -373,11 +239,11 @@ class _Batched:
         self.vi = slice(vi[0], vi[-1] + 1) if vi else None
         # networks per member: G, D (and q for VI members; the others' q rows stay zero and never update)
         kinds = [[str(mb.hp.get("optimizer", "adam"))] * 2 + (["adam"] if qs else []) for mb in members]
-        size = max(_layout(net)[1] for net in [gens[0], discs[0], *qs[:1]])
-        self.opt = _Optimiser(size, kinds, [float(mb.hp["beta1"]) for mb in members], device)
+        size = max(layout(net)[1] for net in [gens[0], discs[0], *qs[:1]])
+        self.opt = BatchedOptimiser(size, kinds, [float(mb.hp["beta1"]) for mb in members], device)
         p, g = self.opt.p, self.opt.g
-        self.G, self.D = _Stack(gens, p[:, 0], g[:, 0], device), _Stack(discs, p[:, 1], g[:, 1], device)
-        self.Q = _Stack(qs, p[self.vi, 2], g[self.vi, 2], device) if qs else None
+        self.G, self.D = Stack(gens, p[:, 0], g[:, 0], device), Stack(discs, p[:, 1], g[:, 1], device)
+        self.Q = Stack(qs, p[self.vi, 2], g[self.vi, 2], device) if qs else None
         if self.Q is not None:
             self.vi_weight = torch.tensor([float(mb.hp["vi_weight"]) for mb in members[self.vi]],
                                           device=device).view(-1, 1, 1)
