@@ -12,6 +12,18 @@ import torch
 BETA2 = 0.999  # _optimizer and VIEntropy: betas=(beta1, 0.999)
 
 
+def _power(base: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
+    """base ** exponent elementwise, every element through pow's vectorised code: on a tensor of (members,
+    networks) values the last few would take its scalar code, which rounds otherwise, so a member's bias
+    correction would depend on where it sits in the batch. Both are padded to a multiple of 64 values."""
+    count = base.numel()
+    padded = -(-count // 64) * 64
+    b = torch.ones(padded, dtype=base.dtype, device=base.device)
+    e = torch.zeros(padded, dtype=exponent.dtype, device=exponent.device)
+    b[:count], e[:count] = base.reshape(-1), exponent.reshape(-1)
+    return (b ** e)[:count].view(base.shape)
+
+
 class BatchedOptimiser:
     """Every optimiser of every member at once: parameters, gradients and moments in (M, B, P) buffers (B
     networks per member, each padded to P), one Adam or Adagrad state per (member, network), with torch.optim's
@@ -46,8 +58,8 @@ class BatchedOptimiser:
         self.step_count += mask
         w1, vd, vc = torch.where(mask, self.w1, 0.0), torch.where(mask, self.vd, 1.0), torch.where(mask, self.vc, 0.0)
         # bias corrections in double, as torch.optim computes them from a Python float step
-        bc1 = torch.where(self.adam, 1.0 - self.beta1 ** self.step_count, 1.0)
-        bc2_sqrt = torch.where(self.adam, (1.0 - self.beta2 ** self.step_count).sqrt(), 1.0)
+        bc1 = torch.where(self.adam, 1.0 - _power(self.beta1, self.step_count), 1.0)
+        bc2_sqrt = torch.where(self.adam, (1.0 - _power(self.beta2, self.step_count)).sqrt(), 1.0)
         # a network masked before its first update has bias corrections 0: keep its (unused) terms finite
         neg_step = torch.where(mask, -lr / bc1, 0.0)
         bc2_sqrt = torch.where(mask, bc2_sqrt, 1.0)

@@ -209,6 +209,34 @@ def internal_order(members: Sequence[Member]) -> list[int]:
     return sorted(range(len(members)), key=key)
 
 
+def _padded(size: int) -> int:
+    """``size`` rounded up to a multiple of 64 elements: a whole number of vectors of any width (up to 16 floats
+    or 8 doubles, twice unrolled) and of cache lines, so that an elementwise loop over such rows has no tail."""
+    return -(-size // 64) * 64
+
+
+def _pair(t: torch.Tensor) -> torch.Tensor:
+    return t.expand(2, *t.shape[1:])
+
+
+def _bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """torch.bmm, always through its batched kernel. A batch of one goes to torch.mm, which sums some products
+    (matrix-vector ones, and on two threads others) in another order than the batched kernel does, so a member
+    would not compute alone what it computes beside others; a lone matrix is run as a batch of two views of it."""
+    if a.shape[0] != 1:
+        return torch.bmm(a, b, out=out)
+    res = torch.bmm(_pair(a), _pair(b))[:1]
+    return res if out is None else out.copy_(res)
+
+
+def _baddbmm(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """torch.baddbmm (into ``out``, which may be ``bias`` itself), a batch of one run as ``_bmm`` runs it."""
+    if a.shape[0] != 1:
+        return bias.baddbmm_(a, b) if out is bias else torch.baddbmm(bias, a, b, out=out)
+    res = torch.baddbmm(_pair(bias), _pair(a), _pair(b))[:1]
+    return res if out is None else out.copy_(res)
+
+
 def _tb(grad: torch.Tensor, out: torch.Tensor, out_buf: torch.Tensor) -> torch.Tensor:
     """ReLU backward: grad where the layer's output is positive, as autograd's threshold_backward."""
     return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=out_buf)
@@ -239,7 +267,9 @@ class _Batched:
         self.vi = slice(vi[0], vi[-1] + 1) if vi else None
         # networks per member: G, D (and q for VI members; the others' q rows stay zero and never update)
         kinds = [[str(mb.hp.get("optimizer", "adam"))] * 2 + (["adam"] if qs else []) for mb in members]
-        size = max(layout(net)[1] for net in [gens[0], discs[0], *qs[:1]])
+        # every row padded to a multiple of 64: the optimiser's elementwise loops then have no scalar tail, whose
+        # code rounds lerp and addcmul otherwise than the vectorised code, at the end of a row or of the buffer
+        size = _padded(max(layout(net)[1] for net in [gens[0], discs[0], *qs[:1]]))
         self.opt = BatchedOptimiser(size, kinds, [float(mb.hp["beta1"]) for mb in members], device)
         p, g = self.opt.p, self.opt.g
         self.G, self.D = Stack(gens, p[:, 0], g[:, 0], device), Stack(discs, p[:, 1], g[:, 1], device)
@@ -277,6 +307,7 @@ class _Batched:
         self.count_all = torch.zeros(m, **f64)
         self.count_d = torch.zeros(m, **f64)
         self.inv_n = torch.ones((), device=device) / n  # MeanBackward's grad / numel
+        self.zero = torch.zeros((), device=device)
         self._buffers(m, n, device)
         # the buffers never move, so their per-layer views are made once
         self.Gp, self.Gg = self.G.views(self.G.p), self.G.views(self.G.g)
@@ -297,6 +328,7 @@ class _Batched:
         self.ds = torch.empty(m, 1, 2 * n, **e)
         self.xf, self.dxT = torch.empty(m, 2, n, **e), torch.empty(m, 2, n, **e)
         self.hh = torch.empty(m, h, h, **e)  # products of two activations: hidden × hidden weight gradients
+        self.neg_f = torch.zeros(m, _padded(n), **e)  # −E(fake) of GAN members (_costs), zero-padded rows
         if self.Q is not None:
             mv = self.vi.stop - self.vi.start
             self.q1, self.q2 = torch.empty(mv, h, n, **e), torch.empty(mv, h, n, **e)
@@ -361,16 +393,16 @@ class _Batched:
         self.count_d += ~in_range & above
 
         # generator forward (BatchNorm on this member's batch)
-        torch.baddbmm(b1, W1, zT, out=self.p1)
+        _baddbmm(b1, W1, zT, out=self.p1)
         inv1, a1 = self._bn_relu(self.p1, g1, be1, self.r1, run1)
-        torch.baddbmm(b2, W2, self.r1, out=self.p2)
+        _baddbmm(b2, W2, self.r1, out=self.p2)
         inv2, a2 = self._bn_relu(self.p2, g2, be2, self.r2, run2)
-        XT[:, :, n:].copy_(torch.baddbmm(b3, W3, self.r2, out=self.xf))
+        XT[:, :, n:].copy_(_baddbmm(b3, W3, self.r2, out=self.xf))
 
         # discriminator forward on [real | fake]
-        h1 = torch.baddbmm(c1, V1, XT, out=self.h1).relu_()
-        h2 = torch.baddbmm(c2, V2, h1, out=self.h2).relu_()
-        s = torch.baddbmm(c3, V3, h2, out=self.s)
+        h1 = _baddbmm(c1, V1, XT, out=self.h1).relu_()
+        h2 = _baddbmm(c2, V2, h1, out=self.h2).relu_()
+        s = _baddbmm(c3, V3, h2, out=self.s)
         e_r, e_f = s[:, 0, :n], s[:, 0, n:]
         cost_d, d_real, d_fake, d_gen = self._costs(e_r, e_f)
 
@@ -385,16 +417,17 @@ class _Batched:
         # step. Summing the seeds scaled by n (±1 for the EGAN costs) over 0/1 masks is exact in any order, and
         # for the output bias and a2's units the mask is the whole gradient's pattern: ∂/∂c2 = v3 ⊙ Σ_j m_j·ds_j.
         nds = ds * n
-        mask2 = torch.gt(h2, 0.0, out=self.mask)  # 0/1 in the working dtype
+        # 0/1 in the working dtype, in one pass (gt into a float tensor goes through a bool temporary): h2 ≥ 0
+        mask2 = torch.heaviside(h2, self.zero, out=self.mask)
         gc3.copy_(nds.sum(-1, keepdim=True).div_(n))
-        gc2.copy_(torch.bmm(mask2, nds.transpose(1, 2)).div_(n).mul_(V3.transpose(1, 2)))
+        gc2.copy_(_bmm(mask2, nds.transpose(1, 2)).div_(n).mul_(V3.transpose(1, 2)))
         G2 = torch.mul(mask2, V3.transpose(1, 2), out=self.G2)
-        G1 = _tb(torch.bmm(V2.transpose(1, 2), G2, out=self.G1), h1, self.G1)
-        dxT = torch.bmm(V1.transpose(1, 2), G1[:, :, n:], out=self.dxT).mul_(d_gen.unsqueeze(1))
-        gV3.copy_(torch.bmm(ds, h2.transpose(1, 2)))
-        gc1.copy_(torch.bmm(G1, ds.transpose(1, 2)))
-        gV1.copy_(torch.bmm(G1, (XT * ds).transpose(1, 2)))
-        gV2.copy_(torch.bmm(G2.mul_(ds), h1.transpose(1, 2), out=self.hh))
+        G1 = _tb(_bmm(V2.transpose(1, 2), G2, out=self.G1), h1, self.G1)
+        dxT = _bmm(V1.transpose(1, 2), G1[:, :, n:], out=self.dxT).mul_(d_gen.unsqueeze(1))
+        gV3.copy_(_bmm(ds, h2.transpose(1, 2)))
+        gc1.copy_(_bmm(G1, ds.transpose(1, 2)))
+        gV1.copy_(_bmm(G1, (XT * ds).transpose(1, 2)))
+        gV2.copy_(_bmm(G2.mul_(ds), h1.transpose(1, 2), out=self.hh))
 
         # entropy terms: gradients w.r.t. the generated samples
         ent = torch.zeros(len(self.members), device=self.device) if log else None
@@ -404,7 +437,9 @@ class _Batched:
             u = scale * knn_directions(x, k, norm)
             dxT[sl] += u.transpose(1, 2)
             if log:
-                ent[sl] = (u * x).sum((1, 2))
+                # a batched product, not a sum over (n, 2): a reduction to one value per member sums in an order
+                # that depends on the slice's size and layout
+                ent[sl] = _bmm(u.reshape(len(u), 1, -1), x.reshape(len(x), -1, 1)).view(-1)
         if self.Q is not None:
             bound = self._vi(self.xf[self.vi], z[self.vi], dxT[self.vi])
             if log:
@@ -413,15 +448,15 @@ class _Batched:
 
         # generator backward
         gW1, gb1, gg1, gbe1, gW2, gb2, gg2, gbe2, gW3, gb3 = self.Gg
-        gW3.copy_(torch.bmm(dxT, self.r2.transpose(1, 2)))
+        gW3.copy_(_bmm(dxT, self.r2.transpose(1, 2)))
         gb3.copy_(dxT.sum(-1, keepdim=True))
-        dy = _tb(torch.bmm(W3.transpose(1, 2), dxT, out=self.dr), self.r2, self.dr)
+        dy = _tb(_bmm(W3.transpose(1, 2), dxT, out=self.dr), self.r2, self.dr)
         dp = self._bn_backward(dy, self.p2, inv2, a2, self.dp, gg2, gbe2)
-        gW2.copy_(torch.bmm(dp, self.r1.transpose(1, 2), out=self.hh))
+        gW2.copy_(_bmm(dp, self.r1.transpose(1, 2), out=self.hh))
         gb2.copy_(dp.sum(-1, keepdim=True))
-        dy = _tb(torch.bmm(W2.transpose(1, 2), dp, out=self.dr), self.r1, self.dr)
+        dy = _tb(_bmm(W2.transpose(1, 2), dp, out=self.dr), self.r1, self.dr)
         dp = self._bn_backward(dy, self.p1, inv1, a1, self.dp, gg1, gbe1)
-        gW1.copy_(torch.bmm(z.transpose(1, 2), dp.transpose(1, 2)).transpose(1, 2))  # 4× faster than dp @ z
+        gW1.copy_(_bmm(z.transpose(1, 2), dp.transpose(1, 2)).transpose(1, 2))  # 4× faster than dp @ z
         gb1.copy_(dp.sum(-1, keepdim=True))
 
         # the updates, each from this step's one forward pass (theano's simultaneous updates)
@@ -439,7 +474,7 @@ class _Batched:
     def _costs(self, e_r: torch.Tensor, e_f: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(cost_d, ∂cost_d/∂e_real, ∂cost_d/∂e_fake, ∂cost_adv/∂e_fake), each member with its own objective:
         bce_costs (GAN), E_T − E_F, or mean(max(E_T − c(x_fake), −margin))."""
-        inv = self.inv_n
+        inv, n = self.inv_n, e_r.shape[1]
         out: dict[str, tuple[torch.Tensor, ...]] = {}
         if self.variants["plain"]:
             out["plain"] = (e_r.mean(1) - e_f.mean(1), inv.expand_as(e_r), (-inv).expand_as(e_f), inv.expand_as(e_f))
@@ -451,9 +486,15 @@ class _Batched:
             out["margin"] = (torch.maximum(gap, -self.margin).mean(1), d_real, d_fake, inv.expand_as(e_f))
         if self.variants["gan"]:
             full = inv.expand_as(e_r)
-            cost = torch.nn.functional.softplus(e_r).mean(1) + torch.nn.functional.softplus(-e_f).mean(1)
+            # −e_f in a zero-padded buffer: a contiguous (M, n) tensor would be one flat loop whose last
+            # elements (the last member's) take softplus's scalar code, which rounds otherwise than its
+            # vectorised code; over whole rows of a multiple of 64 every member's values take the vectorised
+            # code wherever it sits in the batch (e_r and e_f, rows of s, loop per member already)
+            neg_f = self.neg_f
+            torch.neg(e_f, out=neg_f[:, :n])
+            cost = torch.nn.functional.softplus(e_r).mean(1) + torch.nn.functional.softplus(neg_f)[:, :n].mean(1)
             out["gan"] = (cost, torch.ops.aten.softplus_backward(full, e_r, 1.0, 20.0),
-                          -torch.ops.aten.softplus_backward(full, -e_f, 1.0, 20.0),
+                          -torch.ops.aten.softplus_backward(inv.expand_as(neg_f), neg_f, 1.0, 20.0)[:, :n],
                           torch.ops.aten.softplus_backward(full, e_f, 1.0, 20.0))
         # plain E_T − E_F is the base; margin members and GAN members take their own
         chosen: tuple[torch.Tensor, ...] | None = None
@@ -472,9 +513,9 @@ class _Batched:
         to the generator's gradient dxT and leaves ∂U/∂θ_q in the q stack's gradient buffer. Returns U (Mv,)."""
         U1, d1, U2, d2, U3, d3 = self.Qp
         gU1, gd1, gU2, gd2, gU3, gd3 = self.Qg
-        q1 = torch.baddbmm(d1, U1, xT, out=self.q1).relu_()
-        q2 = torch.baddbmm(d2, U2, q1, out=self.q2).relu_()
-        out = torch.baddbmm(d3, U3, q2)  # (Mv, 2·noise, n): [µ; log σ]
+        q1 = _baddbmm(d1, U1, xT, out=self.q1).relu_()
+        q2 = _baddbmm(d2, U2, q1, out=self.q2).relu_()
+        out = _baddbmm(d3, U3, q2)  # (Mv, 2·noise, n): [µ; log σ]
         d = out.shape[1] // 2
         mu, log_sigma = out[:, :d], out[:, d:]
         inv_sigma = torch.exp(-log_sigma)
@@ -483,15 +524,15 @@ class _Batched:
         bound = nll.mean(1)
         inv = self.inv_n
         dout = torch.cat([-(t * inv_sigma) * inv, (1.0 - t * t) * inv], dim=1)
-        gU3.copy_(torch.bmm(dout, q2.transpose(1, 2)))
+        gU3.copy_(_bmm(dout, q2.transpose(1, 2)))
         gd3.copy_(dout.sum(-1, keepdim=True))
-        dq2 = _tb(torch.bmm(U3.transpose(1, 2), dout, out=self.dq2), q2, self.dq2)
-        gU2.copy_(torch.bmm(dq2, q1.transpose(1, 2), out=self.hh[self.vi]))
+        dq2 = _tb(_bmm(U3.transpose(1, 2), dout, out=self.dq2), q2, self.dq2)
+        gU2.copy_(_bmm(dq2, q1.transpose(1, 2), out=self.hh[self.vi]))
         gd2.copy_(dq2.sum(-1, keepdim=True))
-        dq1 = _tb(torch.bmm(U2.transpose(1, 2), dq2, out=self.dq1), q1, self.dq1)
-        gU1.copy_(torch.bmm(dq1, xT.transpose(1, 2)))
+        dq1 = _tb(_bmm(U2.transpose(1, 2), dq2, out=self.dq1), q1, self.dq1)
+        gU1.copy_(_bmm(dq1, xT.transpose(1, 2)))
         gd1.copy_(dq1.sum(-1, keepdim=True))
-        dxT.baddbmm_(U1.transpose(1, 2), dq1.mul_(self.vi_weight))
+        _baddbmm(dxT, U1.transpose(1, 2), dq1.mul_(self.vi_weight), out=dxT)
         return bound
 
     def results(self, steps: int, device: torch.device) -> list[MemberResult]:
