@@ -43,6 +43,12 @@ steps amplify: Adam's update lr·g/(|g| + 1e-8) on gradients of about that size 
 into visible ones, roughly tenfold per step. The reference drifts from itself at the same rate when only its
 thread count changes. tests/test_batched_training.py therefore checks the equivalence in float64, where it
 holds to 1e-7 over the steps the reference is reproducible at all, and after one float32 step.
+
+Between batches, on the other hand, a member is exact: on one machine and thread count it computes the same
+bits alone as beside any other members (a test). Two things would break that and are avoided here: a batch of
+one, which torch.bmm hands to torch.mm (``_bmm``, ``_baddbmm`` run it as a batch of two views), and the scalar
+tail of an elementwise loop, which rounds pow, softplus or lerp otherwise than the vectorised body does, so
+that the last values of a tensor would depend on its length (rows padded to whole vectors, ``_padded``).
 """
 
 from __future__ import annotations

@@ -74,9 +74,13 @@ def state(result: Any) -> dict[str, torch.Tensor]:
     return {f"{k}.{name}": t for k, net in nets.items() if net is not None for name, t in net.state_dict().items()}
 
 
-def same_numbers(a: Any, b: Any) -> bool:
+def differences(a: Any, b: Any) -> set[str]:
+    """What differs between two trainings of one member: "parameters", and the logged keys that differ."""
     sa, sb = state(a), state(b)
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa) and a.losses == b.losses
+    out = set() if sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa) else {"parameters"}
+    for (step_a, la), (step_b, lb) in zip(a.losses, b.losses, strict=True):
+        out |= {key for key in la if step_a != step_b or la[key] != lb.get(key)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,10 +109,12 @@ def main(argv: list[str] | None = None) -> None:
         members = mix(max(args.sizes))
         ref = train(reference, bench, members, args.check_steps)
         cur = train(current, bench, members, args.check_steps)
-        same = [same_numbers(a, b) for a, b in zip(ref, cur, strict=True)]
-        print(f"bit for bit after {args.check_steps} steps ({len(members)} members): {sum(same)} of {len(same)}"
-              + ("" if all(same) else "; differ: " + ", ".join(f"{m}/{d}/{s}" for (m, d, s), ok
-                                                               in zip(members, same, strict=True) if not ok)))
+        diffs = [differences(a, b) for a, b in zip(ref, cur, strict=True)]
+        print(f"bit for bit after {args.check_steps} steps ({len(members)} members): "
+              f"{sum(not d for d in diffs)} of {len(diffs)}")
+        for (m, d, s), diff in zip(members, diffs, strict=True):
+            if diff:
+                print(f"  {m}/{d}/{s} differs in: {', '.join(sorted(diff))}")
         print()
 
     print("| members | version | ms per batched step | effective GFLOP/s | % of ceiling |")
