@@ -313,7 +313,6 @@ class _Batched:
         self.count_all = torch.zeros(m, **f64)
         self.count_d = torch.zeros(m, **f64)
         self.inv_n = torch.ones((), device=device) / n  # MeanBackward's grad / numel
-        self.zero = torch.zeros((), device=device)
         self._buffers(m, n, device)
         # the buffers never move, so their per-layer views are made once
         self.Gp, self.Gg = self.G.views(self.G.p), self.G.views(self.G.g)
@@ -423,8 +422,7 @@ class _Batched:
         # step. Summing the seeds scaled by n (±1 for the EGAN costs) over 0/1 masks is exact in any order, and
         # for the output bias and a2's units the mask is the whole gradient's pattern: ∂/∂c2 = v3 ⊙ Σ_j m_j·ds_j.
         nds = ds * n
-        # 0/1 in the working dtype, in one pass (gt into a float tensor goes through a bool temporary): h2 ≥ 0
-        mask2 = torch.heaviside(h2, self.zero, out=self.mask)
+        mask2 = torch.gt(h2, 0.0, out=self.mask)  # 0/1 in the working dtype (heaviside: 6× slower on the CPU)
         gc3.copy_(nds.sum(-1, keepdim=True).div_(n))
         gc2.copy_(_bmm(mask2, nds.transpose(1, 2)).div_(n).mul_(V3.transpose(1, 2)))
         G2 = torch.mul(mask2, V3.transpose(1, 2), out=self.G2)
