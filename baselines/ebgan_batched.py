@@ -31,6 +31,10 @@ seed is that seed times the backward of a unit seed, computed once. Activations 
 (members, features, samples), so that BatchNorm's reductions run over contiguous memory. Nothing reads a value
 back to the host during a step; logged losses are gathered on the device and read once per chunk of steps.
 
+Where the pieces live: the stacks' layouts (``batched_stack``), the optimisers (``batched_optim``) and the k-NN
+directions (``batched_knn``) each in their own module; here the members, the model's batched step and the host
+side that feeds it chunk by chunk.
+
 Exactness. Every member computes what its own run computes, in the same dtype (the default dtype, as the
 reference builds its modules), but not bit for bit: a batched product or a reduction sums in another order.
 Where the reference gets an exact zero by cancellation (D's biases under E_T − E_F, real and fake rows summed
@@ -39,6 +43,12 @@ steps amplify: Adam's update lr·g/(|g| + 1e-8) on gradients of about that size 
 into visible ones, roughly tenfold per step. The reference drifts from itself at the same rate when only its
 thread count changes. tests/test_batched_training.py therefore checks the equivalence in float64, where it
 holds to 1e-7 over the steps the reference is reproducible at all, and after one float32 step.
+
+Between batches, on the other hand, a member is exact: on one machine and thread count it computes the same
+bits alone as beside any other members (a test). Two things would break that and are avoided here: a batch of
+one, which torch.bmm hands to torch.mm (``_bmm``, ``_baddbmm`` run it as a batch of two views), and the scalar
+tail of an elementwise loop, which rounds pow, softplus or lerp otherwise than the vectorised body does, so
+that the last values of a tensor would depend on its length (rows padded to whole vectors, ``_padded``).
 """
 
 from __future__ import annotations
@@ -53,6 +63,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.batched_knn import knn_directions
+from baselines.batched_optim import BatchedOptimiser
+from baselines.batched_stack import Stack, layout
 from baselines.ebgan_common import (
     HIDDEN,
     NOISE_DIM,
@@ -74,7 +87,6 @@ from benchmark.loop import BatchProgram, train_batch
 METHODS = ("gan_cegan", "egan_const", "egan_ent_nn", "egan_ent_vi")
 LABELS = {"gan_cegan": "GAN", "egan_const": "EGAN-Const", "egan_ent_nn": "EGAN-Ent-NN", "egan_ent_vi": "EGAN-Ent-VI"}
 BN_EPS, BN_MOMENTUM = 1e-5, 0.1  # nn.BatchNorm1d defaults, as in make_generator
-BETA2 = 0.999  # _optimizer and VIEntropy: betas=(beta1, 0.999)
 # Members per batch by default (train_batched's ``group``): None trains all at once, which measured fastest for
 # up to 36 members on a 2-core CPU (benchmarks/batched_throughput.py); groups only bound memory (~7 MB a member).
 GROUP: int | None = None
@@ -182,117 +194,6 @@ def _check(member: Member, batch: int) -> None:
         raise ValueError(f"member data must be (n ≥ batch_size, 2), not {tuple(member.data.shape)}")
 
 
-# ----------------------------------------------------------------------------- stacked networks
-
-
-def _layout(template: nn.Sequential) -> tuple[list[tuple[int, str, tuple[int, int], int]], int]:
-    """(module index, parameter name, shape, offset) of every parameter of a Linear / BatchNorm1d stack, and
-    the total size: weights as (out, in), biases and BatchNorm's affine parameters as (out, 1)."""
-    entries, offset = [], 0
-    for i, mod in enumerate(template):
-        if isinstance(mod, nn.Linear):
-            shapes = (("weight", (mod.out_features, mod.in_features)), ("bias", (mod.out_features, 1)))
-        elif isinstance(mod, nn.BatchNorm1d):
-            shapes = (("weight", (mod.num_features, 1)), ("bias", (mod.num_features, 1)))
-        else:
-            continue
-        for name, shape in shapes:
-            entries.append((i, name, shape, offset))
-            offset += shape[0] * shape[1]
-    return entries, offset
-
-
-class _Stack:
-    """One network of every member, living in rows of the optimiser's buffers (``p``, ``g``: (members, ≥ size)
-    views): per-layer views (members, out, in) for weights and (members, out, 1) for biases, and BatchNorm's
-    running statistics. ``nets`` are the members' freshly built nn.Sequential, whose values are copied in."""
-
-    def __init__(self, nets: Sequence[nn.Sequential], p: torch.Tensor, g: torch.Tensor, device: torch.device) -> None:
-        self.template = nets[0]
-        self.entries, size = _layout(self.template)
-        self.p, self.g = p[:, :size], g[:, :size]
-        for j, net in enumerate(nets):
-            self.p[j] = torch.cat([getattr(net[i], name).detach().reshape(-1) for i, name, _, _ in self.entries])
-        self.bn = [i for i, mod in enumerate(self.template) if isinstance(mod, nn.BatchNorm1d)]
-        self.running = {i: (torch.stack([net[i].running_mean for net in nets]).to(device).unsqueeze(-1),
-                            torch.stack([net[i].running_var for net in nets]).to(device).unsqueeze(-1))
-                        for i in self.bn}
-
-    def views(self, buf: torch.Tensor) -> list[torch.Tensor]:
-        """Per module, in order: [weight, bias] views of ``buf`` for each Linear / BatchNorm1d."""
-        return [buf[:, o:o + s[0] * s[1]].view(-1, *s) for _, _, s, o in self.entries]
-
-    def unstack(self, j: int, steps: int, device: torch.device) -> nn.Sequential:
-        net = _clone_structure(self.template)
-        with torch.no_grad():
-            for (i, name, s, o) in self.entries:
-                getattr(net[i], name).copy_(self.p[j, o:o + s[0] * s[1]].reshape(getattr(net[i], name).shape))
-            for i in self.bn:
-                rm, rv = self.running[i]
-                net[i].running_mean.copy_(rm[j, :, 0])
-                net[i].running_var.copy_(rv[j, :, 0])
-                net[i].num_batches_tracked.fill_(steps)  # one training-mode forward per step
-        return net.to(device).eval()
-
-
-def _clone_structure(template: nn.Sequential) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for mod in template:
-        if isinstance(mod, nn.Linear):
-            layers.append(nn.Linear(mod.in_features, mod.out_features))
-        elif isinstance(mod, nn.BatchNorm1d):
-            layers.append(nn.BatchNorm1d(mod.num_features))
-        else:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class _Optimiser:
-    """Every optimiser of every member at once: parameters, gradients and moments in (M, B, P) buffers (B
-    networks per member, each padded to P), one Adam or Adagrad state per (member, network), with torch.optim's
-    single-tensor arithmetic, so one elementwise op updates all parameters of all members.
-
-    Adagrad is Adam's update with m = g (lerp weight 1), v ← v + g² and no bias correction, so both kinds
-    share one sequence of ops with per-(member, network) coefficients. A masked (member, network) gets weight 0
-    in every coefficient: its moments, step count and parameters stay exactly as they were."""
-
-    def __init__(self, size: int, kinds: Sequence[Sequence[str]], beta1: Sequence[float], device: torch.device) -> None:
-        m, b = len(kinds), len(kinds[0])
-        self.p = torch.zeros(m, b, size, device=device)
-        self.g, self.m, self.v = (torch.zeros_like(self.p) for _ in range(3))
-        self.tmp, self.denom = torch.empty_like(self.p), torch.empty_like(self.p)  # reused: no page faults per step
-        f64 = dict(dtype=torch.float64, device=device)
-        adam = [[k == "adam" for k in row] for row in kinds]
-        self.adam = torch.tensor(adam, device=device).unsqueeze(-1)
-        self.beta1 = torch.tensor([[b1 if a else 0.0 for a in row] for row, b1 in zip(adam, beta1, strict=True)],
-                                  **f64).unsqueeze(-1)
-        self.beta2 = torch.tensor([[BETA2 if a else 1.0 for a in row] for row in adam], **f64).unsqueeze(-1)
-        # lerp weight of the gradient, decay and weight of the second moment
-        self.w1 = torch.where(self.adam, 1.0 - self.beta1, 1.0)
-        self.vd = torch.where(self.adam, self.beta2, 1.0)
-        self.vc = torch.where(self.adam, 1.0 - self.beta2, 1.0)
-        self.eps = torch.tensor([[1e-8 if a else 1e-6 for a in row] for row in adam], dtype=self.p.dtype,
-                                device=device).unsqueeze(-1)
-        self.step_count = torch.zeros(m, b, 1, **f64)
-
-    def step(self, lr: torch.Tensor, mask: torch.Tensor) -> None:
-        """lr: (M, B) float64; mask: (M, B) bool, which (member, network) updates."""
-        lr, mask = lr.unsqueeze(-1), mask.unsqueeze(-1)
-        self.step_count += mask
-        w1, vd, vc = torch.where(mask, self.w1, 0.0), torch.where(mask, self.vd, 1.0), torch.where(mask, self.vc, 0.0)
-        # bias corrections in double, as torch.optim computes them from a Python float step
-        bc1 = torch.where(self.adam, 1.0 - self.beta1 ** self.step_count, 1.0)
-        bc2_sqrt = torch.where(self.adam, (1.0 - self.beta2 ** self.step_count).sqrt(), 1.0)
-        # a network masked before its first update has bias corrections 0: keep its (unused) terms finite
-        neg_step = torch.where(mask, -lr / bc1, 0.0)
-        bc2_sqrt = torch.where(mask, bc2_sqrt, 1.0)
-        g, dt = self.g.masked_fill_(~mask, 0.0), self.p.dtype  # NaN-safe: a masked network stays as it is
-        self.m.lerp_(g, w1.to(dt))
-        self.v.mul_(vd.to(dt)).addcmul_(torch.mul(g, vc.to(dt), out=self.tmp), g)
-        denom = torch.sqrt(self.v, out=self.denom).div_(bc2_sqrt.to(dt)).add_(self.eps)
-        self.p.addcdiv_(torch.mul(self.m, neg_step.to(dt), out=self.tmp), denom)
-
-
 # --------------------------------------------------------------------------------- the trainer
 
 _RANK = {"gan_cegan": 0, "egan_const": 1, "egan_ent_nn": 2, "egan_ent_vi": 3}
@@ -314,33 +215,32 @@ def internal_order(members: Sequence[Member]) -> list[int]:
     return sorted(range(len(members)), key=key)
 
 
-def _nearest_cpu(dist: torch.Tensor, k: int) -> torch.Tensor:
-    """The k+1 nearest of each row, unordered: the set topk(k+1) gives, in a third of its CPU time. (Splitting
-    the rows over a second thread gains nothing inside a step: torch's OpenMP worker still spins on the other
-    core after the preceding parallel op.)"""
-    return torch.from_numpy(np.argpartition(dist.numpy(), k, axis=2)[:, :, :k + 1])
+def _padded(size: int) -> int:
+    """``size`` rounded up to a multiple of 64 elements: a whole number of vectors of any width (up to 16 floats
+    or 8 doubles, twice unrolled) and of cache lines, so that an elementwise loop over such rows has no tail."""
+    return -(-size // 64) * 64
 
 
-def knn_directions(x: torch.Tensor, k: int, normalise: str) -> torch.Tensor:
-    """``egan_ent_nn.knn_entropy_direction`` for a stack of batches x (B, n, 2), each on its own: the reference
-    takes topk(k+1) of the cdist distances and drops the first (the point itself); here the k+1 nearest come
-    unordered and the nearest of them is dropped. Only the neighbours' mean and variance are used, so their
-    order matters to rounding alone."""
-    b, n, dim = x.shape
-    dist = torch.cdist(x, x)
-    idx = _nearest_cpu(dist, k) if dist.device.type == "cpu" else torch.topk(dist, k + 1, dim=2, largest=False)[1]
-    flat = (idx + (torch.arange(b, device=x.device) * n).view(b, 1, 1)).view(-1)
-    # coordinates first, neighbours last, so that every reduction runs over contiguous memory
-    nb = x.reshape(b * n, dim).t().contiguous().index_select(1, flat).view(dim, b, n, k + 1)
-    own = (nb - x.permute(2, 0, 1).unsqueeze(-1)).square().sum(0).argmin(dim=-1, keepdim=True)  # the point itself
-    total = nb.sum(-1, keepdim=True)
-    mean = (total - nb.gather(-1, own.expand(dim, b, n, 1))).div_(k)
-    diff = (mean.squeeze(-1).permute(1, 2, 0) - x)
-    if normalise == "unit":
-        return diff / diff.norm(dim=2, keepdim=True).clamp_min(1e-12)
-    # the neighbourhood's variance with itself, (1/(k+1)) Σ (x_j − mean)², two-pass (torch.var is slow here)
-    var = nb.sub_(total.div_(k + 1)).square_().mean(-1)
-    return diff / var.permute(1, 2, 0).clamp_min(1e-12)
+def _pair(t: torch.Tensor) -> torch.Tensor:
+    return t.expand(2, *t.shape[1:])
+
+
+def _bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """torch.bmm, always through its batched kernel. A batch of one goes to torch.mm, which sums some products
+    (matrix-vector ones, and on two threads others) in another order than the batched kernel does, so a member
+    would not compute alone what it computes beside others; a lone matrix is run as a batch of two views of it."""
+    if a.shape[0] != 1:
+        return torch.bmm(a, b, out=out)
+    res = torch.bmm(_pair(a), _pair(b))[:1]
+    return res if out is None else out.copy_(res)
+
+
+def _baddbmm(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """torch.baddbmm (into ``out``, which may be ``bias`` itself), a batch of one run as ``_bmm`` runs it."""
+    if a.shape[0] != 1:
+        return bias.baddbmm_(a, b) if out is bias else torch.baddbmm(bias, a, b, out=out)
+    res = torch.baddbmm(_pair(bias), _pair(a), _pair(b))[:1]
+    return res if out is None else out.copy_(res)
 
 
 def _tb(grad: torch.Tensor, out: torch.Tensor, out_buf: torch.Tensor) -> torch.Tensor:
@@ -373,11 +273,13 @@ class _Batched:
         self.vi = slice(vi[0], vi[-1] + 1) if vi else None
         # networks per member: G, D (and q for VI members; the others' q rows stay zero and never update)
         kinds = [[str(mb.hp.get("optimizer", "adam"))] * 2 + (["adam"] if qs else []) for mb in members]
-        size = max(_layout(net)[1] for net in [gens[0], discs[0], *qs[:1]])
-        self.opt = _Optimiser(size, kinds, [float(mb.hp["beta1"]) for mb in members], device)
+        # every row padded to a multiple of 64: the optimiser's elementwise loops then have no scalar tail, whose
+        # code rounds lerp and addcmul otherwise than the vectorised code, at the end of a row or of the buffer
+        size = _padded(max(layout(net)[1] for net in [gens[0], discs[0], *qs[:1]]))
+        self.opt = BatchedOptimiser(size, kinds, [float(mb.hp["beta1"]) for mb in members], device)
         p, g = self.opt.p, self.opt.g
-        self.G, self.D = _Stack(gens, p[:, 0], g[:, 0], device), _Stack(discs, p[:, 1], g[:, 1], device)
-        self.Q = _Stack(qs, p[self.vi, 2], g[self.vi, 2], device) if qs else None
+        self.G, self.D = Stack(gens, p[:, 0], g[:, 0], device), Stack(discs, p[:, 1], g[:, 1], device)
+        self.Q = Stack(qs, p[self.vi, 2], g[self.vi, 2], device) if qs else None
         if self.Q is not None:
             self.vi_weight = torch.tensor([float(mb.hp["vi_weight"]) for mb in members[self.vi]],
                                           device=device).view(-1, 1, 1)
@@ -431,6 +333,7 @@ class _Batched:
         self.ds = torch.empty(m, 1, 2 * n, **e)
         self.xf, self.dxT = torch.empty(m, 2, n, **e), torch.empty(m, 2, n, **e)
         self.hh = torch.empty(m, h, h, **e)  # products of two activations: hidden × hidden weight gradients
+        self.neg_f = torch.zeros(m, _padded(n), **e)  # −E(fake) of GAN members (_costs), zero-padded rows
         if self.Q is not None:
             mv = self.vi.stop - self.vi.start
             self.q1, self.q2 = torch.empty(mv, h, n, **e), torch.empty(mv, h, n, **e)
@@ -495,16 +398,16 @@ class _Batched:
         self.count_d += ~in_range & above
 
         # generator forward (BatchNorm on this member's batch)
-        torch.baddbmm(b1, W1, zT, out=self.p1)
+        _baddbmm(b1, W1, zT, out=self.p1)
         inv1, a1 = self._bn_relu(self.p1, g1, be1, self.r1, run1)
-        torch.baddbmm(b2, W2, self.r1, out=self.p2)
+        _baddbmm(b2, W2, self.r1, out=self.p2)
         inv2, a2 = self._bn_relu(self.p2, g2, be2, self.r2, run2)
-        XT[:, :, n:].copy_(torch.baddbmm(b3, W3, self.r2, out=self.xf))
+        XT[:, :, n:].copy_(_baddbmm(b3, W3, self.r2, out=self.xf))
 
         # discriminator forward on [real | fake]
-        h1 = torch.baddbmm(c1, V1, XT, out=self.h1).relu_()
-        h2 = torch.baddbmm(c2, V2, h1, out=self.h2).relu_()
-        s = torch.baddbmm(c3, V3, h2, out=self.s)
+        h1 = _baddbmm(c1, V1, XT, out=self.h1).relu_()
+        h2 = _baddbmm(c2, V2, h1, out=self.h2).relu_()
+        s = _baddbmm(c3, V3, h2, out=self.s)
         e_r, e_f = s[:, 0, :n], s[:, 0, n:]
         cost_d, d_real, d_fake, d_gen = self._costs(e_r, e_f)
 
@@ -519,16 +422,16 @@ class _Batched:
         # step. Summing the seeds scaled by n (±1 for the EGAN costs) over 0/1 masks is exact in any order, and
         # for the output bias and a2's units the mask is the whole gradient's pattern: ∂/∂c2 = v3 ⊙ Σ_j m_j·ds_j.
         nds = ds * n
-        mask2 = torch.gt(h2, 0.0, out=self.mask)  # 0/1 in the working dtype
+        mask2 = torch.gt(h2, 0.0, out=self.mask)  # 0/1 in the working dtype (heaviside: 6× slower on the CPU)
         gc3.copy_(nds.sum(-1, keepdim=True).div_(n))
-        gc2.copy_(torch.bmm(mask2, nds.transpose(1, 2)).div_(n).mul_(V3.transpose(1, 2)))
+        gc2.copy_(_bmm(mask2, nds.transpose(1, 2)).div_(n).mul_(V3.transpose(1, 2)))
         G2 = torch.mul(mask2, V3.transpose(1, 2), out=self.G2)
-        G1 = _tb(torch.bmm(V2.transpose(1, 2), G2, out=self.G1), h1, self.G1)
-        dxT = torch.bmm(V1.transpose(1, 2), G1[:, :, n:], out=self.dxT).mul_(d_gen.unsqueeze(1))
-        gV3.copy_(torch.bmm(ds, h2.transpose(1, 2)))
-        gc1.copy_(torch.bmm(G1, ds.transpose(1, 2)))
-        gV1.copy_(torch.bmm(G1, (XT * ds).transpose(1, 2)))
-        gV2.copy_(torch.bmm(G2.mul_(ds), h1.transpose(1, 2), out=self.hh))
+        G1 = _tb(_bmm(V2.transpose(1, 2), G2, out=self.G1), h1, self.G1)
+        dxT = _bmm(V1.transpose(1, 2), G1[:, :, n:], out=self.dxT).mul_(d_gen.unsqueeze(1))
+        gV3.copy_(_bmm(ds, h2.transpose(1, 2)))
+        gc1.copy_(_bmm(G1, ds.transpose(1, 2)))
+        gV1.copy_(_bmm(G1, (XT * ds).transpose(1, 2)))
+        gV2.copy_(_bmm(G2.mul_(ds), h1.transpose(1, 2), out=self.hh))
 
         # entropy terms: gradients w.r.t. the generated samples
         ent = torch.zeros(len(self.members), device=self.device) if log else None
@@ -538,7 +441,9 @@ class _Batched:
             u = scale * knn_directions(x, k, norm)
             dxT[sl] += u.transpose(1, 2)
             if log:
-                ent[sl] = (u * x).sum((1, 2))
+                # a batched product, not a sum over (n, 2): a reduction to one value per member sums in an order
+                # that depends on the slice's size and layout
+                ent[sl] = _bmm(u.reshape(len(u), 1, -1), x.reshape(len(x), -1, 1)).view(-1)
         if self.Q is not None:
             bound = self._vi(self.xf[self.vi], z[self.vi], dxT[self.vi])
             if log:
@@ -547,15 +452,15 @@ class _Batched:
 
         # generator backward
         gW1, gb1, gg1, gbe1, gW2, gb2, gg2, gbe2, gW3, gb3 = self.Gg
-        gW3.copy_(torch.bmm(dxT, self.r2.transpose(1, 2)))
+        gW3.copy_(_bmm(dxT, self.r2.transpose(1, 2)))
         gb3.copy_(dxT.sum(-1, keepdim=True))
-        dy = _tb(torch.bmm(W3.transpose(1, 2), dxT, out=self.dr), self.r2, self.dr)
+        dy = _tb(_bmm(W3.transpose(1, 2), dxT, out=self.dr), self.r2, self.dr)
         dp = self._bn_backward(dy, self.p2, inv2, a2, self.dp, gg2, gbe2)
-        gW2.copy_(torch.bmm(dp, self.r1.transpose(1, 2), out=self.hh))
+        gW2.copy_(_bmm(dp, self.r1.transpose(1, 2), out=self.hh))
         gb2.copy_(dp.sum(-1, keepdim=True))
-        dy = _tb(torch.bmm(W2.transpose(1, 2), dp, out=self.dr), self.r1, self.dr)
+        dy = _tb(_bmm(W2.transpose(1, 2), dp, out=self.dr), self.r1, self.dr)
         dp = self._bn_backward(dy, self.p1, inv1, a1, self.dp, gg1, gbe1)
-        gW1.copy_(torch.bmm(z.transpose(1, 2), dp.transpose(1, 2)).transpose(1, 2))  # 4× faster than dp @ z
+        gW1.copy_(_bmm(z.transpose(1, 2), dp.transpose(1, 2)).transpose(1, 2))  # 4× faster than dp @ z
         gb1.copy_(dp.sum(-1, keepdim=True))
 
         # the updates, each from this step's one forward pass (theano's simultaneous updates)
@@ -573,7 +478,7 @@ class _Batched:
     def _costs(self, e_r: torch.Tensor, e_f: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(cost_d, ∂cost_d/∂e_real, ∂cost_d/∂e_fake, ∂cost_adv/∂e_fake), each member with its own objective:
         bce_costs (GAN), E_T − E_F, or mean(max(E_T − c(x_fake), −margin))."""
-        inv = self.inv_n
+        inv, n = self.inv_n, e_r.shape[1]
         out: dict[str, tuple[torch.Tensor, ...]] = {}
         if self.variants["plain"]:
             out["plain"] = (e_r.mean(1) - e_f.mean(1), inv.expand_as(e_r), (-inv).expand_as(e_f), inv.expand_as(e_f))
@@ -585,9 +490,15 @@ class _Batched:
             out["margin"] = (torch.maximum(gap, -self.margin).mean(1), d_real, d_fake, inv.expand_as(e_f))
         if self.variants["gan"]:
             full = inv.expand_as(e_r)
-            cost = torch.nn.functional.softplus(e_r).mean(1) + torch.nn.functional.softplus(-e_f).mean(1)
+            # −e_f in a zero-padded buffer: a contiguous (M, n) tensor would be one flat loop whose last
+            # elements (the last member's) take softplus's scalar code, which rounds otherwise than its
+            # vectorised code; over whole rows of a multiple of 64 every member's values take the vectorised
+            # code wherever it sits in the batch (e_r and e_f, rows of s, loop per member already)
+            neg_f = self.neg_f
+            torch.neg(e_f, out=neg_f[:, :n])
+            cost = torch.nn.functional.softplus(e_r).mean(1) + torch.nn.functional.softplus(neg_f)[:, :n].mean(1)
             out["gan"] = (cost, torch.ops.aten.softplus_backward(full, e_r, 1.0, 20.0),
-                          -torch.ops.aten.softplus_backward(full, -e_f, 1.0, 20.0),
+                          -torch.ops.aten.softplus_backward(inv.expand_as(neg_f), neg_f, 1.0, 20.0)[:, :n],
                           torch.ops.aten.softplus_backward(full, e_f, 1.0, 20.0))
         # plain E_T − E_F is the base; margin members and GAN members take their own
         chosen: tuple[torch.Tensor, ...] | None = None
@@ -606,9 +517,9 @@ class _Batched:
         to the generator's gradient dxT and leaves ∂U/∂θ_q in the q stack's gradient buffer. Returns U (Mv,)."""
         U1, d1, U2, d2, U3, d3 = self.Qp
         gU1, gd1, gU2, gd2, gU3, gd3 = self.Qg
-        q1 = torch.baddbmm(d1, U1, xT, out=self.q1).relu_()
-        q2 = torch.baddbmm(d2, U2, q1, out=self.q2).relu_()
-        out = torch.baddbmm(d3, U3, q2)  # (Mv, 2·noise, n): [µ; log σ]
+        q1 = _baddbmm(d1, U1, xT, out=self.q1).relu_()
+        q2 = _baddbmm(d2, U2, q1, out=self.q2).relu_()
+        out = _baddbmm(d3, U3, q2)  # (Mv, 2·noise, n): [µ; log σ]
         d = out.shape[1] // 2
         mu, log_sigma = out[:, :d], out[:, d:]
         inv_sigma = torch.exp(-log_sigma)
@@ -617,15 +528,15 @@ class _Batched:
         bound = nll.mean(1)
         inv = self.inv_n
         dout = torch.cat([-(t * inv_sigma) * inv, (1.0 - t * t) * inv], dim=1)
-        gU3.copy_(torch.bmm(dout, q2.transpose(1, 2)))
+        gU3.copy_(_bmm(dout, q2.transpose(1, 2)))
         gd3.copy_(dout.sum(-1, keepdim=True))
-        dq2 = _tb(torch.bmm(U3.transpose(1, 2), dout, out=self.dq2), q2, self.dq2)
-        gU2.copy_(torch.bmm(dq2, q1.transpose(1, 2), out=self.hh[self.vi]))
+        dq2 = _tb(_bmm(U3.transpose(1, 2), dout, out=self.dq2), q2, self.dq2)
+        gU2.copy_(_bmm(dq2, q1.transpose(1, 2), out=self.hh[self.vi]))
         gd2.copy_(dq2.sum(-1, keepdim=True))
-        dq1 = _tb(torch.bmm(U2.transpose(1, 2), dq2, out=self.dq1), q1, self.dq1)
-        gU1.copy_(torch.bmm(dq1, xT.transpose(1, 2)))
+        dq1 = _tb(_bmm(U2.transpose(1, 2), dq2, out=self.dq1), q1, self.dq1)
+        gU1.copy_(_bmm(dq1, xT.transpose(1, 2)))
         gd1.copy_(dq1.sum(-1, keepdim=True))
-        dxT.baddbmm_(U1.transpose(1, 2), dq1.mul_(self.vi_weight))
+        _baddbmm(dxT, U1.transpose(1, 2), dq1.mul_(self.vi_weight), out=dxT)
         return bound
 
     def results(self, steps: int, device: torch.device) -> list[MemberResult]:

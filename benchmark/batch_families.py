@@ -13,6 +13,13 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity"},
 }
 
+# family -> version of its trainer's arithmetic, part of every batched run's identity (``Job.versions``): raised
+# when the trainer computes other numbers for the same run
+VERSIONS: dict[str, str] = {
+    # 2: a member computes the same numbers in any batch as alone (batch-of-one products, scalar loop tails)
+    "cegan_2d": "2",
+}
+
 
 def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
     required = FAMILIES.get(family)

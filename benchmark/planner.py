@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.batch_families import VERSIONS as FAMILY_VERSIONS
 from benchmark.batch_families import covers
 from benchmark.budget import steps as budget_steps
 from benchmark.catalog import Catalog, catalog
@@ -242,6 +243,10 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                 objective = (exp.objective.measurement, exp.objective.direction) if exp.objective else None
                 budget = exp.budget.of(profile, mname, dname)
                 family = method_cls.batch_family if batched else None
+                trainer = f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop"
+                versions = versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat)
+                if trainer != "loop":
+                    versions["trainer"] = FAMILY_VERSIONS[family]
                 jobs.append(Job(
                     suite=suite.suite, experiment=ename, method=mname, dataset=dname, profile=profile,
                     method_name=method_spec.method, loader=dataset_spec.loader,
@@ -249,10 +254,10 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     budget=budget, seeds=list(range(n_seeds)), max_seeds=max_seeds, sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
-                    versions=versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat),
+                    versions=versions,
                     paper_budget=exp.budget.of("paper", mname, dname), budget_stated=exp.budget.paper_stated,
                     numerics=numerics or Numerics(),
-                    trainer=f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop",
+                    trainer=trainer,
                     curve_steps=curve_steps(budget_steps(budget), exp.curve.points) if exp.curve else (),
                     curve_metrics=tuple(exp.curve.metrics) if exp.curve else (),
                     platform=platform,

@@ -11,14 +11,14 @@ by the library's batched model (``baselines.ebgan_batched``: ``_Batched`` driven
 
 1. Training. ``--warmup`` steps, then ``--steps`` steps timed without the profiler (the table's ms per step),
    then ``--steps`` more under ``torch.profiler`` (CPU activity). For the profiled steps only, this script
-   (not the library) wraps ``torch.profiler.record_function`` scopes around ``_Optimiser.step`` (the
+   (not the library) wraps ``torch.profiler.record_function`` scopes around ``BatchedOptimiser.step`` (the
    hand-written Adam/Adagrad of every network), ``knn_directions`` (cdist, neighbour selection and the
    entropy direction), ``_Batched._bn_relu`` and ``_bn_backward`` (batch norm forward and backward) and
    ``_Batched._vi`` (the VI term: the inference net's forward, backward and its gradient into G). Every op's
    self CPU time goes to its nearest enclosing labelled scope, else to "matmul" (mm, addmm, bmm, baddbmm,
    matmul, linear) or to "elementwise and other" (everything else: activations, reductions, copies, the costs,
    the host's noise draws). A labelled scope also gets its own time, what runs inside it outside any torch
-   op: Python, and for kNN numpy's argpartition (``_nearest_cpu``), which is no torch op and is the
+   op: Python, and for kNN numpy's argpartition (``nearest_cpu``), which is no torch op and is the
    neighbour selection. "Python and dispatch overhead" is the rest of the profiled wall time: wall time less
    the self CPU time of all ops and scopes, i.e. the interpreter, argument parsing, the dispatcher and the
    host-side bookkeeping between ops outside the scopes (index streams, learning rates, reading logged
@@ -71,6 +71,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import baselines.ebgan_batched as eb  # noqa: E402
+from baselines.batched_optim import BatchedOptimiser  # noqa: E402
 from benchmark.api import DATASETS, METRICS, RunContext, load_plugins  # noqa: E402
 from benchmark.batching import Relay  # noqa: E402
 from benchmark.execute import measure  # noqa: E402
@@ -150,12 +151,12 @@ def scopes() -> Iterator[None]:
 
         return wrapper
 
-    saved = [(eb._Optimiser, "step", eb._Optimiser.__dict__["step"]),
+    saved = [(BatchedOptimiser, "step", BatchedOptimiser.__dict__["step"]),
              (eb, "knn_directions", eb.knn_directions),
              (eb._Batched, "_bn_relu", eb._Batched.__dict__["_bn_relu"]),
              (eb._Batched, "_bn_backward", eb._Batched.__dict__["_bn_backward"]),
              (eb._Batched, "_vi", eb._Batched.__dict__["_vi"])]
-    eb._Optimiser.step = scoped("optimiser", eb._Optimiser.step)
+    BatchedOptimiser.step = scoped("optimiser", BatchedOptimiser.step)
     eb.knn_directions = scoped("kNN", eb.knn_directions)
     eb._Batched._bn_relu = scoped("batch norm", eb._Batched._bn_relu)
     eb._Batched._bn_backward = staticmethod(scoped("batch norm", eb._Batched.__dict__["_bn_backward"].__func__))

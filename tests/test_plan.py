@@ -171,3 +171,25 @@ def test_the_batch_size_sensitivity_variant_keeps_the_original_codes_epochs(benc
     assert steps.pop(("EGAN-Ent-NN", "gmm4")) == steps.pop(("EGAN-Ent-NN", "biased")) == 10_000
     assert steps.pop(("EGAN-Ent-NN", "spirals")) == 100_000
     assert all(n == (20_000 if m != "GAN" and d != "spirals" else 100_000) for (m, d), n in steps.items())
+
+
+def test_a_batched_runs_identity_carries_its_trainers_version(monkeypatch):
+    """A batched run's key names the version of its family's arithmetic (``batch_families.VERSIONS``), so that
+    runs stored before the trainer computed other numbers are not taken for new ones; loop runs do not."""
+    from benchmark import batch_families
+    from benchmark.planner import plan
+    from benchmark.suite import load_suite
+
+    suite = load_suite(REPO / "suites" / "calibrating_ebgan.yaml")
+
+    def keys() -> dict[str, tuple[str, str]]:
+        return {job.key: (job.trainer, job.run_key({}, 0)) for job in plan(suite, "smoke", ["table2*"])}
+
+    before = keys()
+    assert {trainer for trainer, _ in before.values()} == {"batched:cegan_2d"}
+    loop = {job.key: job for job in plan(suite, "smoke", ["table2*"], batched=False)}
+    assert all(job.trainer == "loop" and "trainer" not in job.versions for job in loop.values())
+    monkeypatch.setitem(batch_families.VERSIONS, "cegan_2d", "next")
+    after = keys()
+    assert before.keys() == after.keys()
+    assert all(before[k][1] != after[k][1] for k in before)
