@@ -53,6 +53,7 @@ from benchmark.loop import Program
 
 NOISE_DIM = 4  # egan_knn_state.py: noise_size = 4
 HIDDEN = 128  # egan_knn_state.py: hidden_size = 128
+BN_EPS_DEFAULT = 1e-5  # torch's BatchNorm1d default, what the 2-D generator trained with before ``bn_eps`` existed
 STEPS_PER_EPOCH = 200  # 100K samples / batch 500 (data_iterator.py FixDimIterator)
 
 # egan_knn_state.py, per dataset (gaussian_mixture_state, biased_gaussian_mixture_state,
@@ -92,6 +93,10 @@ NETWORK_HPARAMS: dict[str, HParam] = {
     "init_conv_d": Float(None, low=0, doc="conv layers' std (default: init_d)"),
     "noise": Choice("normal", ("normal", "uniform")), "noise_dim": Int(NOISE_DIM, low=1),
     "energy_form": Choice("identity", ("identity", "softplus")), "batch_size": Int(500, low=1),
+    # the original's BatchNorm adds 1e-6 to the variance (nn/module.py lines 292 and 301 of zihangdai/cegan_iclr2017
+    # at d37c738); ours kept torch's 1e-5, and every run recorded before this setting existed trained with it
+    "bn_eps": replace(Float(BN_EPS_DEFAULT, low=0, doc="the 2-D generator's BatchNorm epsilon (torch's 1e-5 unless set)"),
+                      absent_by_default=True),
 }
 
 # What the loop reads (train_adversarial, learning_rate).
@@ -150,10 +155,11 @@ def _init_normal(net: nn.Module, std: float) -> nn.Module:
     return net
 
 
-def make_generator(init_std: float, noise_dim: int = NOISE_DIM, hidden: int = HIDDEN) -> nn.Sequential:
+def make_generator(init_std: float, noise_dim: int = NOISE_DIM, hidden: int = HIDDEN,
+                   bn_eps: float = BN_EPS_DEFAULT) -> nn.Sequential:
     return _init_normal(nn.Sequential(
-        nn.Linear(noise_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        nn.Linear(noise_dim, hidden), nn.BatchNorm1d(hidden, eps=bn_eps), nn.ReLU(),
+        nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden, eps=bn_eps), nn.ReLU(),
         nn.Linear(hidden, 2)), init_std)
 
 
@@ -180,7 +186,8 @@ def noise_dim_of(hp: dict[str, Any]) -> int:
 def build_networks(hp: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator): the 2-D pair above, or the B.1 image pair named by ``net``."""
     if not is_image(hp):
-        return make_generator(float(hp["init_g"])), make_discriminator(float(hp["init_d"]))
+        return (make_generator(float(hp["init_g"]), bn_eps=float(hp.get("bn_eps", BN_EPS_DEFAULT))),
+                make_discriminator(float(hp["init_d"])))
     name, width = str(hp["net"]), float(hp.get("width", 1.0))
     gen = make_image_generator(name, noise_dim_of(hp), int(hp.get("g_filters", 128)), width,
                                float(hp["init_g"]), float(hp.get("init_conv_g", hp["init_g"])))
