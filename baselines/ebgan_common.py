@@ -95,7 +95,7 @@ NETWORK_HPARAMS: dict[str, HParam] = {
     "energy_form": Choice("identity", ("identity", "softplus")), "batch_size": Int(500, low=1),
     # the original's BatchNorm adds 1e-6 to the variance (nn/module.py lines 292 and 301 of zihangdai/cegan_iclr2017
     # at d37c738); ours kept torch's 1e-5, and every run recorded before this setting existed trained with it
-    "bn_eps": replace(Float(BN_EPS_DEFAULT, low=0, doc="the 2-D generator's BatchNorm epsilon (torch's 1e-5 unless set)"),
+    "bn_eps": replace(Float(BN_EPS_DEFAULT, low=0, doc="the 2-D generator's BatchNorm epsilon (1e-5 unless set)"),
                       absent_by_default=True),
 }
 

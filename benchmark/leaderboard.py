@@ -21,7 +21,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from tabulate import tabulate
 
-from benchmark import curve_figures, report_causes, report_model, report_outcomes, report_text, sweep_figures
+from benchmark import (
+    curve_figures,
+    report_causes,
+    report_model,
+    report_outcomes,
+    report_sensitivity,
+    report_text,
+    sweep_figures,
+)
 from benchmark.check import Verdict
 from benchmark.release import STAMP
 from benchmark.release import summary as release_summary
@@ -119,6 +127,9 @@ def as_json(results: list[SuiteResults]) -> dict[str, Any]:
             "causes": [{"reason": c.text, "outcome": c.kind, "files": c.files,
                         "targets": [v.target for v in c.verdicts], "only": c.globs, "command": c.command_text}
                        for c in causes],
+            # per sensitivity axis, what each candidate moves; each target's candidate verdicts sit beside its own
+            "sensitivity": r.axes,
+            "explanations": dict(report_sensitivity.kinds(r.verdicts)),
             "targets": [_target_json(v) for v in r.verdicts]})
     return {"suites": suites}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from benchmark.claims import CLAIM_TYPES, STATISTIC_TYPES
 from benchmark.schema_base import Strict
@@ -373,12 +373,20 @@ class SensitivityAxis(Strict):
 
     axis: Name
     # kind:name: hparam:batch_size, budget:steps, dataset:noise, or reading (no training: another reading of the table)
-    setting: str = Field(min_length=1, pattern=r"^(hparam|budget|dataset):[A-Za-z0-9_.\-]+$|^reading$")
+    setting: str = Field(min_length=1)
     experiment: Name
     methods: list[Name] = []  # the models it applies to (all of the experiment's when left out)
     datasets: list[Name] = []
     headline: str = Field(min_length=1)  # what the suite uses, and its source
     candidates: list[SensitivityCandidate] = Field(min_length=1)
+
+    @field_validator("setting")
+    @classmethod
+    def _setting_kind(cls, value: str) -> str:
+        kind, _, name = value.partition(":")
+        if not (value == "reading" or (kind in SETTING_KINDS[:-1] and name)):
+            raise ValueError(f"unknown setting '{value}': hparam:<name>, budget:<key>, dataset:<param> or reading")
+        return value
 
     @model_validator(mode="after")
     def _candidates_fit(self) -> SensitivityAxis:
