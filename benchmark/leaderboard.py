@@ -180,6 +180,10 @@ def _environment() -> Environment:
         md_table=report_text.md_table, md_paragraph=report_text.md_paragraph, summarise=report_text.summarise,
         md_grid=_md_grid, legend=_legend, overview_table=_overview_table, value_rows=_value_rows, summary=_summary,
         command_lines=_command_lines, breakable=_breakable, shared_rule=_shared_rule,
+        # sensitivity candidates beside verdicts, and why each counted miss misses (benchmark.report_sensitivity)
+        explained=report_sensitivity.explained, explanation=report_sensitivity.explanation,
+        beside=report_sensitivity.beside, axis_lines=report_sensitivity.axis_lines, marks=report_sensitivity.marks,
+        kinds_text=report_sensitivity.kinds_text,
         css=(TEMPLATES / "leaderboard.css").read_text(), js=(TEMPLATES / "leaderboard.js").read_text())
     env.filters["tick"] = lambda text: f"`{text}`"
     env.filters["num"] = report_model.num
@@ -278,6 +282,11 @@ def _md_grid(view: report_model.TableView, limit: int = 200) -> list[str]:
     tables where one would be wider than ``limit``."""
     grid = view.grid
     with_n = view.seeds is None
+    # a counted miss names its explanation, listed under the table (e1, e2, ...)
+    why = report_sensitivity.marks(grid.verdicts + view.claims)
+
+    def mark(v: Verdict) -> str:
+        return f" ({why[v.target]})" if v.target in why else ""
 
     def cell(v: Verdict | None, bold: bool) -> str:
         if v is None:
@@ -285,11 +294,11 @@ def _md_grid(view: report_model.TableView, limit: int = 200) -> list[str]:
         pub = report_model.published(v)
         pub = f"**{pub}**" if bold else pub
         if v.reproduced is None:
-            return f"{pub} / {report_outcomes.MARKS[outcome(v)]}"
-        return f"{pub} / {report_model.ours(v, with_n=with_n, digits=3)} {report_outcomes.MARKS[outcome(v)]}"
+            return f"{pub} / {report_outcomes.MARKS[outcome(v)]}{mark(v)}"
+        return f"{pub} / {report_model.ours(v, with_n=with_n, digits=3)} {report_outcomes.MARKS[outcome(v)]}{mark(v)}"
 
     def claim(v: Verdict | None) -> str:
-        return "" if v is None else f"{report_outcomes.MARKS[outcome(v)]} {LABELS[outcome(v)]}"
+        return "" if v is None else f"{report_outcomes.MARKS[outcome(v)]} {LABELS[outcome(v)]}{mark(v)}"
 
     corner = (grid.row_label or "row") + (f" · columns {grid.column_prefix}*" if grid.column_prefix else "")
     columns = list(grid.columns) + grid.claim_columns
