@@ -244,6 +244,10 @@ def _value_rows(s: report_model.Section, p: report_model.PaperView) -> list[list
         if reason(v):
             cause = p.cause_of.get(v.target)
             why = f"[cause {cause.number}](#{p.anchor}-{cause.key})" if cause else reason(v)
+        if v.sensitivity:
+            why = f"beside it (never counted): {report_sensitivity.beside(v)}; {why}"
+        if v.explanation and not reason(v):
+            why = f"**{report_sensitivity.explanation(v)}**; {why}"
         if v.note:
             why += f"; note: {v.note}"
         verdict = f"{report_outcomes.MARKS[o]} {LABELS[o]}" + ("" if counted(v) else f" ({role(v)}, not counted)")

@@ -177,6 +177,8 @@ def explain(v: Any, target: Target | None) -> dict[str, Any] | None:
         return None
     if target is not None and target.paper_inconsistency:
         return {"kind": "paper", "text": f"paper: {target.paper_inconsistency}"}
+    if v.outcome in ("not run", "failed"):  # no result of ours to explain: why there is none
+        return {"kind": "unexplained", "text": f"unexplained: {v.outcome} ({v.reason})"}
     for entry in v.sensitivity:
         if entry["outcome"] in AGREES:
             evidence = f"{entry['outcome']} {entry['words']}" + (f": {entry['shown']}" if entry["shown"] else "")
@@ -185,7 +187,5 @@ def explain(v: Any, target: Target | None) -> dict[str, Any] | None:
     if v.moving.startswith("still moving"):
         return {"kind": "budget", "last_doubling": v.last_doubling, "text": f"budget: {v.moving}"}
     tried = [f"{e['axis']}={e['value']}: {e['outcome']}" for e in v.sensitivity]
-    if v.outcome in ("not run", "failed"):
-        return {"kind": "unexplained", "text": f"unexplained: {v.outcome} ({v.reason})"}
     return {"kind": "unexplained", "tried": [f"{e['axis']}={e['value']}" for e in v.sensitivity],
             "text": "unexplained: " + (f"tried {'; '.join(tried)}" if tried else "no sensitivity axis touches it")}

@@ -179,6 +179,9 @@ def test_each_counted_miss_is_explained_from_its_data():
                              entries=[_entry("bn_eps", 1e-6, "not reproduced")]), None)
     assert tried["kind"] == "unexplained" and tried["text"] == "unexplained: tried bn_eps=1e-06: not reproduced"
     assert explain(_verdict("inconclusive"), None)["text"] == "unexplained: no sensitivity axis touches it"
+    missing = _verdict("not run", entries=[_entry("b", 1, "reproduced")])
+    missing.reason = "needs GPU"
+    assert explain(missing, None) == {"kind": "unexplained", "text": "unexplained: not run (needs GPU)"}
     target = Target(id="t/d/m/x", paper_ref="T", kind="value", source="s", experiment="e", measurement="x",
                     published=1.0, published_std=None, published_n=1, check=None, claim=None, refs=[],
                     paper_inconsistency="'0.1036' in Table 2 against '0.0857' in the text")
@@ -248,6 +251,15 @@ def test_candidates_train_apart_and_sit_beside_the_unchanged_headline(bench_home
     assert after["explanations"] == {"explained": 1}
     # again: everything is reused
     assert _run(capsys, "--sensitivity", "std")[0] == 0
+    # the leaderboard: the explanation in the target's row, each candidate beside it, the axes summed up
+    assert main(["leaderboard", "engine.yaml", "--out", "board"]) == 0
+    readme = " ".join(Path("board/README.md").read_text().split())
+    assert "**explained by std=0.25 (reproduced under std 0.25 (narrower): 0.2" in readme
+    assert "### Sensitivity axes" in readme
+    assert "std=0.25 (narrower): better on narrow (1), worse on narrow (1); 3 of 5 unchanged" in readme
+    html = Path("board/index.html").read_text()
+    assert "Sensitivity axes" in html and "explained by std=0.25" in html
+    assert "beside it (never counted): under std 0.25 (narrower): reproduced;" in html
 
 
 def test_an_unknown_axis_is_refused_before_training(bench_home, capsys):
