@@ -76,9 +76,10 @@ def _dataset(suite, located, axis: SensitivityAxis, path: tuple, models: list[tu
 
 
 def _reading(suite, located, axis: SensitivityAxis, path: tuple, models: list[tuple[str, str]]) -> None:
-    from benchmark.validate import produced_measurements
-
-    produced = set().union(*(produced_measurements(suite, axis.experiment, m) for m in {m for m, _ in models}))
+    cat = catalog()
+    produced = {name for metric in suite.experiments[axis.experiment].metrics for name in cat.metrics[metric].produces}
+    for method in {m for m, _ in models}:
+        produced |= set(cat.methods[suite.methods[method].method].produces)
     for j, candidate in enumerate(axis.candidates):
         for a, b in candidate.swap.items():
             for name in (a, b):
