@@ -36,6 +36,8 @@ discriminator's). ``batch_size`` and ``width`` may also come from the profile's 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -114,6 +116,11 @@ SWITCH_HPARAMS: dict[str, HParam] = {
     "lbound": Float(REQUIRED), "rbound": Float(REQUIRED),
     "margin": Float(REQUIRED, low=0, nullable=True, doc="null: cost_d = E_T − E_F"),
     "all_first_epoch": Bool(False, doc="update both networks throughout epoch 0 (knn_nist)"),
+    # synthetic/egan_knn.py at d37c738: the generator's BatchNorm running statistics (line 305) join only its own
+    # updates (line 310), not the discriminator-only step's (lines 319-321, train_op_d line 339); ours update them
+    # on every forward pass, and every run recorded before this setting existed trained so
+    "bn_stats_on_g_steps": replace(Bool(False, doc="update the generator's BatchNorm running statistics only on "
+                                               "steps that update the generator"), absent_by_default=True),
 }
 
 
@@ -447,7 +454,11 @@ class AdversarialTraining(Program):
         z = sample_noise(self.bs, self.noise_dim, self.noise, self.streams["noise"]).to(device)
         self.gen.train()
         self.disc.train()
-        x_fake = self.gen(z)
+        if mode == "d" and hp.get("bn_stats_on_g_steps"):
+            with running_stats_kept(self.gen):
+                x_fake = self.gen(z)
+        else:
+            x_fake = self.gen(z)
         s_real, s_fake = self.disc(x_real).squeeze(-1), self.disc(x_fake).squeeze(-1)
         e_real = energy_from_score(s_real, self.energy_sign, self.form)
         e_fake = energy_from_score(s_fake, self.energy_sign, self.form)
@@ -484,6 +495,27 @@ class AdversarialTraining(Program):
                             energy_form=self.form, label=self.label)
         counts = self.values["counts"]
         return TrainResult(model=model, measurements={"train.frac_all_updates": counts["all"] / max(self.steps, 1)})
+
+
+def running_stats(net: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the BatchNorm buffers (running mean and variance, batches seen) of ``net``."""
+    return {name: value.clone() for name, value in net.state_dict().items()
+            if name.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+@contextmanager
+def running_stats_kept(net: nn.Module) -> Iterator[None]:
+    """A forward pass in training mode that leaves ``net``'s BatchNorm running statistics as they were: it updates
+    copies, and the originals go back afterwards. Copying back in place instead would change tensors autograd saved."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    kept = [(m.running_mean, m.running_var, m.num_batches_tracked) for m in norms]
+    for m, (mean, var, seen) in zip(norms, kept, strict=True):
+        m.running_mean, m.running_var, m.num_batches_tracked = mean.clone(), var.clone(), seen.clone()
+    try:
+        yield
+    finally:
+        for m, (mean, var, seen) in zip(norms, kept, strict=True):
+            m.running_mean, m.running_var, m.num_batches_tracked = mean, var, seen
 
 
 def clip_total_norm(grads: tuple[torch.Tensor, ...], max_norm: float | None) -> tuple[torch.Tensor, ...]:

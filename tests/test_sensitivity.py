@@ -267,3 +267,24 @@ def test_an_unknown_axis_is_refused_before_training(bench_home, capsys):
     assert main(["run", "engine.yaml", "--profile", "smoke", "--no-leaderboard", "--sensitivity", "batch"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("error: --sensitivity: no suite declares sensitivity axis 'batch' (declared: mean-as-std, std)")
+
+
+@pytest.mark.parametrize("original", [False, True])
+def test_a_discriminator_only_step_leaves_the_generators_running_statistics_as_the_original_does(original):
+    """egan_knn.py (d37c738) puts the generator's BatchNorm updates into its own updates only: with
+    ``bn_stats_on_g_steps`` a D-only step leaves them; without it (the headline) every forward pass moves them."""
+    import torch
+
+    from baselines.ebgan_common import running_stats
+    from benchmark.api import DATASETS, METHODS, RunContext
+
+    hp = planner.run_hparams("egan_const", "cegan_gmm4", **({"bn_stats_on_g_steps": True} if original else {}))
+    ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
+                     budget={"steps": 2})
+    program = METHODS["egan_const"]().setup(ctx)
+    before = running_stats(program.gen)
+    program.step(1, False)  # the switch starts at gap 1 >= rbound 0.1: the first step updates D only
+    assert program.values["counts"] == {"all": 0, "d": 1, "g": 0}
+    after = running_stats(program.gen)
+    same = all(torch.equal(before[k], after[k]) for k in before)
+    assert same is original and len(before) == 6
