@@ -36,6 +36,8 @@ discriminator's). ``batch_size`` and ``width`` may also come from the profile's 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -53,6 +55,7 @@ from benchmark.loop import Program
 
 NOISE_DIM = 4  # egan_knn_state.py: noise_size = 4
 HIDDEN = 128  # egan_knn_state.py: hidden_size = 128
+BN_EPS_DEFAULT = 1e-5  # torch's BatchNorm1d default, what the 2-D generator trained with before ``bn_eps`` existed
 STEPS_PER_EPOCH = 200  # 100K samples / batch 500 (data_iterator.py FixDimIterator)
 
 # egan_knn_state.py, per dataset (gaussian_mixture_state, biased_gaussian_mixture_state,
@@ -92,6 +95,10 @@ NETWORK_HPARAMS: dict[str, HParam] = {
     "init_conv_d": Float(None, low=0, doc="conv layers' std (default: init_d)"),
     "noise": Choice("normal", ("normal", "uniform")), "noise_dim": Int(NOISE_DIM, low=1),
     "energy_form": Choice("identity", ("identity", "softplus")), "batch_size": Int(500, low=1),
+    # the original's BatchNorm adds 1e-6 to the variance (nn/module.py lines 292 and 301 of zihangdai/cegan_iclr2017
+    # at d37c738); ours kept torch's 1e-5, and every run recorded before this setting existed trained with it
+    "bn_eps": replace(Float(BN_EPS_DEFAULT, low=0, doc="the 2-D generator's BatchNorm epsilon (1e-5 unless set)"),
+                      absent_by_default=True),
 }
 
 # What the loop reads (train_adversarial, learning_rate).
@@ -109,6 +116,11 @@ SWITCH_HPARAMS: dict[str, HParam] = {
     "lbound": Float(REQUIRED), "rbound": Float(REQUIRED),
     "margin": Float(REQUIRED, low=0, nullable=True, doc="null: cost_d = E_T − E_F"),
     "all_first_epoch": Bool(False, doc="update both networks throughout epoch 0 (knn_nist)"),
+    # synthetic/egan_knn.py at d37c738: the generator's BatchNorm running statistics (line 305) join only its own
+    # updates (line 310), not the discriminator-only step's (lines 319-321, train_op_d line 339); ours update them
+    # on every forward pass, and every run recorded before this setting existed trained so
+    "bn_stats_on_g_steps": replace(Bool(False, doc="update the generator's BatchNorm running statistics only on "
+                                               "steps that update the generator"), absent_by_default=True),
 }
 
 
@@ -150,10 +162,11 @@ def _init_normal(net: nn.Module, std: float) -> nn.Module:
     return net
 
 
-def make_generator(init_std: float, noise_dim: int = NOISE_DIM, hidden: int = HIDDEN) -> nn.Sequential:
+def make_generator(init_std: float, noise_dim: int = NOISE_DIM, hidden: int = HIDDEN,
+                   bn_eps: float = BN_EPS_DEFAULT) -> nn.Sequential:
     return _init_normal(nn.Sequential(
-        nn.Linear(noise_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        nn.Linear(noise_dim, hidden), nn.BatchNorm1d(hidden, eps=bn_eps), nn.ReLU(),
+        nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden, eps=bn_eps), nn.ReLU(),
         nn.Linear(hidden, 2)), init_std)
 
 
@@ -180,7 +193,8 @@ def noise_dim_of(hp: dict[str, Any]) -> int:
 def build_networks(hp: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator): the 2-D pair above, or the B.1 image pair named by ``net``."""
     if not is_image(hp):
-        return make_generator(float(hp["init_g"])), make_discriminator(float(hp["init_d"]))
+        return (make_generator(float(hp["init_g"]), bn_eps=float(hp.get("bn_eps", BN_EPS_DEFAULT))),
+                make_discriminator(float(hp["init_d"])))
     name, width = str(hp["net"]), float(hp.get("width", 1.0))
     gen = make_image_generator(name, noise_dim_of(hp), int(hp.get("g_filters", 128)), width,
                                float(hp["init_g"]), float(hp.get("init_conv_g", hp["init_g"])))
@@ -440,7 +454,11 @@ class AdversarialTraining(Program):
         z = sample_noise(self.bs, self.noise_dim, self.noise, self.streams["noise"]).to(device)
         self.gen.train()
         self.disc.train()
-        x_fake = self.gen(z)
+        if mode == "d" and hp.get("bn_stats_on_g_steps"):
+            with running_stats_kept(self.gen):
+                x_fake = self.gen(z)
+        else:
+            x_fake = self.gen(z)
         s_real, s_fake = self.disc(x_real).squeeze(-1), self.disc(x_fake).squeeze(-1)
         e_real = energy_from_score(s_real, self.energy_sign, self.form)
         e_fake = energy_from_score(s_fake, self.energy_sign, self.form)
@@ -477,6 +495,27 @@ class AdversarialTraining(Program):
                             energy_form=self.form, label=self.label)
         counts = self.values["counts"]
         return TrainResult(model=model, measurements={"train.frac_all_updates": counts["all"] / max(self.steps, 1)})
+
+
+def running_stats(net: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the BatchNorm buffers (running mean and variance, batches seen) of ``net``."""
+    return {name: value.clone() for name, value in net.state_dict().items()
+            if name.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+@contextmanager
+def running_stats_kept(net: nn.Module) -> Iterator[None]:
+    """A forward pass in training mode that leaves ``net``'s BatchNorm running statistics as they were: it updates
+    copies, and the originals go back afterwards. Copying back in place instead would change tensors autograd saved."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    kept = [(m.running_mean, m.running_var, m.num_batches_tracked) for m in norms]
+    for m, (mean, var, seen) in zip(norms, kept, strict=True):
+        m.running_mean, m.running_var, m.num_batches_tracked = mean.clone(), var.clone(), seen.clone()
+    try:
+        yield
+    finally:
+        for m, (mean, var, seen) in zip(norms, kept, strict=True):
+            m.running_mean, m.running_var, m.num_batches_tracked = mean, var, seen
 
 
 def clip_total_norm(grads: tuple[torch.Tensor, ...], max_norm: float | None) -> tuple[torch.Tensor, ...]:

@@ -46,7 +46,7 @@ class MethodDecl:
 
     @property
     def defaults(self) -> dict[str, Any]:
-        return {k: h.default for k, h in self.hparams.items() if not h.required}
+        return {k: h.default for k, h in self.hparams.items() if not h.required and not h.absent_by_default}
 
 
 @dataclass(frozen=True)
@@ -178,13 +178,13 @@ def _declare_capabilities(found: Catalog) -> None:
 def _hparam_json(h: HParam) -> dict[str, Any]:
     return {"kinds": list(h.kinds), "default": "__REQUIRED__" if h.required else h.default,
             "choices": list(h.choices), "low": h.low, "high": h.high, "nullable": h.nullable, "doc": h.doc,
-            "replaces": h.replaces}
+            "replaces": h.replaces, "absent_by_default": h.absent_by_default}
 
 
 def _hparam(d: dict[str, Any]) -> HParam:
     default = REQUIRED if d["default"] == "__REQUIRED__" else d["default"]
     return HParam(tuple(d["kinds"]), default, tuple(d["choices"]), d["low"], d["high"], d["nullable"], d["doc"],
-                  d["replaces"])
+                  d["replaces"], d.get("absent_by_default", False))
 
 
 def to_json(c: Catalog) -> dict[str, Any]:

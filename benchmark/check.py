@@ -97,6 +97,11 @@ class Verdict:
     diverged: int = 0  # seeds (runs) behind the verdict that diverged: they count, with no value
     diverged_rate: list[float] | None = None  # Wilson interval for the divergence rate, at the verdict's level
     reason: str = ""  # for not run / failed: the cause, stated once (files, hardware, error)
+    # beside the headline verdict, each sensitivity candidate's that touches the target (benchmark.sensitivity):
+    # shown, never counted
+    sensitivity: list[dict[str, Any]] = field(default_factory=list)
+    # a counted target not reproduced: why, from the data (kind: explained | budget | unexplained | paper, and text)
+    explanation: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

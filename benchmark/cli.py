@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write your leaderboard (default: $BENCH_HOME/leaderboard; the repository's "
                         "leaderboard/ is the reference release, written only by `bench leaderboard --release`)")
     p.add_argument("--no-leaderboard", action="store_true")
+    p.add_argument("--sensitivity", nargs="*", default=None, metavar="AXIS",
+                   help="also train each candidate of these sensitivity axes (all the suite declares when none is "
+                        "named) for the selected targets it touches, under its own identity; shown, never counted")
 
     p = sub.add_parser("plan", help="what a run would train, what is done, and how long the rest takes here")
     p.add_argument("suites", nargs="+")
@@ -280,6 +283,8 @@ def cmd_run(args) -> int:
 
     # refused before anything is set up or trained
     out_dir = None if args.no_leaderboard else release.output_dir(args.leaderboard, False, "--leaderboard")
+    if args.sensitivity:
+        _check_axes(_load(args.suites), args.sensitivity)
     tracker, settings, plans = _prepare_training(args)
     started = time.monotonic()
     for suite, jobs in plans:
@@ -297,13 +302,17 @@ def cmd_run(args) -> int:
             return runner.run_jobs(round_jobs, settings, workers=args.workers, progress=shown_progress)
 
         judged = _adaptive_rounds(args, suite, jobs, tracker, settings, train)
-        res = judged.results
-        print(_report(judged.outcomes), file=sys.stderr)
+        res, outcomes = judged.results, judged.outcomes
+        if args.sensitivity is not None and suite.sensitivity:
+            outcomes = outcomes + _train_candidates(args, suite, train)
+            res = results.collect(suite, tracker, profile=args.profile, device=settings.device, **_modes(args))
+        print(_report(outcomes), file=sys.stderr)
         notes.annotate_parents(res, tracker, args.profile, settings.device)
         selected = {t.id for t in planner.select_targets(suite, args.only)}
         shown = [v for v in res.verdicts if v.target in selected]
         print(leaderboard.table(shown))
         print(f"{suite.suite}: {leaderboard.summary_line(shown)}")
+        _print_sensitivity(shown, res.axes)
     if not args.no_leaderboard:
         # every suite found, whatever this command ran: the leaderboard never loses a paper
         from benchmark.suite import find_suites, load_suite
@@ -315,6 +324,48 @@ def cmd_run(args) -> int:
         print(f"your leaderboard: {out.resolve()}/index.html (and README.md, results.json; "
               f"{time.monotonic() - started:.0f} s in all)", file=sys.stderr)
     return 0
+
+
+def _check_axes(suites, names: list[str]) -> None:
+    """Every axis named is declared by a suite run: refused before anything trains."""
+    known = {axis.axis for suite in suites for axis in suite.sensitivity}
+    for name in names:
+        if name not in known:
+            raise UserError(f"no suite declares sensitivity axis '{name}' (declared: {', '.join(sorted(known))})",
+                            field="--sensitivity")
+
+
+def _train_candidates(args, suite, train) -> list:
+    """Each candidate of the axes asked for, for the selected targets it touches: its own jobs (key
+    ``/under-axis=value``) train; the jobs it does not change are the headline's, reused. A reading trains nothing."""
+    import glob
+
+    from benchmark import planner, sensitivity
+
+    selected = {t.id for t in planner.select_targets(suite, args.only)}
+    outcomes = []
+    for axis, candidate in sensitivity.candidates(suite, args.sensitivity):
+        ids = sorted(t.id for t in sensitivity.touched(suite, axis, candidate) if t.id in selected)
+        name = f"{axis.axis}={candidate.value} ({candidate.label})"
+        if axis.kind == "reading" or not ids:
+            why = "a reading: judged on the headline's runs" if ids else "touches none of the selected targets"
+            print(f"  sensitivity {name}: {why}", file=sys.stderr)
+            continue
+        jobs = planner.plan(sensitivity.under(suite, axis, candidate), args.profile, [glob.escape(i) for i in ids],
+                            device=devices.resolve_device(args.device), **_modes(args))
+        own = sum(1 for job in jobs if job.variant)
+        print(f"  sensitivity {name}: {own} jobs of its own, {len(jobs) - own} shared with the headline, for "
+              f"{len(ids)} targets", file=sys.stderr)
+        outcomes += train(jobs)
+    return outcomes
+
+
+def _print_sensitivity(verdicts, axes) -> None:
+    from benchmark import report_sensitivity
+
+    lines = report_sensitivity.terminal_lines(verdicts, axes)
+    if lines:
+        print("\n" + "\n".join(lines))
 
 
 def _adaptive_rounds(args, suite, jobs, tracker, settings, train, trained=None):
@@ -412,7 +463,9 @@ def cmd_compare(args) -> int:
                   else f"{res.suite.suite}: {res.suite.paper.title}")
             print(leaderboard.table(res.verdicts, fmt))
             print(f"\n{leaderboard.summary_line(res.verdicts)}")
-            print(f"judged on {results.sources([v.as_dict() for v in res.verdicts])}\n")
+            print(f"judged on {results.sources([v.as_dict() for v in res.verdicts])}")
+            _print_sensitivity(res.verdicts, res.axes)
+            print()
     if args.strict:
         from benchmark.report_outcomes import AGREE, counted, outcome
 

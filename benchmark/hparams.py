@@ -37,6 +37,9 @@ class HParam:
     doc: str = ""
     # a budget key only: the hyper-parameter whose value it replaces where it is set (``benchmark.budget.replacing``)
     replaces: str | None = None
+    # declared after runs were recorded without it: absent from a run's settings (and so from its identity)
+    # unless a suite or a sensitivity candidate sets it, the method then doing what it did before it existed
+    absent_by_default: bool = False
 
     @property
     def required(self) -> bool:
@@ -108,7 +111,7 @@ def Choice(default: Any, choices: tuple[str, ...], *, nullable: bool = False, do
 
 
 def defaults_of(declared: dict[str, HParam]) -> dict[str, Any]:
-    return {name: h.default for name, h in declared.items() if not h.required}
+    return {name: h.default for name, h in declared.items() if not h.required and not h.absent_by_default}
 
 
 def problems(declared: dict[str, HParam], values: dict[str, Any]) -> list[tuple[str, str]]:

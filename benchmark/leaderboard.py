@@ -21,7 +21,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from tabulate import tabulate
 
-from benchmark import curve_figures, report_causes, report_model, report_outcomes, report_text, sweep_figures
+from benchmark import (
+    curve_figures,
+    report_causes,
+    report_model,
+    report_outcomes,
+    report_sensitivity,
+    report_text,
+    sweep_figures,
+)
 from benchmark.check import Verdict
 from benchmark.release import STAMP
 from benchmark.release import summary as release_summary
@@ -119,6 +127,9 @@ def as_json(results: list[SuiteResults]) -> dict[str, Any]:
             "causes": [{"reason": c.text, "outcome": c.kind, "files": c.files,
                         "targets": [v.target for v in c.verdicts], "only": c.globs, "command": c.command_text}
                        for c in causes],
+            # per sensitivity axis, what each candidate moves; each target's candidate verdicts sit beside its own
+            "sensitivity": r.axes,
+            "explanations": dict(report_sensitivity.kinds(r.verdicts)),
             "targets": [_target_json(v) for v in r.verdicts]})
     return {"suites": suites}
 
@@ -169,6 +180,10 @@ def _environment() -> Environment:
         md_table=report_text.md_table, md_paragraph=report_text.md_paragraph, summarise=report_text.summarise,
         md_grid=_md_grid, legend=_legend, overview_table=_overview_table, value_rows=_value_rows, summary=_summary,
         command_lines=_command_lines, breakable=_breakable, shared_rule=_shared_rule,
+        # sensitivity candidates beside verdicts, and why each counted miss misses (benchmark.report_sensitivity)
+        explained=report_sensitivity.explained, explanation=report_sensitivity.explanation,
+        beside=report_sensitivity.beside, axis_lines=report_sensitivity.axis_lines, marks=report_sensitivity.marks,
+        kinds_text=report_sensitivity.kinds_text,
         css=(TEMPLATES / "leaderboard.css").read_text(), js=(TEMPLATES / "leaderboard.js").read_text())
     env.filters["tick"] = lambda text: f"`{text}`"
     env.filters["num"] = report_model.num
@@ -229,6 +244,10 @@ def _value_rows(s: report_model.Section, p: report_model.PaperView) -> list[list
         if reason(v):
             cause = p.cause_of.get(v.target)
             why = f"[cause {cause.number}](#{p.anchor}-{cause.key})" if cause else reason(v)
+        if v.sensitivity:
+            why = f"beside it (never counted): {report_sensitivity.beside(v)}; {why}"
+        if v.explanation and not reason(v):
+            why = f"**{report_sensitivity.explanation(v)}**; {why}"
         if v.note:
             why += f"; note: {v.note}"
         verdict = f"{report_outcomes.MARKS[o]} {LABELS[o]}" + ("" if counted(v) else f" ({role(v)}, not counted)")
@@ -267,6 +286,11 @@ def _md_grid(view: report_model.TableView, limit: int = 200) -> list[str]:
     tables where one would be wider than ``limit``."""
     grid = view.grid
     with_n = view.seeds is None
+    # a counted miss names its explanation, listed under the table (e1, e2, ...)
+    why = report_sensitivity.marks(grid.verdicts + view.claims)
+
+    def mark(v: Verdict) -> str:
+        return f" ({why[v.target]})" if v.target in why else ""
 
     def cell(v: Verdict | None, bold: bool) -> str:
         if v is None:
@@ -274,11 +298,11 @@ def _md_grid(view: report_model.TableView, limit: int = 200) -> list[str]:
         pub = report_model.published(v)
         pub = f"**{pub}**" if bold else pub
         if v.reproduced is None:
-            return f"{pub} / {report_outcomes.MARKS[outcome(v)]}"
-        return f"{pub} / {report_model.ours(v, with_n=with_n, digits=3)} {report_outcomes.MARKS[outcome(v)]}"
+            return f"{pub} / {report_outcomes.MARKS[outcome(v)]}{mark(v)}"
+        return f"{pub} / {report_model.ours(v, with_n=with_n, digits=3)} {report_outcomes.MARKS[outcome(v)]}{mark(v)}"
 
     def claim(v: Verdict | None) -> str:
-        return "" if v is None else f"{report_outcomes.MARKS[outcome(v)]} {LABELS[outcome(v)]}"
+        return "" if v is None else f"{report_outcomes.MARKS[outcome(v)]} {LABELS[outcome(v)]}{mark(v)}"
 
     corner = (grid.row_label or "row") + (f" · columns {grid.column_prefix}*" if grid.column_prefix else "")
     columns = list(grid.columns) + grid.claim_columns

@@ -64,11 +64,15 @@ class Job:
     # (``with_seeds``), and every count shares the first one's search study and the runs of the seeds it has
     max_seeds: int | None = None
     first_seeds: int | None = None
+    # a sensitivity candidate's job (benchmark.sensitivity): "axis=value", part of its key and so of every identity;
+    # "" for the suite's own (headline) setting, whose keys stay what they were
+    variant: str = ""
 
     @property
     def key(self) -> str:
         """The job's name: which experiment, method, dataset and profile (not what it trains: see fingerprint)."""
         base = f"{self.suite}/{self.experiment}/{self.method}/{self.dataset}/{self.profile}"
+        base += f"/under-{self.variant}" if self.variant else ""
         return base + (f"/without-{'+'.join(self.skipped_metrics)}" if self.skipped_metrics else "")
 
     @property
@@ -242,6 +246,11 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     n_trials = 1
                 objective = (exp.objective.measurement, exp.objective.direction) if exp.objective else None
                 budget = exp.budget.of(profile, mname, dname)
+                data_params = dict(dataset_spec.params)
+                variant = ""
+                if suite.candidate is not None and suite.candidate.applies(ename, mname, dname):
+                    hparams, budget, data_params = suite.candidate.apply(profile, hparams, budget, data_params)
+                    variant = suite.candidate.variant
                 family = method_cls.batch_family if batched else None
                 trainer = f"batched:{family}" if family and family_applies(family, hparams, budget) else "loop"
                 versions = versions_of(method_spec.method, dataset_spec.loader, list(exp.metrics), cat)
@@ -250,7 +259,7 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                 jobs.append(Job(
                     suite=suite.suite, experiment=ename, method=mname, dataset=dname, profile=profile,
                     method_name=method_spec.method, loader=dataset_spec.loader,
-                    dataset_params=dict(dataset_spec.params), hparams=hparams, metrics=list(exp.metrics),
+                    dataset_params=data_params, hparams=hparams, metrics=list(exp.metrics),
                     budget=budget, seeds=list(range(n_seeds)), max_seeds=max_seeds, sweep=dict(exp.sweep),
                     n_trials=n_trials, objective=objective, requires_gpu=exp.requires_gpu,
                     targets=wanted.get(triple, []), needs=needs.get(triple, []), device=device,
@@ -260,6 +269,6 @@ def plan(suite: Suite, profile: str, only: list[str] | None = None, device: str 
                     trainer=trainer,
                     curve_steps=curve_steps(budget_steps(budget), exp.curve.points) if exp.curve else (),
                     curve_metrics=tuple(exp.curve.metrics) if exp.curve else (),
-                    platform=platform,
+                    platform=platform, variant=variant,
                 ))
     return jobs

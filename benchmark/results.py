@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark import curves, planner
+from benchmark import curves, planner, sensitivity
 from benchmark.budget import steps as budget_steps
 from benchmark.catalog import catalog
 from benchmark.check import Values, Verdict, judge, judge_families, outcome_of
@@ -119,6 +119,8 @@ class SuiteResults:
     finals: dict[Ref, Values] = field(default_factory=dict)
     # (profile, place_label(device, platform), job)
     records: dict[tuple[str, str, Triple], JobRecord] = field(default_factory=dict)
+    # per sensitivity axis, what each candidate moves (benchmark.sensitivity.attach)
+    axes: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Index:
@@ -218,7 +220,7 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
         try:
             saved = json.loads(cache_file(before).read_text())
             verdicts = [Verdict(**v) for v in saved["verdicts"]]
-            return SuiteResults(suite, verdicts, {}, int(saved["runs_total"]), {})
+            return SuiteResults(suite, verdicts, {}, int(saved["runs_total"]), {}, axes=saved["axes"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
     res = collect(suite, tracker, profile, device, numerics, batched)
@@ -228,7 +230,7 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"runs_total": res.runs_total,
+            tmp.write_text(json.dumps({"runs_total": res.runs_total, "axes": res.axes,
                                        "verdicts": [v.as_dict() for v in res.verdicts]}, default=float))
             os.replace(tmp, path)
         except OSError:  # a read-only BENCH_HOME costs only speed
@@ -237,8 +239,11 @@ def collect_verdicts(suite: Suite, tracker: Tracker, profile: str | None = None,
 
 
 def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: str | None = None,
-            numerics: Numerics | None = None, batched: bool = True) -> SuiteResults:
-    runs = tracker.runs(suite.suite)
+            numerics: Numerics | None = None, batched: bool = True,
+            runs: list[RunRecord] | None = None) -> SuiteResults:
+    """Every target's verdict from the runs of the current plan; beside each, its sensitivity candidates' verdicts
+    (judged on the same store: ``runs``, read once), and every counted miss's explanation."""
+    runs = tracker.runs(suite.suite) if runs is None else runs
     index = _Index(runs)
     profiles = [profile] if profile else list(PREFERENCE)
     places = index.places([device] if device else list(DEVICES))
@@ -251,6 +256,10 @@ def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: 
     # a tested claim holds only after Holm's correction over the paper's claims of its type
     verdicts = judge_families([_judge(suite, target, records, profiles, devices, index)
                                for target in suite.all_targets])
+    axes: list[dict[str, Any]] = []
+    if suite.candidate is None:  # a candidate's own copy of the suite is judged, not explained
+        axes = sensitivity.attach(suite, verdicts, lambda variant: collect(
+            variant, tracker, profile, device, numerics, batched, runs).verdicts)
 
     # figures and sweeps: per job, the largest profile (and preferred device) where it is complete
     figures: dict[Triple, RunRecord] = {}
@@ -270,7 +279,7 @@ def collect(suite: Suite, tracker: Tracker, profile: str | None = None, device: 
             finals[ref] = _values([(f"seed {s}", rec.finals[s]) for s in sorted(rec.finals)], ref.measurement,
                                   rec.job.profile)
             sweeps[ref] = _values(sorted(rec.searches.items()), ref.measurement, rec.job.profile)
-    return SuiteResults(suite, verdicts, figures, len(runs), chosen, sweeps, finals, records)
+    return SuiteResults(suite, verdicts, figures, len(runs), chosen, sweeps, finals, records, axes)
 
 
 def _judge(suite: Suite, target: Target, records: dict, profiles: list[str], devices: list[str],

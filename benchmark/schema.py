@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from benchmark.claims import CLAIM_TYPES, STATISTIC_TYPES
 from benchmark.schema_base import Strict
@@ -243,6 +243,8 @@ class TargetSpec(Strict):
     note: str | None = None  # e.g. another reading of the same published number
     # the paper reports that some of its runs diverged: a diverged seed of ours does not bar `reproduced`
     reports_divergence: bool = False
+    # the paper contradicts itself about this number: the quote that shows it (a miss is then explained by it)
+    paper_inconsistency: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _role_fields(self) -> TargetSpec:
@@ -298,6 +300,8 @@ class TableCell(CellSettings):
 
     value: float | str
     note: str | None = None
+    # the paper contradicts itself about this number: the quote that shows it (a miss is then explained by it)
+    paper_inconsistency: str | None = Field(default=None, min_length=1)
 
 
 class TableSpec(CellSettings):
@@ -341,6 +345,75 @@ class SweepFigure(Strict):
         return self
 
 
+SETTING_KINDS = ("hparam", "budget", "dataset", "reading")
+
+
+class CandidateBudget(Strict):
+    """Budget keys a candidate also changes, per profile (e.g. the original's epochs at another batch size)."""
+
+    smoke: dict[str, Any] | None = None
+    cpu: dict[str, Any] | None = None
+    paper: dict[str, Any] | None = None
+
+
+class SensitivityCandidate(Strict):
+    """One value the paper's unstated or ambiguous setting might have had, with where it comes from."""
+
+    value: Scalar
+    label: str = Field(min_length=1, max_length=60)  # how verdicts name it: "under batch_size 1000 (<label>)"
+    source: str = Field(min_length=1)  # released code at a commit, the first push, the paper's text, a commented line
+    budget: CandidateBudget | None = None
+    # a reading only: measurement -> the measurement the printed number is compared against instead (both ways)
+    swap: dict[str, str] = {}
+
+
+class SensitivityAxis(Strict):
+    """A setting the paper leaves unstated or ambiguous (benchmark.sensitivity): its candidates are trained (or, for
+    a reading of a printed table, judged) beside the headline setting, shown, and never counted."""
+
+    axis: Name
+    # kind:name: hparam:batch_size, budget:steps, dataset:noise, or reading (no training: another reading of the table)
+    setting: str = Field(min_length=1)
+    experiment: Name
+    methods: list[Name] = []  # the models it applies to (all of the experiment's when left out)
+    datasets: list[Name] = []
+    headline: str = Field(min_length=1)  # what the suite uses, and its source
+    candidates: list[SensitivityCandidate] = Field(min_length=1)
+
+    @field_validator("setting")
+    @classmethod
+    def _setting_kind(cls, value: str) -> str:
+        kind, _, name = value.partition(":")
+        if not (value == "reading" or (kind in SETTING_KINDS[:-1] and name)):
+            raise ValueError(f"unknown setting '{value}': hparam:<name>, budget:<key>, dataset:<param> or reading")
+        return value
+
+    @model_validator(mode="after")
+    def _candidates_fit(self) -> SensitivityAxis:
+        for c in self.candidates:
+            if (self.setting == "reading") != bool(c.swap):
+                raise ValueError("a reading's candidates each give 'swap'; a setting's candidates give none")
+            if self.setting == "reading" and c.budget is not None:
+                raise ValueError("a reading trains nothing: its candidates have no 'budget'")
+        labels = [str(c.value) for c in self.candidates]
+        if len(set(labels)) != len(labels):
+            raise ValueError("two candidates with the same value")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return self.setting.split(":")[0]
+
+    @property
+    def name(self) -> str:
+        """The setting's own name (batch_size), or the axis's for a reading."""
+        return self.setting.split(":", 1)[1] if ":" in self.setting else self.axis
+
+    def applies(self, experiment: str, method: str, dataset: str) -> bool:
+        return (experiment == self.experiment and (not self.methods or method in self.methods)
+                and (not self.datasets or dataset in self.datasets))
+
+
 class Suite(Strict):
     suite: Name
     paper: Paper
@@ -352,10 +425,20 @@ class Suite(Strict):
     # figure-name prefix -> the published caption the figure reproduces, shown beside it on the leaderboard
     figures: dict[str, str] = {}
     sweep_figures: list[SweepFigure] = []
+    # the paper's unstated or ambiguous settings, with candidate values (benchmark.sensitivity); never counted
+    sensitivity: list[SensitivityAxis] = []
     # filled by load_suite, never by the YAML
     _path: str = PrivateAttr(default="")
     _targets: list[Any] = PrivateAttr(default_factory=list)  # list[targets.Target]
     _figures: list[Any] = PrivateAttr(default_factory=list)
+    # set on the copy of a suite that plans or judges one sensitivity candidate (benchmark.sensitivity.under)
+    _candidate: Any = PrivateAttr(default=None)
+
+    @property
+    def candidate(self) -> Any:
+        """The sensitivity candidate this copy of the suite stands for (``sensitivity.Applied``), None for the
+        suite itself."""
+        return self._candidate
 
     @property
     def path(self) -> str:

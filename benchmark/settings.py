@@ -89,7 +89,7 @@ def resolve_hparams(method_cls: MethodDecl, loader: str, metrics: list[str], met
     method hparams < the experiment's. An experiment's hparams are shared by its methods: each takes the
     keys it (or one of the experiment's metrics) declares."""
     declared = declared_keys(method_cls, metrics)
-    defaults = {k: h.default for k, h in declared.items() if not h.required}
+    defaults = {k: h.default for k, h in declared.items() if not h.required and not h.absent_by_default}
     shared = {k: v for k, v in experiment_values.items() if k in declared}
     return {**defaults, **method_cls.dataset_defaults.get(loader, {}), **method_values, **shared}
 

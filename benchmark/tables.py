@@ -137,6 +137,7 @@ def _cell_target(suite: Suite, located: yaml_lines.LocatedYaml, table: TableSpec
                   source=source, experiment=table.experiment, measurement=measurement, published=value.value,
                   published_std=value.std, published_n=value.n, check=check, claim=None, refs=[ref],
                   note=cell.note if cell is not None else None, ref_paths=[path],
+                  paper_inconsistency=cell.paper_inconsistency if cell is not None else None,
                   role=setting("role") or "reproduction")
 
 

@@ -53,6 +53,7 @@ class Target:
     calibrates: str | None = None
     note: str | None = None
     reports_divergence: bool = False  # the paper reports diverged runs: ours do not bar `reproduced`
+    paper_inconsistency: str | None = None  # the quote where the paper contradicts itself about this number
     ref_paths: list[tuple] = field(default_factory=list, repr=False)  # where each reference stands in the YAML
 
     @property
@@ -149,6 +150,7 @@ def target_specs(suite: Suite, located: yaml_lines.LocatedYaml) -> list[tuple[Ta
                                published_std=spec.published_std, published_n=spec.published_n, check=spec.check,
                                claim=spec.claim, refs=refs, statement=spec.statement, statistic=spec.statistic,
                                role=spec.role, calibrates=spec.calibrates, note=spec.note, ref_paths=ref_paths,
+                               paper_inconsistency=spec.paper_inconsistency,
                                reports_divergence=spec.reports_divergence), path))
     return targets
 

@@ -2,7 +2,8 @@
 and every budget key (``benchmark.budget_check``) is declared with a value of its type, every method gets the
 capabilities it needs from each dataset of its experiment and every metric those it needs from each method
 and dataset (``benchmark.contracts``), and every measurement a target or a figure reads is produced by the job
-it names. Each problem is one line ``FILE:LINE: field: problem``.
+it names, and every sensitivity axis names a setting that exists (``benchmark.sensitivity_check``). Each problem is
+one line ``FILE:LINE: field: problem``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from benchmark import budget_check, contracts, yaml_lines
+from benchmark import budget_check, contracts, sensitivity_check, yaml_lines
 from benchmark.catalog import catalog
 from benchmark.hparams import problems as hparam_problems
 from benchmark.schema import GridSpec, RangeSpec, Suite
@@ -22,6 +23,7 @@ def check(suite: Suite, located: yaml_lines.LocatedYaml) -> None:
     """Names, hyper-parameters and capabilities (before the targets are expanded)."""
     _check_names(suite, located)
     _check_capabilities(suite, located)
+    sensitivity_check.check(suite, located)
 
 
 def check_measurements(suite: Suite, located: yaml_lines.LocatedYaml) -> None:

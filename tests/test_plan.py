@@ -153,26 +153,6 @@ def test_the_summary_never_reads_as_nothing_left_when_nothing_is_known():
     assert summary([job(3700.0, "short calibration (40 steps)")]).endswith("estimated 1:01:40 on this machine")
 
 
-def test_the_batch_size_sensitivity_variant_keeps_the_original_codes_epochs(bench_home, capsys):
-    """scripts/batch_size_sensitivity.py: EGAN-Ent-NN at batch 1000 trains the original code's 100 epochs, now
-    of 100 batches (10,000 steps), on the datasets it names; every other model keeps the suite's budget."""
-    import importlib.util
-
-    import yaml
-
-    spec = importlib.util.spec_from_file_location("sensitivity", REPO / "scripts" / "batch_size_sensitivity.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    suite = module.variant(1000, ["gmm4", "biased"])
-    assert suite["methods"]["EGAN-Ent-NN"]["hparams"]["batch_size"] == 1000
-    Path("variant.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
-    jobs = plan_json(capsys, "variant.yaml", "--profile", "paper", "--only", "table2*", "--no-calibrate")
-    steps = {(j["method"], j["dataset"]): j["steps"] for j in jobs}
-    assert steps.pop(("EGAN-Ent-NN", "gmm4")) == steps.pop(("EGAN-Ent-NN", "biased")) == 10_000
-    assert steps.pop(("EGAN-Ent-NN", "spirals")) == 100_000
-    assert all(n == (20_000 if m != "GAN" and d != "spirals" else 100_000) for (m, d), n in steps.items())
-
-
 def test_a_batched_runs_identity_carries_its_trainers_version(monkeypatch):
     """A batched run's key names the version of its family's arithmetic (``batch_families.VERSIONS``), so that
     runs stored before the trainer computed other numbers are not taken for new ones; loop runs do not."""
