@@ -20,16 +20,6 @@ import engine_plugins  # noqa: E402,F401  (registers the test learner)
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 
-def pytest_configure(config):
-    """Under pytest-xdist, each worker process gets its share of the cores for torch's intra-op threads (as
-    `bench run --workers` gives its processes): two workers each spinning two threads on two cores mostly wait."""
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if workers:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
-
-
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 
