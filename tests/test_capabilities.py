@@ -163,8 +163,11 @@ def _load(loader: str, params: dict, stand_ins: Path):
         pytest.skip(f"{loader}: no stand-in for {missing}")
 
 
-@pytest.mark.parametrize("loader,params", _datasets_of_the_suites(),
-                         ids=[f"{n}{p or ''}" for n, p in _datasets_of_the_suites()])
+DATASETS_OF_THE_SUITES = _datasets_of_the_suites()  # read once: each read loads every shipped suite
+
+
+@pytest.mark.parametrize("loader,params", DATASETS_OF_THE_SUITES,
+                         ids=[f"{n}{p or ''}" for n, p in DATASETS_OF_THE_SUITES])
 def test_each_dataset_offers_what_it_declares(loader, params, stand_ins):
     ds = _load(loader, params, stand_ins)
     offers = contracts.offered(ds)
