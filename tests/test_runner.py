@@ -151,7 +151,9 @@ def test_kill_mid_job_then_rerun_loses_and_duplicates_nothing(bench_home):
     command = [sys.executable, str(TESTS / "engine_cli.py"), "run", "slow.yaml", "--profile", "smoke",
                "--no-progress", "--no-leaderboard"]
     env = {**os.environ, "BENCH_HOME": str(bench_home / ".bench")}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = Path("killed-run.err")
+    with errors.open("w") as err:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -160,7 +162,7 @@ def test_kill_mid_job_then_rerun_loses_and_duplicates_nothing(bench_home):
                 break
         except UserError:
             continue
-    assert proc.poll() is None, "the run finished before it could be killed"
+    assert proc.poll() is None, f"the run finished before it could be killed: {errors.read_text()[-2000:]}"
     # land inside a run: wait until one is RUNNING
     while time.monotonic() < deadline and not children(bench_home, "RUNNING"):
         time.sleep(0.05)
