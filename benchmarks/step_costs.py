@@ -1,6 +1,6 @@
 """Measure the step costs `bench plan` starts from on a fresh store (``benchmark/step_costs.json``).
 
-    python benchmarks/step_costs.py [--suites suites/*.yaml] [--profiles smoke cpu paper] [--seconds 3]
+    python benchmarks/step_costs.py [--suites suites/*.yaml] [--profiles smoke cpu paper] [--only GLOB] [--seconds 3]
 
 For every shape (``planner.shape_of``: a job's identity but its steps and seeds) of the shipped suites at the
 given profiles on the CPU, it runs the same calibration `bench plan` runs (``benchmark.calibration``: a warm-up
@@ -43,6 +43,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="timed training per shape")
     parser.add_argument("--min-steps", type=int, default=200,
                         help="timed steps per shape however long they take (a step's time, not the fixed part's)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="GLOB",
+                        help="only these jobs (as `bench run --only`), e.g. the paper profile's Table 2")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
@@ -60,7 +62,7 @@ def main() -> int:
     for path in args.suites:
         suite = load_suite(path)
         for profile in args.profiles:
-            jobs = planner.plan(suite, profile, None, device="cpu")
+            jobs = planner.plan(suite, profile, args.only, device="cpu")
             together: dict[tuple[str, int], int] = {}
             for job in jobs:
                 if job.trainer != "loop":
