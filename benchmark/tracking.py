@@ -6,6 +6,8 @@ several jobs can be written from one process and stale runs can be closed from a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -160,6 +162,27 @@ class RunRecord:
         return int(self.tags.get("seed", -1))
 
 
+@contextlib.contextmanager
+def _creation_lock(url: str):
+    """One process at a time creates (or migrates) a sqlite store: two racing alembic's batch migrations collide
+    on its temporary table (`table _alembic_tmp_tags already exists`) and leave it behind, which no retry
+    mends. Other stores serialise their own schema changes."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    try:  # a store that cannot hold a lock file beside it (read-only) is read, never created, here
+        handle = Path(url[len("sqlite:///"):] + ".lock").open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @dataclass
 class Tracker:
     uri: str
@@ -176,8 +199,9 @@ class Tracker:
             if self.uri.startswith(("http://", "https://")):
                 probe_http(self.uri)
             def connect():
-                client = MlflowClient(tracking_uri=database_url(self.uri))
-                client.search_experiments(max_results=1)
+                with _creation_lock(database_url(self.uri)):
+                    client = MlflowClient(tracking_uri=database_url(self.uri))
+                    client.search_experiments(max_results=1)
                 return client
 
             try:
