@@ -67,6 +67,9 @@ def _training_args(p: argparse.ArgumentParser) -> None:
                    help="where long runs keep checkpoints (default: $BENCH_HOME/checkpoints; shared with workers)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                    help="steps between checkpoints of methods that keep them (default: a tenth of the run)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads per worker process (default: the cores shared evenly among --workers); "
+                        "part of every run's platform: the count changes the last bits of CPU arithmetic")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -226,7 +229,7 @@ def _data_dir(value: str | None) -> str | None:
 def _prepare_training(args):
     """Everything a training command checks before it trains: suites, device, data, both stores.
     Each problem is one line and exit code 2, and nothing has been trained yet."""
-    from benchmark import planner, runner, tracking
+    from benchmark import numerics, planner, runner, tracking
 
     if getattr(args, "workers", 1) < 1:
         raise UserError("must be at least 1", field="--workers")
@@ -236,6 +239,9 @@ def _prepare_training(args):
         raise UserError("must be at least 1 second", field="--heartbeat")
     suites = _load(args.suites)
     device = devices.resolve_device(args.device)
+    if args.threads is not None and args.threads < 1:
+        raise UserError("must be at least 1", field="--threads")
+    numerics.use_workers(getattr(args, "workers", 1), args.threads)  # a worker's thread count is in the platform
     data_dir = _data_dir(args.data_dir)
     tracker = _tracker(args.tracking_uri)
     tracker.experiment_id(suites[0].suite)  # fail here, before any training, when the store is unreachable

@@ -18,7 +18,7 @@ from typing import Any
 from benchmark.devices import is_gpu
 from benchmark.errors import DeviceBroken, UserError
 from benchmark.numerics import apply as apply_numerics
-from benchmark.numerics import platform_of, prepare_environment
+from benchmark.numerics import platform_of, prepare_environment, set_training_threads, training_threads, use_workers
 from benchmark.planner import Job
 from benchmark.progress import Progress
 from benchmark.run_settings import RunSettings
@@ -74,7 +74,8 @@ def _in_processes(tasks: list[tuple[list[Job], RunSettings]], workers: int) -> l
     while todo or running:
         while todo and len(running) < workers:
             index, (jobs, settings) = todo.pop(0)
-            proc = ctx.Process(target=_process_main, args=(jobs, settings, workers, results), daemon=False)
+            proc = ctx.Process(target=_process_main, args=(jobs, settings, training_threads(), results),
+                               daemon=False)
             proc.start()
             running[index] = (proc, (jobs, settings))
         try:
@@ -106,11 +107,11 @@ RESTART = 75  # a worker's exit status after a sticky CUDA error: start it again
 MAX_RESTARTS = 20
 
 
-def _process_main(jobs: list[Job], settings: RunSettings, workers: int, results) -> None:
+def _process_main(jobs: list[Job], settings: RunSettings, threads: int, results) -> None:
     import torch
 
     prepare_environment()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    use_workers(1, threads)  # the count the parent planned its jobs' platform with
     if is_gpu(settings.device) and torch.cuda.device_count() > 1:
         # spread the workers over the visible GPUs (each process its own, round robin by process number)
         index = (multiprocessing.current_process()._identity or (0,))[0]
@@ -141,6 +142,7 @@ def work(jobs: list[Job], settings: RunSettings, progress: Progress | None = Non
 
     api.load_plugins()
     apply_numerics(settings.numerics)
+    set_training_threads()  # the count its jobs' platform names
     worker = Worker(jobs, settings, progress)
     try:
         return worker.loop()

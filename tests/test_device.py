@@ -44,7 +44,7 @@ def test_a_gpu_platform_names_the_gpu_its_arithmetic_and_the_host(monkeypatch, b
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91300)
     host = torch.backends.cpu.get_cpu_capability()
-    found = numerics.platform_of.__wrapped__  # past the per-process cache, which holds this machine's answer
+    found = numerics._arithmetic_of.__wrapped__  # past the per-process cache, which holds this machine's answer
     assert found("cuda") == found("cuda:0") == f"NVIDIA H100 80GB HBM3 sm90 CUDA 13.0 cuDNN 91300 / {host}"
     assert found("cuda:1") == f"NVIDIA A100 sm80 CUDA 13.0 cuDNN 91300 / {host}"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

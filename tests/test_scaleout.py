@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import TESTS
 
+from benchmark import numerics
 from benchmark.cli import main
 from benchmark.planner import plan
 from benchmark.suite import load_suite
@@ -60,10 +61,16 @@ def sweep_suite(path: Path, name: str, grid: list[float], seeds: int, extra_hpar
     return path
 
 
-def planned_keys(suite_path: Path, best: dict[str, float]) -> set[str]:
-    """Every run the plan calls for: each grid point with the first seed, the best point with every seed."""
+def planned_keys(suite_path: Path, best: dict[str, float], threads: int | None = None) -> set[str]:
+    """Every run the plan calls for: each grid point with the first seed, the best point with every seed (trained
+    by processes of ``threads`` threads each, a part of every run's platform)."""
     keys: set[str] = set()
-    for job in plan(load_suite(suite_path), "smoke"):
+    numerics.use_workers(1, threads)
+    try:
+        jobs = plan(load_suite(suite_path), "smoke")
+    finally:
+        numerics.use_workers(1)
+    for job in jobs:
         keys |= {job.run_key(point, job.seeds[0]) for point in job.grid_points()}
         keys |= {job.run_key({"lr": best[job.dataset]}, seed) for seed in job.seeds}
     return keys
@@ -146,7 +153,8 @@ def test_workers_killed_at_random_points_lose_and_duplicate_nothing(stack, tmp_p
     env = {**os.environ, "BENCH_HOME": str(tmp_path / "home")}
     rng = random.Random(7)
     log = tmp_path / "workers.log"
-    live = [worker(suite, storage, uri, env, log) for _ in range(2)]
+    # every process trains with one thread, `bench run --workers 2` below too: the same platform, the same runs
+    live = [worker(suite, storage, uri, env, log, "--threads", "1") for _ in range(2)]
     kills: list[str] = []
     deadline = time.monotonic() + 300
     for _ in range(6):
@@ -159,14 +167,15 @@ def test_workers_killed_at_random_points_lose_and_duplicate_nothing(stack, tmp_p
         victim.wait(timeout=30)
         kills.append(f"t={time.monotonic() - deadline + 300:.1f}s pid {victim.pid} with "
                      f"{sum(r.status == 'RUNNING' for r in child_runs(uri, 'scale_kill'))} runs RUNNING")
-        live = [p for p in live if p is not victim] + [worker(suite, storage, uri, env, log)]
+        live = [p for p in live if p is not victim] + [worker(suite, storage, uri, env, log, "--threads", "1")]
     print("\nkills (seed 7): " + "; ".join(kills))
     assert len(kills) >= 3, f"the sweep ended before the kills landed: {kills}"
 
     # what the kills left behind is finished by `bench run` with worker processes here, alongside the survivors;
     # its workers wait for every job, so its verdicts see the whole sweep
     done = subprocess.run([*CLI, "run", str(suite), "--profile", "smoke", "--storage", storage, "--tracking-uri",
-                           uri, "--workers", "2", "--heartbeat", "1", "--no-progress", "--no-leaderboard"],
+                           uri, "--workers", "2", "--threads", "1", "--heartbeat", "1", "--no-progress",
+                           "--no-leaderboard"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "5/5 reproduced or holding" in done.stdout and "jobs not run" in done.stderr
@@ -175,7 +184,7 @@ def test_workers_killed_at_random_points_lose_and_duplicate_nothing(stack, tmp_p
         assert proc.wait(timeout=300) == 0
     runs = child_runs(uri, "scale_kill")
     finished = Counter(r.tags["run_key"] for r in runs if r.status == "FINISHED")
-    planned = planned_keys(suite, best_lr(runs))
+    planned = planned_keys(suite, best_lr(runs), threads=1)
     killed = sum(r.status == "KILLED" for r in runs)
     print(f"planned {len(planned)} runs, finished {len(finished)}, duplicated "
           f"{sum(n - 1 for n in finished.values())}, killed mid-run and redone {killed}")
