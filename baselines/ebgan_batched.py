@@ -73,7 +73,6 @@ from baselines.ebgan_common import (
     EntropyTerm,
     build_inference_net,
     build_networks,
-    is_image,
     learning_rate,
     sample_noise,
     switch_bounds,
@@ -81,6 +80,7 @@ from baselines.ebgan_common import (
 from baselines.egan_ent_nn import KNNEntropy
 from baselines.egan_ent_vi import VIEntropy
 from benchmark.api import RunContext, TrainResult, stream_seed
+from benchmark.batch_families import uncovered
 from benchmark.batching import Relay, batch_trainer
 from benchmark.loop import BatchProgram, train_batch
 
@@ -153,39 +153,28 @@ def member_from_context(method: str, ctx: RunContext) -> Member:
 
 @batch_trainer("cegan_2d")
 def train_family(runs: Sequence[tuple[str, RunContext]], checkpoint: Any = None) -> list[Any]:
-    """The engine's entry (``benchmark.batching``): the runs of one batch (same steps; grouped here by batch
-    size) trained together; per run its ``TrainResult``, or the divergence that ended it. Each run's losses go
-    to its own context at its own cadence, its progress to its own step count."""
-    outcomes: list[Any] = [None] * len(runs)
-    by_batch: dict[int, list[int]] = {}
+    """The engine's entry (``benchmark.batching``): one batch of runs (the engine groups them: same steps and
+    device, and the family's shared settings, its ``batch_size``) trained together; per run its ``TrainResult``,
+    or the divergence that ended it. Each run's losses go to its own context at its own cadence, its progress
+    to its own step count."""
     members = [member_from_context(name, ctx) for name, ctx in runs]
-    for j, member in enumerate(members):
-        by_batch.setdefault(int(member.hp["batch_size"]), []).append(j)
-    for ids in by_batch.values():
-        contexts = [runs[j][1] for j in ids]
-        relay = Relay(contexts)
-        trained = train_batched([members[j] for j in ids], contexts[0].steps, contexts[0].device,
-                                contexts[0].log_every, on_log=relay.log, on_progress=relay.progress,
-                                checkpoint=checkpoint if len(by_batch) == 1 else None,
-                                curve_steps=sorted({s for ctx in contexts for s in ctx.curve_steps}),
-                                on_curve=lambda k, step, result, relay=relay: relay.curve(k, step,
-                                                                                          result.train_result))
-        for k, (j, result) in enumerate(zip(ids, trained, strict=True)):
-            outcomes[j] = relay.outcome(k, result.train_result)
-    return outcomes
+    contexts = [ctx for _, ctx in runs]
+    relay = Relay(contexts)
+    trained = train_batched(members, contexts[0].steps, contexts[0].device, contexts[0].log_every,
+                            on_log=relay.log, on_progress=relay.progress, checkpoint=checkpoint,
+                            curve_steps=sorted({s for ctx in contexts for s in ctx.curve_steps}),
+                            on_curve=lambda k, step, result: relay.curve(k, step, result.train_result))
+    return [relay.outcome(k, result.train_result) for k, result in enumerate(trained)]
 
 
 def _check(member: Member, batch: int) -> None:
     hp = member.hp
     if member.method not in METHODS:
         raise ValueError(f"unknown method '{member.method}' (one of {', '.join(METHODS)})")
-    if is_image(hp):
-        raise ValueError("batched training covers the 2-D networks only (hp 'net' is set)")
-    unsupported = {"smooth": hp.get("smooth", 0.0), "l2": hp.get("l2", 0.0)}
-    if any(float(v) for v in unsupported.values()) or hp.get("max_grad_norm") is not None \
-            or hp.get("energy_form", "identity") != "identity":
-        raise ValueError("batched training does not implement smooth, l2, max_grad_norm or a non-identity "
-                         "energy_form (image options); such a run trains alone through its program")
+    outside = uncovered("cegan_2d", hp, {})  # the family's declaration (benchmark.batch_families), which the
+    if outside:  # planner reads to decide which runs train here
+        raise ValueError(f"batched training does not implement {', '.join(f'{k}={hp[k]!r}' for k in outside)}; "
+                         "such a run trains alone through its program")
     if str(hp.get("optimizer", "adam")) not in ("adam", "adagrad"):
         raise ValueError(f"unknown optimizer '{hp.get('optimizer')}' (adam or adagrad)")
     if int(hp["batch_size"]) != batch:

@@ -15,6 +15,12 @@ FAMILIES: dict[str, dict[str, Any]] = {
                  "bn_eps": 1e-5, "bn_stats_on_g_steps": False},
 }
 
+# family -> settings every member of one batch shares (besides its steps and device, which the worker groups
+# by): the engine trains members that differ in them as separate batches, each with its own checkpoint
+SHARED: dict[str, tuple[str, ...]] = {
+    "cegan_2d": ("batch_size",),  # one data batch shape for the stacked products
+}
+
 # family -> version of its trainer's arithmetic, part of every batched run's identity (``Job.versions``): raised
 # when the trainer computes other numbers for the same run
 VERSIONS: dict[str, str] = {
@@ -23,9 +29,14 @@ VERSIONS: dict[str, str] = {
 }
 
 
-def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
+def uncovered(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> list[str]:
+    """The settings whose values the family's trainer does not implement (all of them for an unknown family)."""
     required = FAMILIES.get(family)
     if required is None:
-        return False
+        return sorted({**hparams, **budget})
     settings = {**hparams, **budget}
-    return all(settings.get(key, value) == value for key, value in required.items())
+    return [key for key, value in required.items() if settings.get(key, value) != value]
+
+
+def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:
+    return family in FAMILIES and not uncovered(family, hparams, budget)

@@ -4,11 +4,13 @@ member still exactly its own run: its seed's initialisation and data order, its 
 rate and update switching, its own losses and measurements, and its own MLflow run.
 
 A method declares its family (``Method.batch_family``); ``FAMILIES`` says which settings the family's trainer
-covers (a run outside them trains alone); the family's module registers the trainer (``@batch_trainer``),
-which takes the members' method names and run contexts and returns, per member, its ``TrainResult`` or the
-exception that ended it (a divergence ends one member, not the batch). The planner marks a job's runs as
-``batched:<family>`` in their identity, and the worker claims units of one family from every pending job and
-hands them to ``train_together``.
+covers (a run outside them trains alone) and ``SHARED`` which ones the members of one batch share; the
+family's module registers the trainer (``@batch_trainer``), which takes one batch (the members' method names
+and run contexts, and the batch's checkpoint) and returns, per member, its ``TrainResult`` or the exception
+that ended it (a divergence ends one member, not the batch). The planner marks a job's runs as
+``batched:<family>`` in their identity; the worker claims units of one family, steps and device from every
+pending job and hands them to ``train_together``, which splits them into batches by the shared settings and
+gives each batch its checkpoint: grouping and checkpointing are the engine's, the trainer only trains.
 
 Which settings a family covers is declared in ``benchmark.batch_families`` (the planner reads it without
 importing this module).
@@ -20,13 +22,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmark.batch_families import FAMILIES, covers
+from benchmark.batch_families import FAMILIES, SHARED, covers
 from benchmark.execute import Checkpoints, RunError, RunFailed
 from benchmark.identity import digest
 from benchmark.registry import Registry, origin
 from benchmark.run_settings import RunSettings
 
-__all__ = ["FAMILIES", "TRAINERS", "BatchCheckpoint", "Relay", "batch_trainer", "covers", "train_together"]
+__all__ = ["FAMILIES", "SHARED", "TRAINERS", "BatchCheckpoint", "Relay", "batch_trainer", "batches", "covers",
+           "train_together"]
 
 Trainer = Callable[..., list[Any]]  # (runs: [(method name, RunContext)], checkpoint=BatchCheckpoint) -> outcomes
 TRAINERS: Registry[Trainer] = Registry("batch trainer")
@@ -99,9 +102,30 @@ class BatchCheckpoint:
         self.store.clear()
 
 
+def batches(family: str, contexts: Sequence[Any]) -> list[list[int]]:
+    """The members (indices into ``contexts``) that train as one batch: those sharing the family's ``SHARED``
+    settings, in order of first appearance (the same units claimed in the same order form the same batches,
+    which is what finds their checkpoints again)."""
+    groups: dict[tuple, list[int]] = {}
+    for j, ctx in enumerate(contexts):
+        key = tuple(repr(ctx.hparams.get(name, ctx.budget.get(name))) for name in SHARED.get(family, ()))
+        groups.setdefault(key, []).append(j)
+    return list(groups.values())
+
+
 def train_together(family: str, members: Sequence[tuple[str, Any]], executors: Sequence[Any]) -> list[Any]:
-    """Train started runs (``execute.Started``) of one family as one batch: their results or their exceptions,
-    in order, each classified as a run trained alone would be (divergence, error)."""
+    """Train started runs (``execute.Started``) of one family in as few batches as its shared settings allow:
+    their results or their exceptions, in order, each classified as a run trained alone would be (divergence,
+    error)."""
+    outcomes: list[Any] = [None] * len(members)
+    for ids in batches(family, [begun.ctx for _, begun in members]):
+        trained = _train_batch(family, [members[j] for j in ids], [executors[j] for j in ids])
+        for j, outcome in zip(ids, trained, strict=True):
+            outcomes[j] = outcome
+    return outcomes
+
+
+def _train_batch(family: str, members: Sequence[tuple[str, Any]], executors: Sequence[Any]) -> list[Any]:
     started = time.perf_counter()
     settings, steps = executors[0].settings, members[0][1].ctx.steps
     every = settings.checkpoint_every or max(1, steps // 10)

@@ -299,3 +299,39 @@ def test_a_batch_trains_at_most_batch_runs_and_each_run_once(bench_home, monkeyp
     assert seen == sizes
     runs = [r for r in Tracker(default_tracking_uri()).runs("batch_test") if r.tags["bench.kind"] == "run"]
     assert len(runs) == 4 and len({r.tags["run_key"] for r in runs}) == 4
+
+
+def test_the_engine_splits_a_family_by_its_shared_settings_and_checkpoints_every_batch(bench_home, monkeypatch):
+    """Runs of two batch sizes gathered together train as two batches, each with its own checkpoint (the trainer
+    no longer groups, nor decides which batch may keep one); that a member computes in any batch what it computes
+    alone is test_a_member_computes_alone_what_it_computes_in_a_batch's."""
+    from pathlib import Path
+
+    from benchmark import batching
+    from benchmark.cli import main
+    from benchmark.tracking import Tracker, default_tracking_uri
+
+    seen: list[tuple[set, set]] = []
+    trainer = batching.TRAINERS["cegan_2d"]
+
+    def spy(runs, checkpoint=None, **kwargs):
+        assert checkpoint is not None
+        seen.append(({ctx.hparams["batch_size"] for _, ctx in runs}, {b.ctx.seed for b in checkpoint.begun}))
+        return trainer(runs, checkpoint=checkpoint, **kwargs)
+
+    monkeypatch.setitem(batching.TRAINERS, "cegan_2d", spy)
+    two_sizes = BATCH_SUITE.replace(
+        "  EGAN-Const: {method: egan_const, hparams: {batch_size: 100}, source: ours}",
+        "  EGAN-Const: {method: egan_const, hparams: {batch_size: 100}, source: ours}\n"
+        "  EGAN-Small: {method: egan_const, hparams: {batch_size: 50}, source: ours}").replace(
+        "methods: [EGAN-Const]", "methods: [EGAN-Const, EGAN-Small]")
+    Path("batch.yaml").write_text(two_sizes)
+
+    assert main(["run", "batch.yaml", "--profile", "smoke", "--batch", "36", "--no-progress",
+                 "--no-leaderboard"]) == 0
+    # two jobs per method (gmm4, biased) of two seeds each: four runs per batch size, the search runs being the
+    # first seeds' runs
+    assert sorted((tuple(sizes), len(seeds)) for sizes, seeds in seen) == [((50,), 2), ((100,), 2)]
+    runs = [r for r in Tracker(default_tracking_uri()).runs("batch_test") if r.tags["bench.kind"] == "run"]
+    assert len(runs) == 8 and {r.status for r in runs} == {"FINISHED"}
+    assert {r.tags["batch"] for r in runs} == {"4"}  # each run says how many trained with it
