@@ -49,7 +49,9 @@ class Stack:
         """Per module, in order: [weight, bias] views of ``buf`` for each Linear / BatchNorm1d."""
         return [buf[:, o:o + s[0] * s[1]].view(-1, *s) for _, _, s, o in self.entries]
 
-    def unstack(self, j: int, steps: int, device: torch.device) -> nn.Sequential:
+    def unstack(self, j: int, forwards: int, device: torch.device) -> nn.Sequential:
+        """Member j's network as an ordinary module in eval mode; ``forwards``: the training-mode forward passes
+        its BatchNorm running statistics followed (``num_batches_tracked``)."""
         net = clone_structure(self.template)
         with torch.no_grad():
             for (i, name, s, o) in self.entries:
@@ -58,7 +60,7 @@ class Stack:
                 rm, rv = self.running[i]
                 net[i].running_mean.copy_(rm[j, :, 0])
                 net[i].running_var.copy_(rv[j, :, 0])
-                net[i].num_batches_tracked.fill_(steps)  # one training-mode forward per step
+                net[i].num_batches_tracked.fill_(forwards)
         return net.to(device).eval()
 
 
@@ -68,7 +70,7 @@ def clone_structure(template: nn.Sequential) -> nn.Sequential:
         if isinstance(mod, nn.Linear):
             layers.append(nn.Linear(mod.in_features, mod.out_features))
         elif isinstance(mod, nn.BatchNorm1d):
-            layers.append(nn.BatchNorm1d(mod.num_features))
+            layers.append(nn.BatchNorm1d(mod.num_features, eps=mod.eps, momentum=mod.momentum))
         else:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)

@@ -80,7 +80,7 @@ from baselines.ebgan_common import (
 from baselines.egan_ent_nn import KNNEntropy
 from baselines.egan_ent_vi import VIEntropy
 from benchmark.api import RunContext, TrainResult, stream_seed
-from benchmark.batch_families import uncovered
+from benchmark.batch_families import SHARED, uncovered
 from benchmark.batching import Relay, batch_trainer
 from benchmark.loop import BatchProgram, train_batch
 
@@ -167,7 +167,7 @@ def train_family(runs: Sequence[tuple[str, RunContext]], checkpoint: Any = None)
     return [relay.outcome(k, result.train_result) for k, result in enumerate(trained)]
 
 
-def _check(member: Member, batch: int) -> None:
+def _check(member: Member, first: Member) -> None:
     hp = member.hp
     if member.method not in METHODS:
         raise ValueError(f"unknown method '{member.method}' (one of {', '.join(METHODS)})")
@@ -177,10 +177,16 @@ def _check(member: Member, batch: int) -> None:
                          "such a run trains alone through its program")
     if str(hp.get("optimizer", "adam")) not in ("adam", "adagrad"):
         raise ValueError(f"unknown optimizer '{hp.get('optimizer')}' (adam or adagrad)")
-    if int(hp["batch_size"]) != batch:
-        raise ValueError("all members of one call must share batch_size (group them by it)")
+    for key in SHARED["cegan_2d"]:
+        if _shared(hp, key) != _shared(first.hp, key):
+            raise ValueError(f"all members of one call must share {key} (group them by it)")
+    batch = int(hp["batch_size"])
     if member.data.ndim != 2 or member.data.shape[1] != 2 or len(member.data) < batch:
         raise ValueError(f"member data must be (n ≥ batch_size, 2), not {tuple(member.data.shape)}")
+
+
+def _shared(hp: dict[str, Any], key: str) -> Any:
+    return float(hp.get(key, BN_EPS)) if key == "bn_eps" else hp[key]
 
 
 # --------------------------------------------------------------------------------- the trainer
@@ -245,7 +251,13 @@ class _Batched:
         self.members, self.steps, self.device = list(members), steps, device
         self.n = n = int(members[0].hp["batch_size"])
         for member in members:
-            _check(member, n)
+            _check(member, members[0])
+        self.bn_eps = _shared(members[0].hp, "bn_eps")
+        # members that keep their generator's BatchNorm running statistics on discriminator-only steps (the
+        # original's updates_g, egan_knn.py line 310); None where no member does, which costs nothing
+        kept = [bool(mb.hp.get("bn_stats_on_g_steps", False)) for mb in members]
+        self.stats_on_g_steps = torch.tensor(kept, device=device) if any(kept) else None
+        self.stats_kept = torch.zeros(len(members), dtype=torch.int64, device=device)  # steps that froze them
         m = len(members)
         gens, discs, qs = [], [], []
         with torch.random.fork_rng(devices=[]):  # the callers' global RNG is left as it was
@@ -331,19 +343,26 @@ class _Batched:
     # ------------------------------------------------------------------------------ layers
 
     def _bn_relu(self, p: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, out: torch.Tensor,
-                 running: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+                 running: tuple[torch.Tensor, torch.Tensor],
+                 frozen: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Training-mode BatchNorm1d + ReLU per member and channel over the batch (last dim). Leaves p
-        centred (the backward needs x − mean); returns (invstd, gamma·invstd)."""
+        centred (the backward needs x − mean); returns (invstd, gamma·invstd). The running statistics of the
+        members ``frozen`` marks (M,) stay as they were."""
         n = p.shape[-1]
         mean = p.sum(-1, keepdim=True).div_(n)
         p.sub_(mean)
         var_sum = torch.linalg.vector_norm(p, dim=-1, keepdim=True).square_()
-        invstd = (var_sum / n).add_(BN_EPS).rsqrt_()
+        invstd = (var_sum / n).add_(self.bn_eps).rsqrt_()
         a = gamma * invstd
         torch.addcmul(beta, p, a, out=out).relu_()
         rm, rv = running
-        rm.mul_(1.0 - BN_MOMENTUM).add_(mean, alpha=BN_MOMENTUM)
-        rv.mul_(1.0 - BN_MOMENTUM).add_(var_sum / (n - 1), alpha=BN_MOMENTUM)  # unbiased, as nn.BatchNorm1d
+        if frozen is None:
+            rm.mul_(1.0 - BN_MOMENTUM).add_(mean, alpha=BN_MOMENTUM)
+            rv.mul_(1.0 - BN_MOMENTUM).add_(var_sum / (n - 1), alpha=BN_MOMENTUM)  # unbiased, as nn.BatchNorm1d
+        else:  # the same arithmetic, kept where frozen
+            keep = frozen.view(-1, 1, 1)
+            rm.copy_(torch.where(keep, rm, rm.mul(1.0 - BN_MOMENTUM).add_(mean, alpha=BN_MOMENTUM)))
+            rv.copy_(torch.where(keep, rv, rv.mul(1.0 - BN_MOMENTUM).add_(var_sum / (n - 1), alpha=BN_MOMENTUM)))
         return invstd, a
 
     @staticmethod
@@ -385,12 +404,15 @@ class _Batched:
         upd_d, upd_g = in_range | above, in_range | ~above
         self.count_all += in_range
         self.count_d += ~in_range & above
+        frozen = None if self.stats_on_g_steps is None else self.stats_on_g_steps & ~in_range & above
+        if frozen is not None:
+            self.stats_kept += frozen
 
         # generator forward (BatchNorm on this member's batch)
         _baddbmm(b1, W1, zT, out=self.p1)
-        inv1, a1 = self._bn_relu(self.p1, g1, be1, self.r1, run1)
+        inv1, a1 = self._bn_relu(self.p1, g1, be1, self.r1, run1, frozen)
         _baddbmm(b2, W2, self.r1, out=self.p2)
-        inv2, a2 = self._bn_relu(self.p2, g2, be2, self.r2, run2)
+        inv2, a2 = self._bn_relu(self.p2, g2, be2, self.r2, run2, frozen)
         XT[:, :, n:].copy_(_baddbmm(b3, W3, self.r2, out=self.xf))
 
         # discriminator forward on [real | fake]
@@ -533,8 +555,8 @@ class _Batched:
         out = []
         for j, mb in enumerate(self.members):
             q = self.Q.unstack(j - self.vi.start, steps, device) if mb.method == "egan_ent_vi" else None
-            out.append(MemberResult(mb.method, dict(mb.hp), self.G.unstack(j, steps, device),
-                                    self.D.unstack(j, steps, device), q, device))
+            generator = self.G.unstack(j, steps - int(self.stats_kept[j]), device)
+            out.append(MemberResult(mb.method, dict(mb.hp), generator, self.D.unstack(j, steps, device), q, device))
         return out
 
 

@@ -10,15 +10,14 @@ from typing import Any
 # settings differ trains alone through its method's program
 FAMILIES: dict[str, dict[str, Any]] = {
     # Dai et al. (2017) 2-D models: the fully connected pair of Appendix B.1, without the image options
-    "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity",
-                 # its BatchNorm is torch's default (ebgan_batched.BN_EPS); another epsilon trains alone
-                 "bn_eps": 1e-5, "bn_stats_on_g_steps": False},
+    "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity"},
 }
 
 # family -> settings every member of one batch shares (besides its steps and device, which the worker groups
 # by): the engine trains members that differ in them as separate batches, each with its own checkpoint
 SHARED: dict[str, tuple[str, ...]] = {
-    "cegan_2d": ("batch_size",),  # one data batch shape for the stacked products
+    # one data batch shape for the stacked products; one BatchNorm epsilon, a scalar of the batched step
+    "cegan_2d": ("batch_size", "bn_eps"),
 }
 
 # family -> version of its trainer's arithmetic, part of every batched run's identity (``Job.versions``): raised

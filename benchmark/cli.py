@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(p)
     _numerics_args(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--sensitivity", nargs="*", default=None, metavar="AXIS",
+                   help="also estimate each candidate of these sensitivity axes (all the suite declares when none "
+                        "is named): its own jobs' runs and time")
     p.add_argument("--no-calibrate", action="store_true",
                    help="estimate from earlier runs only (default: time a few steps of jobs that have none)")
     p.add_argument("--data-dir", default=None, help="real datasets (for calibrating the jobs that read them)")
@@ -341,24 +344,35 @@ def _check_axes(suites, names: list[str]) -> None:
                             field="--sensitivity")
 
 
-def _train_candidates(args, suite, train) -> list:
-    """Each candidate of the axes asked for, for the selected targets it touches: its own jobs (key
-    ``/under-axis=value``) train; the jobs it does not change are the headline's, reused. A reading trains nothing."""
+def _candidate_plans(args, suite):
+    """Each candidate of the axes asked for, with the selected targets it touches and the jobs they need: its own
+    (key ``/under-axis=value``) and the headline's it does not change. A reading, or a candidate touching none
+    of the selected targets, has no jobs and says why."""
     import glob
 
     from benchmark import planner, sensitivity
 
     selected = {t.id for t in planner.select_targets(suite, args.only)}
-    outcomes = []
     for axis, candidate in sensitivity.candidates(suite, args.sensitivity):
         ids = sorted(t.id for t in sensitivity.touched(suite, axis, candidate) if t.id in selected)
         name = f"{axis.axis}={candidate.value} ({candidate.label})"
         if axis.kind == "reading" or not ids:
-            why = "a reading: judged on the headline's runs" if ids else "touches none of the selected targets"
+            yield name, ids, [], "a reading: judged on the headline's runs" if ids else \
+                "touches none of the selected targets"
+            continue
+        yield name, ids, planner.plan(sensitivity.under(suite, axis, candidate), args.profile,
+                                      [glob.escape(i) for i in ids], device=devices.resolve_device(args.device),
+                                      **_modes(args)), ""
+
+
+def _train_candidates(args, suite, train) -> list:
+    """Each candidate of the axes asked for, for the selected targets it touches: its own jobs train; the jobs it
+    does not change are the headline's, reused. A reading trains nothing."""
+    outcomes = []
+    for name, ids, jobs, why in _candidate_plans(args, suite):
+        if not jobs:
             print(f"  sensitivity {name}: {why}", file=sys.stderr)
             continue
-        jobs = planner.plan(sensitivity.under(suite, axis, candidate), args.profile, [glob.escape(i) for i in ids],
-                            device=devices.resolve_device(args.device), **_modes(args))
         own = sum(1 for job in jobs if job.variant)
         print(f"  sensitivity {name}: {own} jobs of its own, {len(jobs) - own} shared with the headline, for "
               f"{len(ids)} targets", file=sys.stderr)
@@ -409,6 +423,8 @@ def cmd_plan(args) -> int:
                                     **_modes(args))]
     if args.only and not jobs:
         raise UserError(f"no target matches {args.only}", field="--only")
+    if args.sensitivity:
+        _check_axes(suites, args.sensitivity)
     found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir),
                               batch=args.batch)
     if args.format == "json":
@@ -422,7 +438,30 @@ def cmd_plan(args) -> int:
         # the same shapes: the estimates (or calibrations) just made carry over
         at_most = estimate.estimate(adaptive.worst_case(jobs), tracker, batch=args.batch)
         print(estimate.worst_case(found, at_most))
+    if args.sensitivity is not None:
+        _plan_candidates(args, suites, tracker)
     return 0
+
+
+def _plan_candidates(args, suites, tracker) -> None:
+    """`bench plan --sensitivity`: per candidate, its own jobs' runs and the time they take here (the headline's
+    jobs it shares are the plan above)."""
+    from benchmark import estimate
+
+    total: list = []
+    print("\nsensitivity candidates (shown beside the headline, never counted):")
+    for suite in suites:
+        for name, _, jobs, why in _candidate_plans(args, suite):
+            own = [job for job in jobs if job.variant]
+            if not own:
+                print(f"  {name}: {why or 'no job of its own'}")
+                continue
+            found = estimate.estimate(own, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir),
+                                      batch=args.batch)
+            total += found
+            print(f"  {name}: {estimate.summary(found)}")
+    if total:
+        print(f"  all candidates: {estimate.summary(total)}")
 
 
 def cmd_worker(args) -> int:

@@ -153,6 +153,25 @@ def test_batched_members_equal_their_own_runs_float32_first_step(raw):
     _compare(MIXED, data, steps=1, atol=1e-4, rtol=1e-4)
 
 
+def test_the_original_codes_batch_norm_settings_train_batched_as_their_own_runs(raw):
+    """The sensitivity axes' settings (suites/calibrating_ebgan.yaml): BatchNorm epsilon 1e-6 (a batch shares
+    its epsilon) and running statistics kept on discriminator-only steps (per member), each against its run
+    trained alone through its program, in float64; steps 1-2 are d-only for members without an all-networks
+    first epoch (gap = 1 ≥ rbound)."""
+    frozen = [("egan_const", "cegan_gmm4", 14, {"bn_stats_on_g_steps": True, "all_first_epoch": False}),
+              ("egan_ent_nn", "cegan_biased", 15, {"bn_stats_on_g_steps": True, "all_first_epoch": False}),
+              ("gan_cegan", "cegan_spirals", 16, {}), ("egan_ent_vi", "cegan_gmm4", 17, {"all_first_epoch": False})]
+    eps = [(m, d, s, {**e, "bn_eps": 1e-6}) for m, d, s, e in frozen]
+    with _default_dtype(torch.float64):
+        data = {k: _Data(v, torch.float64) for k, v in raw.items()}
+        for specs in (frozen, eps):
+            results = _compare(specs, data, steps=8, atol=1e-7, rtol=1e-6)
+            assert all(res.losses[-1][1]["frac_d"] > 0 for res in results[:2])  # the d-only steps happened
+    member = member_from_context("egan_const", _ctx(raw["cegan_gmm4"], "egan_const", 0, 2))
+    with pytest.raises(ValueError, match="bn_eps"):
+        train_batched([member, replace(member, hp={**member.hp, "bn_eps": 1e-6})], 2)
+
+
 def test_members_are_independent(raw):
     """Changing one member's seed and another's learning rate changes nothing, bit for bit, for the others."""
     specs = [("gan_cegan", "cegan_gmm4", 0, {}), ("egan_const", "cegan_spirals", 1, {}),
@@ -181,7 +200,8 @@ def test_a_member_computes_alone_what_it_computes_in_a_batch(raw):
     their rows do not fill whole vectors) has the parameters, BatchNorm statistics and logged losses of the
     same member trained alone by the same trainer. Before the products of a lone member ran as a batch and
     the scalar tails of elementwise loops were padded away, a lone GAN member's D bias differed after 15 steps here."""
-    specs = MIXED + [("gan_cegan", "cegan_biased", 21, {"lr": 3e-3})]
+    specs = MIXED + [("gan_cegan", "cegan_biased", 21, {"lr": 3e-3}),
+                     ("egan_const", "cegan_spirals", 22, {"bn_stats_on_g_steps": True, "all_first_epoch": False})]
     steps = 30
 
     def members(chosen: list) -> list:

@@ -249,8 +249,13 @@ def test_candidates_train_apart_and_sit_beside_the_unchanged_headline(bench_home
     assert moved["std"]["better"] == {"narrow": ["mle/narrow/SGD/fit.std-quarter"]}
     assert moved["std"]["worse"] == {"narrow": ["table1/narrow/SGD/fit.std"]}
     assert after["explanations"] == {"explained": 1}
-    # again: everything is reused
+    # again: everything is reused, and the plan says so
     assert _run(capsys, "--sensitivity", "std")[0] == 0
+    capsys.readouterr()
+    assert main(["plan", "engine.yaml", "--profile", "smoke", "--sensitivity"]) == 0
+    plan = capsys.readouterr().out
+    assert "std=0.25 (narrower): 1 jobs, 0 runs to train (3 done)" in plan
+    assert "mean-as-std=swapped (labels swapped): a reading: judged on the headline's runs" in plan
     # the leaderboard: the explanation in the target's row, each candidate beside it, the axes summed up
     assert main(["leaderboard", "engine.yaml", "--out", "board"]) == 0
     readme = " ".join(Path("board/README.md").read_text().split())
@@ -264,9 +269,11 @@ def test_candidates_train_apart_and_sit_beside_the_unchanged_headline(bench_home
 
 def test_an_unknown_axis_is_refused_before_training(bench_home, capsys):
     Path("engine.yaml").write_text(WITH_AXES)
-    assert main(["run", "engine.yaml", "--profile", "smoke", "--no-leaderboard", "--sensitivity", "batch"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == ("error: --sensitivity: no suite declares sensitivity axis 'batch' (declared: mean-as-std, std)")
+    for command in (["run", "engine.yaml", "--profile", "smoke", "--no-leaderboard", "--sensitivity", "batch"],
+                    ["plan", "engine.yaml", "--profile", "smoke", "--sensitivity", "batch"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == "error: --sensitivity: no suite declares sensitivity axis 'batch' (declared: mean-as-std, std)"
 
 
 @pytest.mark.parametrize("original", [False, True])
