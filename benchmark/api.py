@@ -306,19 +306,27 @@ def register_metric(name: str, produces: tuple[str, ...] | list[str], descriptio
     return wrap
 
 
-def load_plugins() -> None:
-    """Import every dataset, metric and method module so that the registries are filled: the shipped ones, then
-    the files ``BENCH_PLUGINS`` names (``benchmark.plugin_files``)."""
-    import importlib
-    import pkgutil
+_SHIPPED_IMPORTED = False
 
-    import baselines
-    import benchmark.data
-    import benchmark.metrics
+
+def load_plugins() -> None:
+    """Import every dataset, metric and method module so that the registries are filled: the shipped ones (their
+    folders listed once per process: the catalog asks for every name it reads, thousands of times per suite),
+    then the files ``BENCH_PLUGINS`` names (``benchmark.plugin_files``), which may change between calls."""
+    global _SHIPPED_IMPORTED
     from benchmark import plugin_files
 
-    for package in (benchmark.data, benchmark.metrics, baselines):
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{package.__name__}.{info.name}")
+    if not _SHIPPED_IMPORTED:
+        import importlib
+        import pkgutil
+
+        import baselines
+        import benchmark.data
+        import benchmark.metrics
+
+        for package in (benchmark.data, benchmark.metrics, baselines):
+            for info in pkgutil.iter_modules(package.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{package.__name__}.{info.name}")
+        _SHIPPED_IMPORTED = True
     plugin_files.import_named()
