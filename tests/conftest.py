@@ -23,6 +23,18 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 
+# Test files whose cases are independent of each other (one per shipped job, no module fixture): pytest-xdist
+# hands their cases to either worker one by one. Every other file stays on one worker, whose module fixtures it
+# then builds once (pyproject.toml: --dist loadgroup).
+SPREAD = {"test_contracts.py", "test_device_checker.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
 
 @pytest.fixture()
 def bench_home(tmp_path, monkeypatch) -> Path:

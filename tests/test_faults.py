@@ -54,6 +54,7 @@ def assert_one_line_exit_2(code: int, err: str, *words: str) -> None:
 # ------------------------------------------------------------------------------ checkpoints
 
 
+@pytest.mark.slow  # end to end: a long run killed at a checkpoint and resumed in subprocesses: minutes
 def test_killed_long_run_resumes_from_its_last_checkpoint(bench_home, monkeypatch):
     """SIGKILL mid-run; the rerun starts at the last checkpoint and ends with the uninterrupted run's numbers."""
     slow = one_job_suite(Path("slow.yaml"), steps=1500, extra=", step_delay: 0.004")

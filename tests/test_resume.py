@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import REPO, TESTS
 
 from benchmark.tracking import Tracker
@@ -44,6 +45,7 @@ def histories(home: Path, run) -> dict[str, list[tuple[int, float]]]:
     return {k: sorted((m.step, m.value) for m in client.get_metric_history(run.run_id, k)) for k in keys}
 
 
+@pytest.mark.slow  # end to end: a run of each family killed and resumed in subprocesses: minutes
 def test_every_family_resumes_after_sigkill_to_the_same_numbers(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     proc = bench(whole, *run_args())

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import TESTS
 
 from benchmark.cli import main
@@ -144,6 +145,7 @@ def test_one_diverged_grid_point_does_not_stop_the_sweep(bench_home, capsys):
     assert {r.params["lr"] for r in children(bench_home) if is_final(r)} == {"0.02"}
 
 
+@pytest.mark.slow  # end to end: a sweep killed mid-job and run again in subprocesses: a minute or more
 def test_kill_mid_job_then_rerun_loses_and_duplicates_nothing(bench_home):
     """SIGKILL the `bench run` process while a run is training; the rerun completes the plan exactly once."""
     text = SUITE.read_text().replace("hparams: {lr: 0.05}", "hparams: {lr: 0.05, step_delay: 0.004}")

@@ -98,6 +98,7 @@ def verdicts(argv: list[str], capsys) -> list[tuple[str, str]]:
     return sorted((t["target"], t["verdict"]) for t in data["suites"][0]["targets"])
 
 
+@pytest.mark.slow  # end to end: worker processes on a PostgreSQL and MLflow server stack: minutes
 def test_three_workers_run_every_run_once_and_agree_with_sqlite(stack, tmp_path, monkeypatch, capsys):
     storage, uri = stack
     monkeypatch.chdir(tmp_path)
@@ -144,6 +145,7 @@ def test_three_workers_run_every_run_once_and_agree_with_sqlite(stack, tmp_path,
     assert [v for _, v in shared].count("reproduced") >= 4
 
 
+@pytest.mark.slow  # end to end: worker processes on a PostgreSQL and MLflow server stack: minutes
 def test_workers_killed_at_random_points_lose_and_duplicate_nothing(stack, tmp_path, monkeypatch):
     """20 grid points x 2 datasets; two workers at a time, one SIGKILLed at a random moment 6 times."""
     storage, uri = stack

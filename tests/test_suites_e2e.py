@@ -122,6 +122,7 @@ def test_gan_divergences_cpu_profile_reproduces(tmp_path):
     assert misses <= {"section3.3.1/lines_1/WGAN-GP/w.estimate", "section3.3.1/lines_2/WGAN-GP/w.estimate"}
 
 
+@pytest.mark.slow  # end to end: the whole α-GAN suite at smoke (377 runs) in a subprocess: minutes
 def test_alpha_gan_analogue_smoke_judges_sweeps_and_draws_the_box_plots(tmp_path):
     """The α-GAN analogue end to end at smoke: every method's grid is swept, the sweep claims read every
     setting, the ImageNet-Inception targets name the missing weights file, and the box plots are drawn."""
