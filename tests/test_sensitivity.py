@@ -102,10 +102,14 @@ def test_the_original_batchnorm_epsilon_reaches_the_generator():
     axis, candidate = _axis(suite, "bn_eps")
     jobs = planner.plan(sensitivity.under(suite, axis, candidate), "smoke", ["table2/gmm4/*"])
     assert {j.hparams["bn_eps"] for j in jobs} == {1e-6}
-    # the batched trainer implements torch's epsilon only: these train through the method's own program
-    assert {j.trainer for j in jobs} == {"loop"}
+    # batched like the headline (a batch shares its epsilon: test_batched_training checks them against their own
+    # runs); the networks a member starts from, and the generator it hands the metrics, carry the epsilon
+    assert {j.trainer for j in jobs} == {"batched:cegan_2d"}
     gen, _ = build_networks(jobs[0].hparams)
     assert [m.eps for m in gen if hasattr(m, "eps")] == [1e-6, 1e-6]
+    from baselines.batched_stack import clone_structure
+
+    assert [m.eps for m in clone_structure(gen) if hasattr(m, "eps")] == [1e-6, 1e-6]
     headline = planner.plan(suite, "smoke", ["table2/gmm4/*"])
     gen, _ = build_networks(headline[0].hparams)
     assert [m.eps for m in gen if hasattr(m, "eps")] == [1e-5, 1e-5]
