@@ -63,5 +63,16 @@ def terminal_lines(verdicts: list[Verdict], axes: list[dict[str, Any]]) -> list[
     missed = [v for v in verdicts if v.explanation]
     if missed:
         lines += ["", f"Why the counted misses miss ({kinds_text(missed)}):"]
-        lines += [f"  {v.target}: {explanation(v)}" for v in missed]
+        # many targets share one reason (a dataset not on this machine, no axis touching them): one line each
+        by_reason: dict[str, list[str]] = {}
+        for v in missed:
+            by_reason.setdefault(explanation(v), []).append(v.target)
+        for reason, ids in by_reason.items():
+            if len(ids) <= SHOWN_ALONE:
+                lines += [f"  {target}: {reason}" for target in ids]
+            else:
+                lines.append(f"  {len(ids)} targets ({', '.join(ids[:2])}, ...): {reason}")
     return lines
+
+
+SHOWN_ALONE = 3  # targets sharing an explanation listed one per line; more share one line

@@ -299,3 +299,21 @@ def test_a_discriminator_only_step_leaves_the_generators_running_statistics_as_t
     after = running_stats(program.gen)
     same = all(torch.equal(before[k], after[k]) for k in before)
     assert same is original and len(before) == 6
+
+
+def test_misses_sharing_a_reason_are_one_line_in_the_terminal():
+    from types import SimpleNamespace
+
+    from benchmark import report_sensitivity
+
+    def miss(target: str, kind: str, text: str):
+        return SimpleNamespace(target=target, outcome="not run", sensitivity=[],
+                               explanation={"kind": kind, "text": text})
+
+    missing = "unexplained: not run (needs dataset mnist)"
+    verdicts = [miss(f"table3/mnist/{i}", "unexplained", missing) for i in range(5)]
+    verdicts += [miss("table2/biased/x", "explained", "explained by batch_size=1000")]
+    lines = report_sensitivity.terminal_lines(verdicts, [])
+    assert lines[1] == "Why the counted misses miss (5 unexplained, 1 explained):"
+    assert lines[2:] == [f"  5 targets (table3/mnist/0, table3/mnist/1, ...): {missing}",
+                         "  table2/biased/x: explained by batch_size=1000"]
