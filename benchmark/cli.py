@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sensitivity", nargs="*", default=None, metavar="AXIS",
                    help="also estimate each candidate of these sensitivity axes (all the suite declares when none "
                         "is named): its own jobs' runs and time")
+    p.add_argument("--workers", type=int, default=1,
+                   help="as `bench run --workers`: the thread count each worker trains with is part of its runs' "
+                        "platform, so the plan counts the runs such a run would reuse")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="as `bench run --threads`")
     p.add_argument("--no-calibrate", action="store_true",
                    help="estimate from earlier runs only (default: time a few steps of jobs that have none)")
     p.add_argument("--data-dir", default=None, help="real datasets (for calibrating the jobs that read them)")
@@ -414,8 +418,13 @@ def _adaptive_rounds(args, suite, jobs, tracker, settings, train, trained=None):
 def cmd_plan(args) -> int:
     from tabulate import tabulate
 
-    from benchmark import adaptive, estimate, planner
+    from benchmark import adaptive, estimate, numerics, planner
 
+    if args.workers < 1:
+        raise UserError("must be at least 1", field="--workers")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("must be at least 1", field="--threads")
+    numerics.use_workers(args.workers, args.threads)
     suites = _load(args.suites)
     tracker = _tracker(args.tracking_uri)
     jobs = [job for suite in suites

@@ -173,3 +173,21 @@ def test_a_batched_runs_identity_carries_its_trainers_version(monkeypatch):
     after = keys()
     assert before.keys() == after.keys()
     assert all(before[k][1] != after[k][1] for k in before)
+
+
+def test_a_plan_counts_the_runs_of_the_thread_count_it_is_told(bench_home, capsys):
+    """Runs trained with one thread per worker are another platform's: a plain plan (this machine's cores) has
+    them to train, a plan told the same count has them done."""
+    from benchmark import numerics
+
+    Path("engine.yaml").write_text(ENGINE)
+    try:
+        assert main(["run", "engine.yaml", "--profile", "smoke", "--threads", "1", "--no-progress",
+                     "--no-leaderboard"]) == 0
+        told = plan_json(capsys, "engine.yaml", "--profile", "smoke", "--threads", "1", "--no-calibrate")
+        plain = plan_json(capsys, "engine.yaml", "--profile", "smoke", "--no-calibrate")
+    finally:
+        numerics.use_workers(1)
+    assert all(j["done"] == j["runs"] for j in told)
+    if numerics.training_threads() != 1:  # a one-core machine trains with one thread either way
+        assert all(j["done"] == 0 for j in plain)
