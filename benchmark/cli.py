@@ -233,22 +233,31 @@ def _data_dir(value: str | None) -> str | None:
     return str(Path(value).resolve()) if value else None
 
 
+def _use_threads(args) -> None:
+    """``--workers`` and ``--threads``, checked and declared before anything is planned: the thread count a worker
+    trains with is part of its runs' platform (``numerics.training_threads``)."""
+    from benchmark import numerics
+
+    workers = getattr(args, "workers", 1)  # `bench worker` is one process
+    if workers < 1:
+        raise UserError("must be at least 1", field="--workers")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("must be at least 1", field="--threads")
+    numerics.use_workers(workers, args.threads)
+
+
 def _prepare_training(args):
     """Everything a training command checks before it trains: suites, device, data, both stores.
     Each problem is one line and exit code 2, and nothing has been trained yet."""
-    from benchmark import numerics, planner, runner, tracking
+    from benchmark import planner, runner, tracking
 
-    if getattr(args, "workers", 1) < 1:
-        raise UserError("must be at least 1", field="--workers")
+    _use_threads(args)
     if args.checkpoint_every < 0:
         raise UserError("must be 0 (automatic) or more", field="--checkpoint-every")
     if args.heartbeat < 1:
         raise UserError("must be at least 1 second", field="--heartbeat")
     suites = _load(args.suites)
     device = devices.resolve_device(args.device)
-    if args.threads is not None and args.threads < 1:
-        raise UserError("must be at least 1", field="--threads")
-    numerics.use_workers(getattr(args, "workers", 1), args.threads)  # a worker's thread count is in the platform
     data_dir = _data_dir(args.data_dir)
     tracker = _tracker(args.tracking_uri)
     tracker.experiment_id(suites[0].suite)  # fail here, before any training, when the store is unreachable
@@ -418,22 +427,18 @@ def _adaptive_rounds(args, suite, jobs, tracker, settings, train, trained=None):
 def cmd_plan(args) -> int:
     from tabulate import tabulate
 
-    from benchmark import adaptive, estimate, numerics, planner
+    from benchmark import adaptive, estimate, planner
 
-    if args.workers < 1:
-        raise UserError("must be at least 1", field="--workers")
-    if args.threads is not None and args.threads < 1:
-        raise UserError("must be at least 1", field="--threads")
-    numerics.use_workers(args.workers, args.threads)
+    _use_threads(args)
     suites = _load(args.suites)
+    if args.sensitivity:
+        _check_axes(suites, args.sensitivity)
     tracker = _tracker(args.tracking_uri)
     jobs = [job for suite in suites
             for job in planner.plan(suite, args.profile, args.only, device=devices.resolve_device(args.device),
                                     **_modes(args))]
     if args.only and not jobs:
         raise UserError(f"no target matches {args.only}", field="--only")
-    if args.sensitivity:
-        _check_axes(suites, args.sensitivity)
     found = estimate.estimate(jobs, tracker, calibrate=not args.no_calibrate, data_dir=_data_dir(args.data_dir),
                               batch=args.batch)
     if args.format == "json":

@@ -49,6 +49,9 @@ def axis_lines(axes: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+SHOWN_ALONE = 3  # targets sharing an explanation listed one per line; more share one line
+
+
 def terminal_lines(verdicts: list[Verdict], axes: list[dict[str, Any]]) -> list[str]:
     """`bench run` and `bench compare`: the axes, each touched target's candidates beside its verdict, and the
     counted misses' explanations."""
@@ -73,6 +76,3 @@ def terminal_lines(verdicts: list[Verdict], axes: list[dict[str, Any]]) -> list[
             else:
                 lines.append(f"  {len(ids)} targets ({', '.join(ids[:2])}, ...): {reason}")
     return lines
-
-
-SHOWN_ALONE = 3  # targets sharing an explanation listed one per line; more share one line
