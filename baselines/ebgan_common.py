@@ -121,6 +121,12 @@ SWITCH_HPARAMS: dict[str, HParam] = {
     # on every forward pass, and every run recorded before this setting existed trained so
     "bn_stats_on_g_steps": replace(Bool(False, doc="update the generator's BatchNorm running statistics only on "
                                                "steps that update the generator"), absent_by_default=True),
+    # synthetic/egan_knn.py at d37c738: the discriminator's hidden layers (enc_model, lines 92-93) get two Adam
+    # states, updates_e (line 297) on steps that update both networks (updates_all, line 316) and updates_d_e
+    # (line 298) on discriminator-only steps (updates_de, lines 319-321); its output layer keeps one (updates_d).
+    # knn_nist/egan_knn.py shares one state (updates_e, lines 281 and 306-308); ours keeps one
+    "separate_d_step_adam": replace(Bool(False, doc="the discriminator's hidden layers keep a second Adam state "
+                                                "for discriminator-only steps"), absent_by_default=True),
 }
 
 
@@ -428,11 +434,15 @@ class AdversarialTraining(Program):
         self.opt_d = _optimizer(kind, self.disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
         self.opt_g = _optimizer(kind, self.gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]),
                                 float(hp["beta1"]))
+        # egan_knn.py's second Adam state of the discriminator's hidden layers, for discriminator-only steps
+        self.opt_d_only = (_optimizer(kind, trunk_parameters(self.disc), float(hp["lr"]), float(hp["beta1"]))
+                           if hp.get("separate_d_step_adam") else None)
         self.lbound, self.rbound = switch_bounds(hp)
         self.steps = ctx.steps
         epochs = int(hp["niter"]) + int(hp["niter_decay"])
         self.first_epoch = self.steps // epochs if hp.get("all_first_epoch") else 0
         self.parts = {"gen": self.gen, "disc": self.disc, "opt_d": self.opt_d, "opt_g": self.opt_g, "data": self.data,
+                      **({"opt_d_only": self.opt_d_only} if self.opt_d_only is not None else {}),
                       **getattr(self.entropy, "parts", {})}
         self.streams = {"noise": ctx.rng("noise")}
         self.values = {"gap": 1.0, "counts": {"all": 0, "d": 0, "g": 0}}  # the original starts with gap = 1
@@ -440,8 +450,9 @@ class AdversarialTraining(Program):
     def step(self, step: int, log: bool) -> dict[str, Any]:
         hp, device, entropy = self.hp, self.device, self.entropy
         lr = learning_rate(hp, step - 1, self.steps)
-        for group in self.opt_d.param_groups:
-            group["lr"] = lr
+        for opt in (self.opt_d, self.opt_d_only):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"] = lr
         for group in self.opt_g.param_groups:
             group["lr"] = lr * float(hp["multiplier"])
         if hasattr(entropy, "set_lr"):
@@ -475,7 +486,9 @@ class AdversarialTraining(Program):
         # gradients of both costs from this one forward pass, applied together (theano updates)
         grads_d = torch.autograd.grad(cost_d, list(self.disc.parameters()), retain_graph=True)
         grads_g = torch.autograd.grad(cost_g, list(self.gen.parameters()), retain_graph=entropy is not None)
-        if mode in ("all", "d"):
+        if mode == "d" and self.opt_d_only is not None:
+            _apply_split(self.opt_d, self.opt_d_only, self.disc, clip_total_norm(grads_d, self.max_norm))
+        elif mode in ("all", "d"):
             _apply(self.opt_d, self.disc, clip_total_norm(grads_d, self.max_norm))
         if mode in ("all", "g"):
             _apply(self.opt_g, self.gen, clip_total_norm(grads_g, self.max_norm))
@@ -532,6 +545,31 @@ def _apply(opt: torch.optim.Optimizer, net: nn.Module, grads: tuple[torch.Tensor
         p.grad = g
     opt.step()
     opt.zero_grad(set_to_none=True)
+
+
+def trunk_parameters(disc: nn.Module) -> list[nn.Parameter]:
+    """The discriminator's parameters below its output layer (the 2-D net's hidden layers, an image net's
+    ``features``): egan_knn.py's ``enc_model``, whose parameters ``params_e`` are."""
+    head = disc.head if hasattr(disc, "head") else disc[-1]
+    own = {id(p) for p in head.parameters()}
+    return [p for p in disc.parameters() if id(p) not in own]
+
+
+def _apply_split(opt: torch.optim.Optimizer, opt_trunk: torch.optim.Optimizer, net: nn.Module,
+                 grads: tuple[torch.Tensor, ...]) -> None:
+    """A discriminator-only step of egan_knn.py: the output layer moves with its one Adam state (in ``opt``), the
+    layers below it with their second one (``opt_trunk``); ``opt``'s state of those layers stays as it was (a
+    parameter without a gradient is skipped by torch.optim)."""
+    trunk = {id(p) for p in trunk_parameters(net)}
+    params = list(net.parameters())
+    for p, g in zip(params, grads, strict=True):
+        p.grad = None if id(p) in trunk else g
+    opt.step()
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g if id(p) in trunk else None
+    opt_trunk.step()
+    opt.zero_grad(set_to_none=True)
+    opt_trunk.zero_grad(set_to_none=True)
 
 
 def bce_costs(e_real: torch.Tensor, e_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -301,6 +301,41 @@ def test_a_discriminator_only_step_leaves_the_generators_running_statistics_as_t
     assert same is original and len(before) == 6
 
 
+def test_a_discriminator_only_step_moves_the_hidden_layers_with_their_second_adam_state_as_the_original_does():
+    """synthetic/egan_knn.py (d37c738) gives the discriminator's hidden layers one Adam state for steps that update
+    both networks and another for discriminator-only steps; its output layer keeps one. With
+    ``separate_d_step_adam`` each state has counted exactly its own kind of step, and the run departs from the
+    headline's (one state) once both kinds have happened."""
+    import torch
+
+    from baselines.ebgan_common import trunk_parameters
+    from benchmark.api import DATASETS, METHODS, RunContext
+
+    def trained(**extra):
+        hp = planner.run_hparams("egan_const", "cegan_gmm4", **extra)
+        ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
+                         budget={"steps": 40})
+        program = METHODS["egan_const"]().setup(ctx)
+        for step in range(1, 41):
+            program.step(step, False)
+        return program
+
+    split, headline = trained(separate_d_step_adam=True), trained()
+    counts = split.values["counts"]
+    assert counts["all"] > 0 and counts["d"] > 0
+    trunk = trunk_parameters(split.disc)
+    head = [p for p in split.disc.parameters() if all(p is not q for q in trunk)]
+    assert len(trunk) == 4 and len(head) == 2
+    steps = lambda opt, params: {int(opt.state[p]["step"]) if p in opt.state else 0 for p in params}  # noqa: E731
+    assert steps(split.opt_d, trunk) == {counts["all"]}
+    assert steps(split.opt_d_only, trunk) == {counts["d"]}
+    assert steps(split.opt_d, head) == {counts["all"] + counts["d"]}
+    theirs = headline.values["counts"]
+    assert headline.opt_d_only is None
+    assert steps(headline.opt_d, trunk_parameters(headline.disc)) == {theirs["all"] + theirs["d"]}
+    assert not all(torch.equal(a, b) for a, b in zip(split.disc.parameters(), headline.disc.parameters(), strict=True))
+
+
 def test_misses_sharing_a_reason_are_one_line_in_the_terminal():
     from types import SimpleNamespace
 
