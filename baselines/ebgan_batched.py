@@ -80,7 +80,7 @@ from baselines.ebgan_common import (
 from baselines.egan_ent_nn import KNNEntropy
 from baselines.egan_ent_vi import VIEntropy
 from benchmark.api import RunContext, TrainResult, stream_seed
-from benchmark.batch_families import SHARED, uncovered
+from benchmark.batch_families import SHARED, shared_values, uncovered
 from benchmark.batching import Relay, batch_trainer
 from benchmark.loop import BatchProgram, train_batch
 
@@ -177,16 +177,11 @@ def _check(member: Member, first: Member) -> None:
                          "such a run trains alone through its program")
     if str(hp.get("optimizer", "adam")) not in ("adam", "adagrad"):
         raise ValueError(f"unknown optimizer '{hp.get('optimizer')}' (adam or adagrad)")
-    for key in SHARED["cegan_2d"]:
-        if _shared(hp, key) != _shared(first.hp, key):
-            raise ValueError(f"all members of one call must share {key} (group them by it)")
+    if shared_values("cegan_2d", hp, {}) != shared_values("cegan_2d", first.hp, {}):
+        raise ValueError(f"all members of one call must share {', '.join(SHARED['cegan_2d'])} (group them by them)")
     batch = int(hp["batch_size"])
     if member.data.ndim != 2 or member.data.shape[1] != 2 or len(member.data) < batch:
         raise ValueError(f"member data must be (n ≥ batch_size, 2), not {tuple(member.data.shape)}")
-
-
-def _shared(hp: dict[str, Any], key: str) -> Any:
-    return float(hp.get(key, BN_EPS)) if key == "bn_eps" else hp[key]
 
 
 # --------------------------------------------------------------------------------- the trainer
@@ -252,7 +247,7 @@ class _Batched:
         self.n = n = int(members[0].hp["batch_size"])
         for member in members:
             _check(member, members[0])
-        self.bn_eps = _shared(members[0].hp, "bn_eps")
+        self.bn_eps = float(members[0].hp.get("bn_eps", BN_EPS))
         # members that keep their generator's BatchNorm running statistics on discriminator-only steps (the
         # original's updates_g, egan_knn.py line 310); None where no member does, which costs nothing
         kept = [bool(mb.hp.get("bn_stats_on_g_steps", False)) for mb in members]

@@ -16,10 +16,12 @@ FAMILIES: dict[str, dict[str, Any]] = {
 }
 
 # family -> settings every member of one batch shares (besides its steps and device, which the worker groups
-# by): the engine trains members that differ in them as separate batches, each with its own checkpoint
-SHARED: dict[str, tuple[str, ...]] = {
-    # one data batch shape for the stacked products; one BatchNorm epsilon, a scalar of the batched step
-    "cegan_2d": ("batch_size", "bn_eps"),
+# by), each with the value a run that leaves it out trains with (None: every run has it): the engine trains
+# members that differ in them as separate batches, each with its own checkpoint, and the trainer checks it
+SHARED: dict[str, dict[str, Any]] = {
+    # one data batch shape for the stacked products; one BatchNorm epsilon, a scalar of the batched step, 1e-5
+    # where a run leaves it out (baselines/ebgan_common.py BN_EPS_DEFAULT; a test checks they agree)
+    "cegan_2d": {"batch_size": None, "bn_eps": 1e-5},
 }
 
 # family -> version of its trainer's arithmetic, part of every batched run's identity (``Job.versions``): raised
@@ -37,6 +39,12 @@ def uncovered(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> l
         return sorted({**hparams, **budget})
     settings = {**hparams, **budget}
     return [key for key, value in required.items() if settings.get(key, value) != value]
+
+
+def shared_values(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> tuple[Any, ...]:
+    """The family's shared settings as a run trains with them (a hyper-parameter, else the budget key, else the
+    declared default): runs with equal values may train as one batch."""
+    return tuple(hparams.get(name, budget.get(name, default)) for name, default in SHARED.get(family, {}).items())
 
 
 def covers(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> bool:

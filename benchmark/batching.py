@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmark.batch_families import FAMILIES, SHARED, covers
+from benchmark.batch_families import FAMILIES, SHARED, covers, shared_values
 from benchmark.execute import Checkpoints, RunError, RunFailed
 from benchmark.identity import digest
 from benchmark.registry import Registry, origin
@@ -108,8 +108,7 @@ def batches(family: str, contexts: Sequence[Any]) -> list[list[int]]:
     which is what finds their checkpoints again)."""
     groups: dict[tuple, list[int]] = {}
     for j, ctx in enumerate(contexts):
-        key = tuple(repr(ctx.hparams.get(name, ctx.budget.get(name))) for name in SHARED.get(family, ()))
-        groups.setdefault(key, []).append(j)
+        groups.setdefault(repr(shared_values(family, ctx.hparams, ctx.budget)), []).append(j)
     return list(groups.values())
 
 

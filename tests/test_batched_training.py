@@ -355,3 +355,22 @@ def test_the_engine_splits_a_family_by_its_shared_settings_and_checkpoints_every
     runs = [r for r in Tracker(default_tracking_uri()).runs("batch_test") if r.tags["bench.kind"] == "run"]
     assert len(runs) == 8 and {r.status for r in runs} == {"FINISHED"}
     assert {r.tags["batch"] for r in runs} == {"4"}  # each run says how many trained with it
+
+
+def test_one_rule_says_which_runs_share_a_batch_and_a_left_out_setting_is_its_default():
+    """The engine's grouping (``batching.batches``) and the trainer's check read the same shared values: a run
+    that leaves ``bn_eps`` out trains with 1e-5, so it batches with one that writes 1e-5 and not with 1e-6."""
+    from types import SimpleNamespace
+
+    from baselines import ebgan_batched, ebgan_common
+    from benchmark import batching
+    from benchmark.batch_families import SHARED, shared_values
+
+    assert SHARED["cegan_2d"]["bn_eps"] == ebgan_common.BN_EPS_DEFAULT == ebgan_batched.BN_EPS
+    runs = [SimpleNamespace(hparams={"batch_size": 500}, budget={}),
+            SimpleNamespace(hparams={"batch_size": 500, "bn_eps": 1e-5}, budget={}),
+            SimpleNamespace(hparams={"batch_size": 500, "bn_eps": 1e-6}, budget={}),
+            SimpleNamespace(hparams={}, budget={"batch_size": 500}),
+            SimpleNamespace(hparams={"batch_size": 1000}, budget={})]
+    assert batching.batches("cegan_2d", runs) == [[0, 1, 3], [2], [4]]
+    assert shared_values("cegan_2d", runs[0].hparams, {}) == (500, 1e-5)
