@@ -148,12 +148,12 @@ def build(r: SuiteResults, out: Path, figures: list[FigureGroup], sweeps: dict[s
         points += [report_plots.Point(v, block.name, checks.get(v.target)) for block in grid.blocks
                    for _, v in block.extras]
         plot = report_plots.draw(points, grid.title, plot_root / f"{grid.key}.png")
-        claims = [v for v in rest if v.kind == "claim" and v.paper_ref == grid.title]
+        claims = [v for v in rest if v.kind == "claim" and v.paper_ref == grid.paper_ref]
         rest = [v for v in rest if v not in claims]
         seeds = {v.n for v in grid.cells if ran(v)}
         tables.append(TableView(grid, plot, _rel(plot.path, out) if plot else None, claims,
                                 count(grid.verdicts + claims), seeds.pop() if len(seeds) == 1 else None,
-                                budget_text(grid.verdicts), sweeps.get(grid.title, [])))
+                                budget_text(grid.verdicts), sweeps.get(grid.paper_ref, [])))
     sections = _sections(rest, sweeps, tables, checks, plot_root, out)
     every_id = [t.id for t in suite.all_targets]
     causes = report_causes.group(r.verdicts, suite.path, every_id, (profiles(r.verdicts) or [None])[0])
@@ -166,7 +166,7 @@ def build(r: SuiteResults, out: Path, figures: list[FigureGroup], sweeps: dict[s
 def _sections(rest: list[Verdict], sweeps: dict[str, list[tuple[str, str]]], tables: list[TableView],
               checks: dict, plot_root: Path, out: Path) -> list[Section]:
     refs = list(dict.fromkeys([v.paper_ref for v in rest] + [ref for ref in sweeps if ref]))
-    table_refs = {t.grid.title for t in tables}
+    table_refs = {t.grid.paper_ref for t in tables}
     sections = []
     for i, ref in enumerate(refs):
         values = [v for v in rest if v.paper_ref == ref and v.kind == "value"]

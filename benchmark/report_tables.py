@@ -45,7 +45,8 @@ class Block:
 @dataclass
 class Grid:
     key: str  # unique within a suite, for anchors and file names
-    title: str  # the paper reference ("Table 2 (Appendix B.2)")
+    title: str  # what the heading says: the paper reference, or the table's name where two share one
+    paper_ref: str  # the paper reference ("Table 2 (Appendix B.2)"), which claims and figures are filed under
     columns: list[str]  # column labels, their common prefix removed
     column_prefix: str  # that prefix ("kl."), shown in the corner
     row_label: str  # what a row is ("method", "dataset"), "" when the rows mix things
@@ -76,8 +77,13 @@ def shape(suite: Suite, verdicts: list[Verdict]) -> tuple[list[Grid], list[Verdi
     targets = {t.id: t for t in suite.all_targets}
     grids: list[Grid] = []
     taken: set[str] = set()
+    shared_refs = {ref for ref in (t.paper_ref for t in suite.tables)
+                   if sum(t.paper_ref == ref for t in suite.tables) > 1}
     for i, table in enumerate(suite.tables):
-        grid = _from_table_spec(i, table, by_id, targets, taken)
+        # two tables printed under one reference (one section's two experiments) are told apart by name
+        title = (table.name or f"{table.paper_ref} ({table.experiment})") if table.paper_ref in shared_refs \
+            else table.paper_ref
+        grid = _from_table_spec(i, table, title, by_id, targets, taken)
         if grid is not None:
             grids.append(grid)
             taken |= {v.target for v in grid.verdicts}
@@ -95,7 +101,7 @@ def shape(suite: Suite, verdicts: list[Verdict]) -> tuple[list[Grid], list[Verdi
     return grids, [v for v in verdicts if v.target not in taken]
 
 
-def _from_table_spec(index: int, table, by_id: dict[str, Verdict], targets: dict[str, Target],
+def _from_table_spec(index: int, table, title: str, by_id: dict[str, Verdict], targets: dict[str, Target],
                      taken: set[str]) -> Grid | None:
     columns: list[str] = []
     for by_method in table.values.values():
@@ -118,8 +124,8 @@ def _from_table_spec(index: int, table, by_id: dict[str, Verdict], targets: dict
                     and parts[3] not in by_method.get(parts[2], {})):
                 extras.append((f"{parts[2]} · {parts[3]}", v))
         blocks.append(Block(dataset, rows, extras, [None] * len(columns)))
-    grid = Grid(key=f"table-{_slug(table.prefix)}-{index}", title=table.paper_ref, columns=_strip(columns, prefix),
-                column_prefix=prefix, row_label="method", blocks=blocks,
+    grid = Grid(key=f"table-{_slug(table.prefix)}-{index}", title=title, paper_ref=table.paper_ref,
+                columns=_strip(columns, prefix), column_prefix=prefix, row_label="method", blocks=blocks,
                 pattern=f"{table.prefix}/<dataset>/<method>/<measurement>")
     return grid if grid.cells else None
 
@@ -149,8 +155,9 @@ def _inferred(ref: str, group: list[Verdict], targets: dict[str, Target], index:
     pattern = "/".join(f"<{names[i] or f'part {varying.index(i) + 1}'}>" if i in varying else part
                        for i, part in enumerate(split[0]))
     row_label = names[varying[0]] if len(varying) == 2 else ""
-    return Grid(key=f"grid-{_slug(ref)}-{index}", title=ref, columns=_strip(columns, prefix), column_prefix=prefix,
-                row_label=row_label, blocks=[Block("", table_rows, [], [None] * len(columns))], pattern=pattern)
+    return Grid(key=f"grid-{_slug(ref)}-{index}", title=ref, paper_ref=ref, columns=_strip(columns, prefix),
+                column_prefix=prefix, row_label=row_label, blocks=[Block("", table_rows, [], [None] * len(columns))],
+                pattern=pattern)
 
 
 def _name_of(group: list[Verdict], targets: dict[str, Target], index: int) -> str:

@@ -188,6 +188,18 @@ def test_the_tightness_table_is_inferred_from_the_ids_dimension_by_measurement()
         f"tightness/gauss_d{d}/EntropicGAN-linear/surrogate_below_exact" for d in (5, 10, 20, 30, 64)]
 
 
+def test_two_tables_under_one_reference_are_headed_by_their_names_and_keep_its_claims():
+    """The essay's Section 3.3.1 prints the JSD and the Wasserstein distance of the same lines: two tables, one
+    reference. Their headings differ; the section's claims stay beside its first table."""
+    res = synthetic(REPO / "suites" / "gan_divergences.yaml", missing={}, budgets={})
+    grids, rest = report_tables.shape(res.suite, res.verdicts)
+    lines = [g for g in grids if g.paper_ref == "Section 3.3.1"]
+    assert [g.title for g in lines] == ["Section 3.3.1, JSD", "Section 3.3.1, Wasserstein distance"]
+    assert [g.title for g in grids if g.paper_ref == "Section 3.1.2"] == ["Section 3.1.2"]
+    claims = {v.target for v in rest if v.kind == "claim" and v.paper_ref == "Section 3.3.1"}
+    assert "section3.3.1/WGAN-clip/w_increases_with_theta" in claims
+
+
 def test_plots_use_log_axes_when_values_span_decades(tmp_path, rendered):
     assert report_plots.axis_scale([0.03, 0.1, 7.2]) == "log"
     assert report_plots.axis_scale([-16.4, -58.0, -203.5]) == "neglog"
