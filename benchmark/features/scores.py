@@ -5,6 +5,8 @@ as in pytorch-fid's ``calculate_frechet_distance``, which cannot be called with 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from scipy import linalg
@@ -35,10 +37,14 @@ def frechet(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) 
     sigma1, sigma2 = np.atleast_2d(a[1]), np.atleast_2d(b[1])
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
         raise ValueError(f"Gaussian fits of different dimensions: {mu1.shape} and {mu2.shape}")
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():  # a nearly singular product
-        offset = np.eye(sigma1.shape[0]) * SINGULAR_OFFSET
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    with warnings.catch_warnings():
+        # a fit of fewer samples than features (reduced budgets) is singular by construction, and SciPy says so
+        # once per call: a run's log filled with it; the finite check below is what handles a failed root
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():  # a nearly singular product
+            offset = np.eye(sigma1.shape[0]) * SINGULAR_OFFSET
+            covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if np.iscomplexobj(covmean):  # rounding leaves a small imaginary part; a large one is an error
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"Fréchet distance: imaginary component {np.max(np.abs(covmean.imag))}")
