@@ -67,6 +67,9 @@ def platform(trained_on: dict[str, dict[str, int]] | None) -> tuple[tuple[str, s
     return tuple(out)
 
 
+OTHER_PROFILE = "not comparable: profile"
+
+
 @dataclass
 class Row:
     suite: str
@@ -81,6 +84,11 @@ class Row:
     def verdicts_agree(self) -> bool:
         return self.mine == self.theirs
 
+    @property
+    def same_profile(self) -> bool:
+        """Judged at one profile on both sides: verdicts at another budget are shown, not compared."""
+        return not self.values.startswith(OTHER_PROFILE)
+
 
 @dataclass
 class Comparison:
@@ -89,8 +97,12 @@ class Comparison:
     alpha: float
 
     @property
+    def compared(self) -> list[Row]:
+        return [r for r in self.rows if r.same_profile]
+
+    @property
     def disagreeing(self) -> list[Row]:
-        return [r for r in self.rows if not r.verdicts_agree]
+        return [r for r in self.compared if not r.verdicts_agree]
 
     @property
     def defects(self) -> list[Row]:
@@ -101,8 +113,10 @@ class Comparison:
         return [r for r in self.rows if r.values == "differ"]
 
     def summary(self) -> str:
-        n = len(self.rows)
+        n, other = len(self.compared), len(self.rows) - len(self.compared)
         text = f"{n - len(self.disagreeing)} of {n} verdicts agree with the reference"
+        if other:
+            text += f" ({other} more judged at another profile there, shown, not compared)"
         if self.defects:
             text += (f"; {len(self.defects)} targets' values differ bit-wise on the same platform, a defect of "
                      f"bench: {', '.join(r.target for r in self.defects[:5])}")
@@ -114,7 +128,8 @@ class Comparison:
     def as_json(self) -> dict[str, Any]:
         return {"summary": self.summary(), "same_platform": self.same_platform,
                 "targets": [{"suite": r.suite, "target": r.target, "verdict": r.mine, "reference_verdict": r.theirs,
-                             "verdicts_agree": r.verdicts_agree, "values": r.values, "p_values": r.p_values}
+                             "verdicts_agree": r.verdicts_agree, "compared": r.same_profile, "values": r.values,
+                             "p_values": r.p_values}
                             for r in self.rows]}
 
 
@@ -150,7 +165,7 @@ def compare(mine: dict[str, Any], reference: dict[str, Any], platforms: dict[str
             row = Row(s["suite"], t["target"], t["verdict"], ref["verdict"], "within spread")
             rows.append(row)
             if t.get("profile") != ref.get("profile"):
-                row.values = f"not comparable: profile {t.get('profile')} here, {ref.get('profile')} in the reference"
+                row.values = f"{OTHER_PROFILE} {t.get('profile')} here, {ref.get('profile')} in the reference"
                 continue
             shared = sorted(set(t.get("values") or {}) & set(ref.get("values") or {}))
             if same_platform[s["suite"]]:
@@ -178,6 +193,6 @@ def compare(mine: dict[str, Any], reference: dict[str, Any], platforms: dict[str
 def table(comparison: Comparison) -> str:
     from tabulate import tabulate
 
-    body = [[r.target, r.mine, r.theirs, "yes" if r.verdicts_agree else "NO", r.values
+    body = [[r.target, r.mine, r.theirs, ("yes" if r.verdicts_agree else "NO") if r.same_profile else "-", r.values
              + (f" (Holm-adjusted p = {min(r.p_values.values()):.2g})" if r.p_values else "")] for r in comparison.rows]
     return tabulate(body, headers=["target", "yours", "reference", "agree", "values"], tablefmt="simple")

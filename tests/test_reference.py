@@ -76,6 +76,21 @@ def test_an_unrecorded_platform_or_another_profile_is_never_called_the_same():
     assert reference.platform({**XEON, "platform": {"not recorded": 3}}) is None
 
 
+def test_verdicts_at_another_profile_are_shown_and_never_counted_as_disagreeing():
+    """A reduced-budget verdict beside a paper-budget one says nothing of agreement: the summary counts the rows
+    judged at one profile on both sides, and --strict looks at those only."""
+    mine = results([target("a", "not reproduced", [9.0, 9.1, 9.2], profile="cpu"),
+                    target("b", "not reproduced", [1.0, 1.1, 0.9], profile="cpu")])
+    theirs = copy.deepcopy(REFERENCE)
+    theirs["suites"][0]["targets"][0]["profile"] = "paper"
+    rows = reference.compare(mine, theirs, {"paper": reference.platform(EPYC)})
+    assert [r.same_profile for r in rows.rows] == [False, True]
+    assert rows.disagreeing == [] and [r.target for r in rows.compared] == ["b"]
+    assert rows.summary().startswith("1 of 1 verdicts agree with the reference (1 more judged at another profile")
+    theirs["suites"][0]["targets"][0]["profile"] = "cpu"  # the same profile: now the verdicts disagree
+    assert [r.target for r in reference.compare(mine, theirs, {"paper": None}).disagreeing] == ["a"]
+
+
 def test_two_gpu_platforms_that_share_a_model_are_not_the_same():
     h100 = {**XEON, "device": {"cuda": 3}, "gpu": {"NVIDIA H100": 3},
             "platform": {"NVIDIA H100 sm90 CUDA 13.0 cuDNN 91300 / AVX512": 3}}
