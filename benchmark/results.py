@@ -375,10 +375,15 @@ def _why_not(suite: Suite, target: Target, records: dict, profiles: list[str], d
                 if rec.status == "failed":
                     return f"failed: {rec.reason}"
                 return rec.reason or rec.status
-    for triple in target.jobs:
-        prefix = f"{suite.suite}/{triple[0]}/{triple[1]}/{triple[2]}/"
-        if any(key.startswith(prefix) for key in index.job_keys):
-            return "no runs of the current version of the suite (its runs are superseded; run `bench run` again)"
+    planned = [records[(p, d, triple)].job for p, d, triple in itertools.product(profiles, devices, target.jobs)]
+    # a job of this very key ran before with other settings; a sensitivity candidate's key is its own, so the
+    # headline's runs of the same model and data are not its superseded ones
+    if any(job.key in index.job_keys for job in planned):
+        return "no runs of the current version of the suite (its runs are superseded; run `bench run` again)"
+    variants = sorted({job.variant for job in planned if job.variant})
+    if variants:
+        axes = " ".join(sorted({v.split("=", 1)[0] for v in variants}))
+        return f"not trained under {', '.join(variants)} (`bench run --sensitivity {axes}` trains it)"
     return "no finished runs (run `bench run` for this target)"
 
 

@@ -150,24 +150,31 @@ def _movement(applied: Applied, pairs: list[tuple[Any, Any, Target]]) -> dict[st
     that is said: a finding about the paper, not a setting to pick."""
     better: dict[str, list[str]] = {}
     worse: dict[str, list[str]] = {}
-    same = 0
+    same = unjudged = 0
     for head, cand, target in pairs:
         a, b = RANK.get(head.outcome), RANK.get(cand.outcome)
-        if a is None or b is None or a == b:
+        if a is None or b is None:  # nothing to compare where either side has no verdict (not run, failed)
+            unjudged += 1
+        elif a == b:
             same += 1
-            continue
-        for dataset in _datasets(target):
-            (better if b > a else worse).setdefault(dataset, []).append(head.target)
+        else:
+            for dataset in _datasets(target):
+                (better if b > a else worse).setdefault(dataset, []).append(head.target)
+    judged = len(pairs) - unjudged
     parts = [f"better on {d} ({len(ids)})" for d, ids in sorted(better.items())]
     parts += [f"worse on {d} ({len(ids)})" for d, ids in sorted(worse.items())]
-    text = f"{applied.variant} ({applied.candidate.label}): " + (", ".join(parts) or "moves nothing")
-    text += f"; {same} of {len(pairs)} unchanged"
+    text = f"{applied.variant} ({applied.candidate.label}): "
+    if not judged:
+        text += f"not judged: none of its {len(pairs)} targets has a verdict on both sides"
+    else:
+        text += (", ".join(parts) or "moves nothing") + f"; {same} of {judged} unchanged"
+        text += f"; {unjudged} more without a verdict on both sides" if unjudged else ""
     split = sorted(set(better) - set(worse)), sorted(set(worse) - set(better))
     if split[0] and split[1]:
         text += (f". It helps on {', '.join(split[0])} and hurts on {', '.join(split[1])}: a finding about the "
                  "paper, not a setting to pick")
     return {"variant": applied.variant, "label": applied.candidate.label, "source": applied.candidate.source,
-            "better": better, "worse": worse, "unchanged": same, "judged": len(pairs), "text": text}
+            "better": better, "worse": worse, "unchanged": same, "judged": judged, "text": text}
 
 
 def explain(v: Any, target: Target | None) -> dict[str, Any] | None:

@@ -230,6 +230,13 @@ def test_candidates_train_apart_and_sit_beside_the_unchanged_headline(bench_home
     Path("engine.yaml").write_text(WITH_AXES)
     assert _run(capsys)[:2] == (6, 2)
     before = _compare(capsys)
+    # the candidate has not trained: it says so, and its axis claims no movement it has not judged
+    untrained = {e["axis"]: e for e in {t["target"]: t for t in before["targets"]}[
+        "mle/narrow/SGD/fit.std-quarter"]["sensitivity"]}["std"]
+    assert untrained["outcome"] == "not run"
+    assert untrained["verdict"] == "not run: not trained under std=0.25 (`bench run --sensitivity std` trains it)"
+    assert {a["axis"]: a["candidates"][0]["text"] for a in before["sensitivity"]}["std"] == (
+        "std=0.25 (narrower): not judged: none of its 5 targets has a verdict on both sides")
     # narrow under std 0.25: 3 runs of its own; wide is not touched; the reading trains nothing
     trained, _, text = _run(capsys, "--sensitivity")
     assert trained == 3
