@@ -50,6 +50,10 @@ def test_a_budget_edit_retrains_and_reports_the_new_value(bench_home, capsys):
     assert run(capsys, ENGINE) == (6, 2)
     before = compare(capsys)
     shorter = ENGINE.replace("smoke: {steps: 300}", "smoke: {steps: 30}")
+    # edited and not yet run: the store holds the jobs' earlier version only, and says so
+    stale = compare(capsys, shorter)["mle/narrow/SGD/fit.mean"]
+    assert stale["verdict"] == ("not run: no runs of the current version of the suite (its runs are superseded; "
+                                "run `bench run` again)")
     assert run(capsys, shorter) == (6, 2)  # every run's budget changed
     after = compare(capsys, shorter)
     old_ids = set(before["mle/narrow/SGD/fit.mean"]["run_ids"])
