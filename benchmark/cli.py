@@ -275,6 +275,7 @@ def _prepare_training(args):
                                   else None, checkpoint_every=args.checkpoint_every, numerics=_numerics(args),
                                   batch=args.batch)
     runner.open_settings_storage(settings)  # a locked, refused or unwritable storage fails here
+
     for suite, _ in plans:
         tracker.experiment_id(suite.suite)  # created once here, not raced by workers
     return tracker, settings, plans
@@ -299,6 +300,19 @@ def _report(outcomes) -> str:
             + "".join(f"\n  {o.key}: {words.get(o.status, '')}{o.reason}" for o in not_done))
 
 
+BUSY_CHECK_SECONDS = 60  # a run estimated longer is told when other work keeps the cores busy (numerics.busy_note)
+
+
+def _say_if_busy(args, found) -> None:
+    """A run of more than a minute, starting where other work keeps the cores busy, says what that costs."""
+    from benchmark import numerics
+
+    if sum(e.estimated_seconds or 0.0 for e in found) > BUSY_CHECK_SECONDS:
+        note = numerics.busy_note(args.workers, numerics.busy_cores())
+        if note:
+            print(f"  {note}", file=sys.stderr)
+
+
 def cmd_run(args) -> int:
     from benchmark import adaptive, estimate, leaderboard, notes, planner, progress, release, results, runner
     from benchmark.storage import redact
@@ -315,6 +329,7 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         found = estimate.estimate(jobs, tracker, batch=args.batch)
         print(f"  {estimate.summary(found)}", file=sys.stderr)
+        _say_if_busy(args, found)
         if any(job.seed_limit > len(job.seeds) for job in jobs):
             at_most = estimate.estimate(adaptive.worst_case(jobs), tracker, batch=args.batch)
             print(f"  {estimate.worst_case(found, at_most)}", file=sys.stderr)

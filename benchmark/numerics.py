@@ -22,6 +22,7 @@ import functools
 import os
 import platform
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,39 @@ def training_threads() -> int:
     suite at smoke gave 27 of 52 values different at 1 thread and at 2), which is why it is part of the
     platform: processes that share a store train the same runs only where they use the same count."""
     return _threads or max(1, (os.cpu_count() or 1) // _workers)
+
+
+def busy_cores(window: float = 0.25) -> float | None:
+    """How many cores other work keeps busy right now: the non-idle share of every core's time over ``window``
+    seconds (/proc/stat), times the cores; this process is idle meanwhile. None where /proc/stat is missing. (The
+    load average would also count a run that just ended: it decays over minutes.)"""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)  # all, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(window)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    spent = total1 - total0
+    return (os.cpu_count() or 1) * (1 - (idle1 - idle0) / spent) if spent > 0 else None
+
+
+def busy_note(workers: int, busy: float | None, cores: int | None = None) -> str | None:
+    """One line for a training command that starts on a machine whose cores other work keeps ``busy``, or None.
+    Training threads spin at every parallel region waiting for each other, and one that shares its core with
+    other work makes its partners wait a time slice at each of a step's hundreds of small operations: measured
+    here (``benchmarks/contended_threads.py``), a 2-thread step beside a running `bench run` took 4.9× (one run
+    alone) and 5.0× (a 12-member batch) its quiet time, a 1-thread step 1.1× and 1.0×."""
+    cores = cores or os.cpu_count() or 1
+    threads = training_threads()
+    if busy is None or busy < 0.5 or threads < 2 or threads * max(1, workers) + busy <= cores:
+        return None  # one thread waits on no one; where spare cores hold the other work, nothing waits
+    return (f"note: other work keeps {busy:.1f} of this machine's {cores} cores busy, and each worker trains with "
+            f"{threads} threads, which wait on each other wherever other work holds a core: steps may take several "
+            "times their estimate. Let the other work finish, or train with fewer threads (--threads or --workers; "
+            "the thread count is part of a run's platform, so the numbers then differ in the last bits).")
 
 
 def set_training_threads() -> None:

@@ -277,3 +277,35 @@ def test_the_leaderboard_keeps_every_paper_whatever_ran(bench_home, capsys):
     assert {s["suite"] for s in data["suites"]} == shipped
     others = [t for s in data["suites"] if s["suite"] != "gan_divergences" for t in s["targets"]]
     assert others and all(t["verdict"].startswith("not run") for t in others)
+
+
+def test_a_run_is_told_when_other_work_holds_the_cores_its_threads_need(monkeypatch, tmp_path):
+    """Threads that share cores with other work wait on each other (benchmarks/contended_threads.py: a 2-thread
+    step 5× slower beside a running `bench run`, a 1-thread step not): the note comes where that happens only."""
+    monkeypatch.setattr(numerics.os, "cpu_count", lambda: 2)
+    try:
+        numerics.use_workers(1)  # 2 threads
+        assert numerics.busy_note(1, 0.1) is None  # an idle machine
+        assert numerics.busy_note(1, None) is None  # no /proc/stat: nothing to say
+        note = numerics.busy_note(1, 1.9)
+        assert note.startswith("note: other work keeps 1.9 of this machine's 2 cores busy, and each worker trains "
+                               "with 2 threads")
+        numerics.use_workers(2)  # 1 thread each: a thread waits on no one
+        assert numerics.busy_note(2, 1.9) is None
+        numerics.use_workers(1, threads=1)
+        assert numerics.busy_note(1, 1.9) is None
+    finally:
+        numerics.use_workers(1)
+    # the sample: the non-idle share of the cores' time between two readings of /proc/stat
+    stat = tmp_path / "stat"
+    readings = iter(["cpu  100 0 100 800 0 0 0 0 0 0\n", "cpu  150 0 150 900 0 0 0 0 0 0\n"])
+    real_path = numerics.Path
+
+    def fake_path(p):
+        if str(p) == "/proc/stat":
+            stat.write_text(next(readings))
+            return stat
+        return real_path(p)
+
+    monkeypatch.setattr(numerics, "Path", fake_path)
+    assert numerics.busy_cores(window=0) == pytest.approx(2 * 100 / 200)
