@@ -275,7 +275,6 @@ def _prepare_training(args):
                                   else None, checkpoint_every=args.checkpoint_every, numerics=_numerics(args),
                                   batch=args.batch)
     runner.open_settings_storage(settings)  # a locked, refused or unwritable storage fails here
-
     for suite, _ in plans:
         tracker.experiment_id(suite.suite)  # created once here, not raced by workers
     return tracker, settings, plans
