@@ -151,16 +151,25 @@ def _datasets_of_the_suites() -> list[tuple[str, dict]]:
     return seen
 
 
-def _load(loader: str, params: dict, stand_ins: Path):
-    """The dataset from the embedded data, or, when it reads files, from the stand-ins of those files."""
-    try:
-        return api.DATASETS[loader](data_dir=None, **params)
-    except DatasetMissing:
-        pass
-    try:
-        return api.DATASETS[loader](data_dir=stand_ins, **params)
-    except DatasetMissing as missing:  # e.g. the engine tests' plug-in that needs a fixture file of its own
-        pytest.skip(f"{loader}: no stand-in for {missing}")
+@pytest.fixture(scope="module")
+def plugin_files(tmp_path_factory) -> Path:
+    """The file the engine tests' plug-in dataset ``test_needs_file`` reads (tests/engine_plugins.py), kept apart
+    from the shared stand-ins, where the engine tests rely on its absence."""
+    root = tmp_path_factory.mktemp("plugin_files")
+    (root / "fixture").mkdir()
+    (root / "fixture" / "data.txt").write_text("present\n")
+    return root
+
+
+def _load(loader: str, params: dict, stand_ins: Path, plugin_files: Path):
+    """The dataset from the embedded data, or, when it reads files, from the stand-ins of those files (the shipped
+    datasets) or the test plug-ins' own files; a dataset none of them can build is a gap in the stand-ins."""
+    for data_dir in (None, stand_ins, plugin_files):
+        try:
+            return api.DATASETS[loader](data_dir=data_dir, **params)
+        except DatasetMissing as missing:
+            why = missing
+    pytest.fail(f"{loader}: no stand-in for {why}")
 
 
 DATASETS_OF_THE_SUITES = _datasets_of_the_suites()  # read once: each read loads every shipped suite
@@ -168,8 +177,8 @@ DATASETS_OF_THE_SUITES = _datasets_of_the_suites()  # read once: each read loads
 
 @pytest.mark.parametrize("loader,params", DATASETS_OF_THE_SUITES,
                          ids=[f"{n}{p or ''}" for n, p in DATASETS_OF_THE_SUITES])
-def test_each_dataset_offers_what_it_declares(loader, params, stand_ins):
-    ds = _load(loader, params, stand_ins)
+def test_each_dataset_offers_what_it_declares(loader, params, stand_ins, plugin_files):
+    ds = _load(loader, params, stand_ins, plugin_files)
     offers = contracts.offered(ds)
     for name in offers:
         assert isinstance(ds, contracts.DATASET_CAPABILITIES[name]), f"{loader} declares {name} but lacks it"
@@ -239,8 +248,8 @@ def test_the_recorder_sees_what_a_method_reads():
 
 
 @pytest.mark.parametrize("job", _jobs_per_method(), ids=lambda j: f"{j.method_name}-{j.dataset}")
-def test_each_trained_model_provides_what_its_method_declares(job, stand_ins):
-    ds = _load(job.loader, job.dataset_params, stand_ins)
+def test_each_trained_model_provides_what_its_method_declares(job, stand_ins, plugin_files):
+    ds = _load(job.loader, job.dataset_params, stand_ins, plugin_files)
     reads = _record_reads_by_methods(ds)
     # what a model provides does not depend on its size: narrow networks on small batches, a few steps
     budget = {**job.budget, "steps": min(int(job.budget.get("steps", 2)), 4), "width": 0.25,
