@@ -178,7 +178,8 @@ def _check(member: Member, first: Member) -> None:
     if str(hp.get("optimizer", "adam")) not in ("adam", "adagrad"):
         raise ValueError(f"unknown optimizer '{hp.get('optimizer')}' (adam or adagrad)")
     if shared_values("cegan_2d", hp, {}) != shared_values("cegan_2d", first.hp, {}):
-        raise ValueError(f"all members of one call must share {', '.join(SHARED['cegan_2d'])} (group them by them)")
+        raise ValueError(f"all members of one call must share {', '.join(SHARED['cegan_2d'])} (batching.batches "
+                         "groups runs by them)")
     batch = int(hp["batch_size"])
     if member.data.ndim != 2 or member.data.shape[1] != 2 or len(member.data) < batch:
         raise ValueError(f"member data must be (n ≥ batch_size, 2), not {tuple(member.data.shape)}")

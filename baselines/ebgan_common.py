@@ -435,8 +435,9 @@ class AdversarialTraining(Program):
         self.opt_g = _optimizer(kind, self.gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]),
                                 float(hp["beta1"]))
         # egan_knn.py's second Adam state of the discriminator's hidden layers, for discriminator-only steps
-        self.opt_d_only = (_optimizer(kind, trunk_parameters(self.disc), float(hp["lr"]), float(hp["beta1"]))
-                           if hp.get("separate_d_step_adam") else None)
+        trunk = trunk_parameters(self.disc) if hp.get("separate_d_step_adam") else None
+        self.opt_d_only = _optimizer(kind, trunk, float(hp["lr"]), float(hp["beta1"])) if trunk else None
+        self.in_trunk = [any(p is q for q in trunk) for p in self.disc.parameters()] if trunk else []
         self.lbound, self.rbound = switch_bounds(hp)
         self.steps = ctx.steps
         epochs = int(hp["niter"]) + int(hp["niter_decay"])
@@ -487,7 +488,8 @@ class AdversarialTraining(Program):
         grads_d = torch.autograd.grad(cost_d, list(self.disc.parameters()), retain_graph=True)
         grads_g = torch.autograd.grad(cost_g, list(self.gen.parameters()), retain_graph=entropy is not None)
         if mode == "d" and self.opt_d_only is not None:
-            _apply_split(self.opt_d, self.opt_d_only, self.disc, clip_total_norm(grads_d, self.max_norm))
+            _apply_split(self.opt_d, self.opt_d_only, self.disc, self.in_trunk,
+                         clip_total_norm(grads_d, self.max_norm))
         elif mode in ("all", "d"):
             _apply(self.opt_d, self.disc, clip_total_norm(grads_d, self.max_norm))
         if mode in ("all", "g"):
@@ -556,17 +558,16 @@ def trunk_parameters(disc: nn.Module) -> list[nn.Parameter]:
 
 
 def _apply_split(opt: torch.optim.Optimizer, opt_trunk: torch.optim.Optimizer, net: nn.Module,
-                 grads: tuple[torch.Tensor, ...]) -> None:
+                 in_trunk: list[bool], grads: tuple[torch.Tensor, ...]) -> None:
     """A discriminator-only step of egan_knn.py: the output layer moves with its one Adam state (in ``opt``), the
-    layers below it with their second one (``opt_trunk``); ``opt``'s state of those layers stays as it was (a
-    parameter without a gradient is skipped by torch.optim)."""
-    trunk = {id(p) for p in trunk_parameters(net)}
+    layers below it (``in_trunk``, per parameter) with their second one (``opt_trunk``); ``opt``'s state of those
+    layers stays as it was (a parameter without a gradient is skipped by torch.optim)."""
     params = list(net.parameters())
-    for p, g in zip(params, grads, strict=True):
-        p.grad = None if id(p) in trunk else g
+    for p, g, trunk in zip(params, grads, in_trunk, strict=True):
+        p.grad = None if trunk else g
     opt.step()
-    for p, g in zip(params, grads, strict=True):
-        p.grad = g if id(p) in trunk else None
+    for p, g, trunk in zip(params, grads, in_trunk, strict=True):
+        p.grad = g if trunk else None
     opt_trunk.step()
     opt.zero_grad(set_to_none=True)
     opt_trunk.zero_grad(set_to_none=True)

@@ -18,6 +18,7 @@ column); a claim over cells of one row is shown at the end of that row.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from benchmark.check import Verdict
@@ -77,11 +78,10 @@ def shape(suite: Suite, verdicts: list[Verdict]) -> tuple[list[Grid], list[Verdi
     targets = {t.id: t for t in suite.all_targets}
     grids: list[Grid] = []
     taken: set[str] = set()
-    shared_refs = {ref for ref in (t.paper_ref for t in suite.tables)
-                   if sum(t.paper_ref == ref for t in suite.tables) > 1}
+    tables_per_ref = Counter(t.paper_ref for t in suite.tables)
     for i, table in enumerate(suite.tables):
         # two tables printed under one reference (one section's two experiments) are told apart by name
-        title = (table.name or f"{table.paper_ref} ({table.experiment})") if table.paper_ref in shared_refs \
+        title = (table.name or f"{table.paper_ref} ({table.experiment})") if tables_per_ref[table.paper_ref] > 1 \
             else table.paper_ref
         grid = _from_table_spec(i, table, title, by_id, targets, taken)
         if grid is not None:
