@@ -188,6 +188,12 @@ def make_inference_net(init_std: float, noise_dim: int = NOISE_DIM, hidden: int 
         init_std)
 
 
+def make_inference_head(init_std: float, noise_dim: int = NOISE_DIM, hidden: int = HIDDEN) -> nn.Linear:
+    """synthetic/network.py init_infer_model with share=True (lines 38-51): only the output layer, (µ, log σ) of
+    q(z | x) from the discriminator's hidden layers."""
+    return _init_normal(nn.Linear(hidden, 2 * noise_dim), init_std)
+
+
 def is_image(hp: dict[str, Any]) -> bool:
     return hp.get("net") is not None
 
@@ -412,8 +418,12 @@ BUDGET: dict[str, HParam] = {
 
 class AdversarialTraining(Program):
     """The shared training of the four models (egan_knn.py, binary_gan.py): both networks' costs from one
-    forward pass, each network updated or not by the previous step's switch. ``entropy_factory(hp, device, ctx)``
-    builds the entropy term after the networks, so that its parameters are drawn after theirs."""
+    forward pass, each network updated or not by the previous step's switch. ``entropy_factory(hp, device, ctx,
+    disc)`` builds the entropy term after the networks, so that its parameters are drawn after theirs.
+
+    An entropy term that ``shares_trunk`` (knn_nist/egan_knn.py's inference head on the discriminator's hidden
+    layers) has its cost join the discriminator's gradient there, and those layers move on every step (updates_e
+    is in train_op_all, train_op_d and train_op_g); its own head moves with the generator."""
 
     def __init__(self, ctx: RunContext, objective: Objective, energy_sign: float, entropy: EntropyTerm | None = None,
                  entropy_factory: Any = None, label: str = "") -> None:
@@ -423,7 +433,8 @@ class AdversarialTraining(Program):
         self.device = device = ctx.device
         gen, disc = build_networks(hp)
         self.gen, self.disc = gen.to(device), disc.to(device)
-        self.entropy = entropy_factory(hp, device, ctx) if entropy_factory is not None else entropy
+        self.entropy = entropy_factory(hp, device, ctx, self.disc) if entropy_factory is not None else entropy
+        self.shared = bool(getattr(self.entropy, "shares_trunk", False))
         self.bs = int(hp["batch_size"])
         self.data = BatchStream(training_data(ctx.dataset, hp), self.bs, ctx.np_rng("data/order"))
         self.noise, self.noise_dim = str(hp.get("noise", "normal")), noise_dim_of(hp)
@@ -437,6 +448,8 @@ class AdversarialTraining(Program):
         # egan_knn.py's second Adam state of the discriminator's hidden layers, for discriminator-only steps
         trunk = trunk_parameters(self.disc) if hp.get("separate_d_step_adam") else None
         self.opt_d_only = _optimizer(kind, trunk, float(hp["lr"]), float(hp["beta1"])) if trunk else None
+        if trunk is None and self.shared:
+            trunk = trunk_parameters(self.disc)
         self.in_trunk = [any(p is q for q in trunk) for p in self.disc.parameters()] if trunk else []
         self.lbound, self.rbound = switch_bounds(hp)
         self.steps = ctx.steps
@@ -484,17 +497,25 @@ class AdversarialTraining(Program):
         if self.l2:
             cost_d = cost_d + self.l2 * sum((p ** 2).sum() for p in self.disc.parameters())
             cost_g = cost_g + self.l2 * sum((p ** 2).sum() for p in self.gen.parameters())
-        # gradients of both costs from this one forward pass, applied together (theano updates)
-        grads_d = torch.autograd.grad(cost_d, list(self.disc.parameters()), retain_graph=True)
+        # gradients of both costs from this one forward pass, applied together (theano updates); a shared trunk's
+        # gradient is that of cost_d + the entropy cost (knn_nist/egan_knn.py cost_e = cost_d + cost_i)
+        grads_d = torch.autograd.grad(cost_d + ent if self.shared else cost_d, list(self.disc.parameters()),
+                                      retain_graph=True)
         grads_g = torch.autograd.grad(cost_g, list(self.gen.parameters()), retain_graph=entropy is not None)
+        head_grads = entropy.head_grads(ent) if self.shared else None  # before any parameter moves
         if mode == "d" and self.opt_d_only is not None:
             _apply_split(self.opt_d, self.opt_d_only, self.disc, self.in_trunk,
                          clip_total_norm(grads_d, self.max_norm))
         elif mode in ("all", "d"):
             _apply(self.opt_d, self.disc, clip_total_norm(grads_d, self.max_norm))
+        elif self.shared:  # a generator step moves the shared layers too (train_op_g = updates_ieg)
+            _apply_trunk(self.opt_d, self.disc, self.in_trunk, clip_total_norm(grads_d, self.max_norm))
         if mode in ("all", "g"):
             _apply(self.opt_g, self.gen, clip_total_norm(grads_g, self.max_norm))
-        extra = entropy.update(x_fake.detach(), z) if entropy is not None else {}
+        if self.shared:
+            extra = entropy.move_head(head_grads, mode in ("all", "g"), ent)
+        else:
+            extra = entropy.update(x_fake.detach(), z) if entropy is not None else {}
         counts[mode] += 1
         return {"cost_d": self.values["gap"], "E_T": e_real.detach().mean(), "E_F": e_fake.detach().mean(),
                 "entropy_term": ent.detach(), "lr": lr, "frac_all": counts["all"] / step,
@@ -555,6 +576,16 @@ def trunk_parameters(disc: nn.Module) -> list[nn.Parameter]:
     head = disc.head if hasattr(disc, "head") else disc[-1]
     own = {id(p) for p in head.parameters()}
     return [p for p in disc.parameters() if id(p) not in own]
+
+
+def _apply_trunk(opt: torch.optim.Optimizer, net: nn.Module, in_trunk: list[bool],
+                 grads: tuple[torch.Tensor, ...]) -> None:
+    """Only the layers below the output layer move (``in_trunk``, per parameter); the output layer's parameters
+    get no gradient, so torch.optim leaves them and their state as they were."""
+    for p, g, trunk in zip(net.parameters(), grads, in_trunk, strict=True):
+        p.grad = g if trunk else None
+    opt.step()
+    opt.zero_grad(set_to_none=True)
 
 
 def _apply_split(opt: torch.optim.Optimizer, opt_trunk: torch.optim.Optimizer, net: nn.Module,

@@ -12,7 +12,9 @@ FAMILIES: dict[str, dict[str, Any]] = {
     # Dai et al. (2017) 2-D models: the fully connected pair of Appendix B.1, without the image options
     "cegan_2d": {"net": None, "smooth": 0.0, "l2": 0.0, "max_grad_norm": None, "energy_form": "identity",
                  # egan_knn.py's second Adam state for discriminator-only steps: trained alone, not batched
-                 "separate_d_step_adam": False},
+                 "separate_d_step_adam": False,
+                 # q as a head on the discriminator's hidden layers (knn_nist/egan_knn.py's): trained alone
+                 "vi_q": "separate"},
 }
 
 # family -> settings every member of one batch shares (besides its steps and device, which the worker groups

@@ -359,3 +359,45 @@ def test_misses_sharing_a_reason_are_one_line_in_the_terminal():
     assert lines[1] == "Why the counted misses miss (5 unexplained, 1 explained):"
     assert lines[2:] == [f"  5 targets (table3/mnist/0, table3/mnist/1, ...): {missing}",
                          "  table2/biased/x: explained by batch_size=1000"]
+
+
+def test_a_knn_nist_q_is_a_head_on_the_discriminators_hidden_layers_which_move_on_every_step():
+    """``vi_q: knn_nist`` (knn_nist/egan_knn.py's VI on the 2-D networks): q is one linear layer on D's hidden
+    layers; those layers move on every step with one Adam state (updates_e), D's output layer only on steps that
+    update D, q's head only on steps that update G; q's NLL moves the hidden layers away from the headline's."""
+    import torch
+
+    from baselines.ebgan_common import trunk_parameters
+    from baselines.egan_ent_vi import SharedTrunkVI
+    from benchmark import batch_families
+    from benchmark.api import DATASETS, METHODS, RunContext
+
+    def trained(steps: int, **extra):
+        hp = planner.run_hparams("egan_ent_vi", "cegan_gmm4", **extra)
+        ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
+                         budget={"steps": steps})
+        program = METHODS["egan_ent_vi"]().setup(ctx)
+        for step in range(1, steps + 1):
+            program.step(step, False)
+        return program
+
+    # a lower bound the gap soon crosses: steps of all three kinds within 60 (7 both, 1 D only, 52 G only)
+    shared = trained(60, vi_q="knn_nist", lbound=-0.005)
+    assert isinstance(shared.entropy, SharedTrunkVI)
+    counts = shared.values["counts"]
+    assert min(counts.values()) > 0
+    trunk = trunk_parameters(shared.disc)
+    head = [p for p in shared.disc.parameters() if all(p is not q for q in trunk)]
+    q_head = list(shared.entropy.net.parameters())
+    assert len(trunk) == 4 and len(head) == 2 and [tuple(p.shape) for p in q_head] == [(8, 128), (8,)]
+    steps = lambda opt, params: {int(opt.state[p]["step"]) if p in opt.state else 0 for p in params}  # noqa: E731
+    assert steps(shared.opt_d, trunk) == {60}
+    assert steps(shared.opt_d, head) == {counts["all"] + counts["d"]}
+    assert steps(shared.entropy.opt, q_head) == {counts["all"] + counts["g"]}
+    headline = trained(60, lbound=-0.005)
+    assert not isinstance(headline.entropy, SharedTrunkVI)
+    assert not all(torch.equal(a, b) for a, b in zip(shared.disc.parameters(), headline.disc.parameters(),
+                                                     strict=True))
+    # the batched trainer implements the separate q only: such a run trains alone
+    assert batch_families.uncovered("cegan_2d", {"vi_q": "knn_nist"}, {}) == ["vi_q"]
+    assert batch_families.covers("cegan_2d", {"vi_q": "separate"}, {})
