@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.cegan_image_networks import ARCHS, ImageDiscriminator, arch, make_image_generator
+from baselines.lasagne_updates import LasagneAdagrad, LasagneAdam
 from benchmark.api import RunContext, TrainResult
 from benchmark.budget import replacing
 from benchmark.contracts import ImageSplits, TrainSet, as_offered, offered
@@ -109,6 +110,10 @@ TRAINING_HPARAMS: dict[str, HParam] = {
     "lr_decay": LR_DECAY, "niter": Int(REQUIRED, low=0), "niter_decay": Int(REQUIRED, low=0),
     "multiplier": Float(REQUIRED, low=0, doc="generator lr / discriminator lr"), "beta1": Float(0.0, low=0, high=1),
     "smooth": Float(0.0, low=0), "l2": Float(0.0, low=0), "max_grad_norm": Float(None, low=0),
+    # the original's Adam and Adagrad are Lasagne's, which place epsilon otherwise than torch.optim's
+    # (baselines/lasagne_updates.py); ours are torch's, and every run recorded before this setting existed trained so
+    "lasagne_updates": replace(Bool(False, doc="Adam and Adagrad with Lasagne's arithmetic (epsilon placed as the "
+                                           "original's optimisers place it)"), absent_by_default=True),
 }
 
 # The EGAN update switch on the previous step's E_T − E_F, and the margin of cost_d (egan_knn.py).
@@ -397,11 +402,11 @@ class BatchStream:
         return self.data[idx]
 
 
-def _optimizer(kind: str, params: Any, lr: float, beta1: float) -> torch.optim.Optimizer:
+def _optimizer(kind: str, params: Any, lr: float, beta1: float, lasagne: bool = False) -> torch.optim.Optimizer:
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), eps=1e-8)
+        return (LasagneAdam if lasagne else torch.optim.Adam)(params, lr=lr, betas=(beta1, 0.999), eps=1e-8)
     if kind == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=1e-6)  # Lasagne's adagrad epsilon
+        return (LasagneAdagrad if lasagne else torch.optim.Adagrad)(params, lr=lr, eps=1e-6)  # Lasagne's epsilon
     raise ValueError(f"unknown optimizer '{kind}' (adam or adagrad)")
 
 
@@ -441,13 +446,13 @@ class AdversarialTraining(Program):
         self.form = str(hp.get("energy_form", "identity"))
         self.smooth, self.l2 = float(hp.get("smooth", 0.0)), float(hp.get("l2", 0.0))
         self.max_norm = hp.get("max_grad_norm")
-        kind = str(hp.get("optimizer", "adam"))
-        self.opt_d = _optimizer(kind, self.disc.parameters(), float(hp["lr"]), float(hp["beta1"]))
+        kind, lasagne = str(hp.get("optimizer", "adam")), bool(hp.get("lasagne_updates", False))
+        self.opt_d = _optimizer(kind, self.disc.parameters(), float(hp["lr"]), float(hp["beta1"]), lasagne)
         self.opt_g = _optimizer(kind, self.gen.parameters(), float(hp["lr"]) * float(hp["multiplier"]),
-                                float(hp["beta1"]))
+                                float(hp["beta1"]), lasagne)
         # egan_knn.py's second Adam state of the discriminator's hidden layers, for discriminator-only steps
         trunk = trunk_parameters(self.disc) if hp.get("separate_d_step_adam") else None
-        self.opt_d_only = _optimizer(kind, trunk, float(hp["lr"]), float(hp["beta1"])) if trunk else None
+        self.opt_d_only = _optimizer(kind, trunk, float(hp["lr"]), float(hp["beta1"]), lasagne) if trunk else None
         if trunk is None and self.shared:
             trunk = trunk_parameters(self.disc)
         self.in_trunk = [any(p is q for q in trunk) for p in self.disc.parameters()] if trunk else []

@@ -47,6 +47,7 @@ from baselines.ebgan_common import (
     make_inference_head,
     state_of,
 )
+from baselines.lasagne_updates import LasagneAdam
 from benchmark.api import Method, RunContext, register_method
 from benchmark.hparams import Choice, Float
 
@@ -68,9 +69,9 @@ def scripts_nll(z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
 
 class VIEntropy:
     def __init__(self, net: torch.nn.Module, weight: float, lr: float, beta1: float,
-                 max_grad_norm: float | None = None) -> None:
+                 max_grad_norm: float | None = None, lasagne: bool = False) -> None:
         self.net, self.weight, self.max_grad_norm = net, weight, max_grad_norm
-        self.opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(beta1, 0.999))
+        self.opt = (LasagneAdam if lasagne else torch.optim.Adam)(net.parameters(), lr=lr, betas=(beta1, 0.999))
         self.parts = {"q_net": self.net, "q_opt": self.opt}  # checkpointed with the training's own parts
 
     def bound(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -112,8 +113,8 @@ class SharedTrunkVI(VIEntropy):
     shares_trunk = True
 
     def __init__(self, head: torch.nn.Module, trunk: torch.nn.Module, weight: float, lr: float, beta1: float,
-                 max_grad_norm: float | None = None) -> None:
-        super().__init__(head, weight, lr, beta1, max_grad_norm)
+                 max_grad_norm: float | None = None, lasagne: bool = False) -> None:
+        super().__init__(head, weight, lr, beta1, max_grad_norm, lasagne)
         self.trunk = trunk
         self.last_bound: torch.Tensor | None = None
 
@@ -170,10 +171,10 @@ class EGANEntVI(Method):
                     raise ValueError("vi_q: knn_nist is the 2-D networks' reading; the image nets keep q separate")
                 head = make_inference_head(float(init_q)).to(device)
                 return SharedTrunkVI(head, disc[:-1], float(hp["vi_weight"]), float(hp["lr"]), float(hp["beta1"]),
-                                     hp.get("max_grad_norm"))
+                                     hp.get("max_grad_norm"), bool(hp.get("lasagne_updates", False)))
             net = build_inference_net(hp, float(init_q)).to(device)
             return VIEntropy(net, float(hp["vi_weight"]), float(hp["lr"]), float(hp["beta1"]),
-                             hp.get("max_grad_norm"))
+                             hp.get("max_grad_norm"), bool(hp.get("lasagne_updates", False)))
 
         return AdversarialTraining(ctx, EnergyObjective(hp.get("margin")), energy_sign=1.0,
                                    entropy_factory=factory, label="EGAN-Ent-VI")

@@ -14,7 +14,9 @@ FAMILIES: dict[str, dict[str, Any]] = {
                  # egan_knn.py's second Adam state for discriminator-only steps: trained alone, not batched
                  "separate_d_step_adam": False,
                  # q as a head on the discriminator's hidden layers (knn_nist/egan_knn.py's): trained alone
-                 "vi_q": "separate"},
+                 "vi_q": "separate",
+                 # Lasagne's optimiser arithmetic (baselines/lasagne_updates.py): trained alone
+                 "lasagne_updates": False},
 }
 
 # family -> settings every member of one batch shares (besides its steps and device, which the worker groups

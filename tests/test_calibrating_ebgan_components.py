@@ -144,3 +144,54 @@ def test_the_update_switch_reads_the_resolved_bounds():
     assert switch_bounds(run_hparams("gan_cegan", "cegan_gmm4")) == (-math.inf, math.inf)
     with pytest.raises(KeyError, match="rbound"):  # half a switch is a bug, not a default
         switch_bounds({"lbound": -1.0})
+
+
+def test_lasagne_optimisers_place_epsilon_as_lasagne_does_and_differ_from_torch_only_on_tiny_gradients():
+    """Lasagne's adagrad steps lr·g/sqrt(Σg² + ε), torch's lr·g/(sqrt(Σg²) + ε); Lasagne's adam steps
+    a_t·m/(sqrt(v) + ε), a_t = lr·sqrt(1 − β2^t)/(1 − β1^t). On a gradient of 1e-5 (Adagrad) or 1e-7 (Adam, β1 = 0)
+    the first steps differ several-fold; on a gradient of 1 they agree to float rounding."""
+    import torch
+
+    from baselines.lasagne_updates import LasagneAdagrad, LasagneAdam
+
+    def first_step(opt_class, grad, **kw):
+        p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = opt_class([p], lr=1e-3, **kw)
+        p.grad = torch.full_like(p, grad)
+        opt.step()
+        return -float(p.detach())
+
+    tiny = first_step(LasagneAdagrad, 1e-5, eps=1e-6)
+    assert abs(tiny - 1e-3 * 1e-5 / math.sqrt(1e-10 + 1e-6)) < 1e-15  # ≈ 1e-5: a hundredth of lr
+    assert abs(first_step(torch.optim.Adagrad, 1e-5, eps=1e-6) - 1e-3 * 1e-5 / (1e-5 + 1e-6)) < 1e-15
+    a_1 = 1e-3 * math.sqrt(1 - 0.999)
+    lasagne_adam = first_step(LasagneAdam, 1e-7, betas=(0.0, 0.999), eps=1e-8)
+    assert abs(lasagne_adam - a_1 * 1e-7 / (math.sqrt(0.001) * 1e-7 + 1e-8)) < 1e-15  # ≈ 0.24·lr
+    torch_adam = first_step(torch.optim.Adam, 1e-7, betas=(0.0, 0.999), eps=1e-8)
+    assert torch_adam / lasagne_adam > 3.5
+    for lasagne_cls, torch_cls, kw in ((LasagneAdagrad, torch.optim.Adagrad, {"eps": 1e-6}),
+                                       (LasagneAdam, torch.optim.Adam, {"betas": (0.0, 0.999), "eps": 1e-8})):
+        assert abs(first_step(lasagne_cls, 1.0, **kw) / first_step(torch_cls, 1.0, **kw) - 1) < 1e-5
+
+
+def test_a_run_with_lasagne_updates_trains_alone_and_moves_otherwise_than_the_headline():
+    import torch
+
+    from baselines.lasagne_updates import LasagneAdagrad
+    from benchmark import batch_families, planner
+    from benchmark.api import DATASETS, METHODS, RunContext
+
+    def trained(**extra):
+        hp = planner.run_hparams("gan_cegan", "cegan_gmm4", **extra)
+        ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
+                         budget={"steps": 5})
+        program = METHODS["gan_cegan"]().setup(ctx)
+        for step in range(1, 6):
+            program.step(step, False)
+        return program
+
+    lasagne, headline = trained(lasagne_updates=True), trained()
+    assert isinstance(lasagne.opt_g, LasagneAdagrad) and isinstance(headline.opt_g, torch.optim.Adagrad)
+    assert not all(torch.equal(a, b) for a, b in zip(lasagne.gen.parameters(), headline.gen.parameters(),
+                                                     strict=True))
+    assert batch_families.uncovered("cegan_2d", {"lasagne_updates": True}, {}) == ["lasagne_updates"]
