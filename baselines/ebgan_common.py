@@ -22,8 +22,9 @@ Facts from the authors' code (zihangdai/cegan_iclr2017, read for facts only):
   (lines 357-365) decays the lr while it is above lr_min, so its last decay may end below it (the spirals EGANs'
   final epoch: 9.9e-6 against our floor 1e-5); the k-NN distances are float32 sqrt(|x|² + |y|² − 2x·y) without a
   clamp (lines 136-137), so a self-distance that rounds below zero is NaN and sorts last, shifting that sample's
-  neighbour window by one; ours never does (the sample itself is always its own nearest). The optimisers are Lasagne's, whose
-  epsilon torch.optim places otherwise: a sensitivity axis (``lasagne_updates``, baselines/lasagne_updates.py).
+  neighbour window by one; ours never does (the sample itself is always its own nearest). The optimisers are
+  Lasagne's, whose epsilon torch.optim places otherwise: a sensitivity axis (``lasagne_updates``,
+  baselines/lasagne_updates.py).
 
 With a reduced step budget the epoch-based schedule is compressed onto the steps that are run,
 so a short run sees the same learning-rate shape as the original 20K/100K-step one.
