@@ -101,12 +101,17 @@ class PaperView:
     @property
     def provenance(self) -> str:
         """Once per paper: what its verdicts' runs were trained with and where (each verdict has its own)."""
-        keys = ("git_commit", "torch_version", "device", "gpu", "cpu_model", "cpu_capability")
+        keys = ("git_commit", "git_uncommitted", "torch_version", "device", "gpu", "cpu_model", "cpu_capability")
         seen = {k: sorted({value for v in self.verdicts for value in v.provenance.get(k, {})}) for k in keys}
         seen["finished"] = sorted({v.provenance["finished"] for v in self.verdicts if "finished" in v.provenance})
         if not any(seen.values()):
             return ""
         commits = ", ".join(c[:7] if c not in ("unknown", "not recorded") else c for c in seen["git_commit"])
+        clean = ("0", "unknown", "not recorded")
+        edited = sum(any(value not in clean for value in v.provenance.get("git_uncommitted", {}))
+                     for v in self.verdicts)
+        if edited:
+            commits += f" ({edited} verdicts read runs trained with uncommitted changes to it)"
         where = [f"device {', '.join(seen['device'])}"]
         if [g for g in seen["gpu"] if g != "not recorded"]:
             where.append(f"GPU {', '.join(g for g in seen['gpu'] if g != 'not recorded')}")

@@ -136,13 +136,27 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def git_commit() -> str:
+def _git(*args: str, where: Path | None = None) -> subprocess.CompletedProcess | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
+                              cwd=where or Path(__file__).resolve().parent)
     except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_commit() -> str:
+    out = _git("rev-parse", "HEAD")
+    return (out.stdout.strip() if out is not None else "") or "unknown"
+
+
+def git_uncommitted(where: Path | None = None) -> str:
+    """How many tracked files of the checkout bench runs from (or ``where``) differ from its commit ("0": the
+    commit is the whole code; "unknown" outside a checkout): a run trained from an edited tree is not its
+    commit's run."""
+    out = _git("status", "--porcelain", "--untracked-files=no", where=where)
+    if out is None or out.returncode != 0:
         return "unknown"
+    return str(len([line for line in out.stdout.splitlines() if line.strip()]))
 
 
 @dataclass
@@ -353,8 +367,8 @@ def _param_text(value: Any) -> str:
 
 
 # the tags of a run that say with what and where it was trained (runtime_tags, numerics.provenance)
-PROVENANCE_TAGS = ("git_commit", "bench_version", "torch_version", "python_version", "device", "gpu", "cuda_version",
-                   "cpu_model", "cpu_capability", "platform")
+PROVENANCE_TAGS = ("git_commit", "git_uncommitted", "bench_version", "torch_version", "python_version", "device", "gpu",
+                   "cuda_version", "cpu_model", "cpu_capability", "platform")
 
 
 def provenance_of(runs: list[RunRecord]) -> dict[str, Any]:
@@ -373,5 +387,5 @@ def runtime_tags() -> dict[str, str]:
 
     import benchmark
 
-    return {"git_commit": git_commit(), "bench_version": benchmark.__version__,
+    return {"git_commit": git_commit(), "git_uncommitted": git_uncommitted(), "bench_version": benchmark.__version__,
             "torch_version": torch.__version__, "python_version": sys.version.split()[0]}

@@ -142,3 +142,30 @@ def test_every_verdict_says_what_its_runs_were_trained_with(tmp_path):
     view = report_model.build(results[0], tmp_path, [], {}, None)
     assert view.provenance == ("Runs trained at commit abcdef1 with torch 2.14.1; device cpu; processor EPYC B, "
                                "Xeon A (AVX512); last run finished 2025-12-04 01:00 UTC.")
+
+
+def test_a_run_from_an_edited_checkout_says_so(tmp_path):
+    """git_uncommitted counts the tracked files that differ from the commit: 0 on a clean clone, 1 after an edit;
+    the paper's provenance line then says how many verdicts read such runs."""
+    from benchmark import report_model
+    from benchmark.tracking import RunRecord, git_uncommitted, provenance_of
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
+    assert git_uncommitted(clone) == "0"
+    suite = clone / "suites" / "gan_divergences.yaml"
+    suite.write_text(suite.read_text() + "\n")
+    (clone / "an_untracked_note.txt").write_text("not code bench runs\n")
+    assert git_uncommitted(clone) == "1"
+    assert git_uncommitted(tmp_path / "no_checkout_here") == "unknown"
+
+    tags = {"git_commit": "abcdef1234", "torch_version": "2.14.1", "device": "cpu", "cpu_model": "Xeon A",
+            "cpu_capability": "AVX512"}
+    edited = provenance_of([RunRecord("1", "FINISHED", {**tags, "git_uncommitted": "1"}, {}, {})])
+    clean = provenance_of([RunRecord("2", "FINISHED", {**tags, "git_uncommitted": "0"}, {}, {})])
+    result = calibrating()
+    for i, v in enumerate(result.verdicts):
+        v.provenance = edited if i < 2 else clean
+    view = report_model.build(result, tmp_path, [], {}, None)
+    assert "Runs trained at commit abcdef1 (2 verdicts read runs trained with uncommitted changes to it)" in \
+        view.provenance
