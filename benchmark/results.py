@@ -375,7 +375,11 @@ def _why_not(suite: Suite, target: Target, records: dict, profiles: list[str], d
                 if rec.status == "failed":
                     return f"failed: {rec.reason}"
                 return rec.reason or rec.status
-    planned = [records[(p, d, triple)].job for p, d, triple in itertools.product(profiles, devices, target.jobs)]
+    # the jobs the target still lacks, on any profile and device (a claim under a candidate also reads headline
+    # jobs that are complete)
+    cells = list(itertools.product(profiles, devices, target.jobs))
+    have = {triple for p, d, triple in cells if records[(p, d, triple)].decided}
+    planned = [records[(p, d, triple)].job for p, d, triple in cells if triple not in have]
     # a job of this very key ran before with other settings; a sensitivity candidate's key is its own, so the
     # headline's runs of the same model and data are not its superseded ones
     if any(job.key in index.job_keys for job in planned):

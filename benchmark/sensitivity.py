@@ -193,6 +193,12 @@ def explain(v: Any, target: Target | None) -> dict[str, Any] | None:
                     "text": f"explained by {entry['axis']}={entry['value']} ({evidence})"}
     if v.moving.startswith("still moving"):
         return {"kind": "budget", "last_doubling": v.last_doubling, "text": f"budget: {v.moving}"}
-    tried = [f"{e['axis']}={e['value']}: {e['outcome']}" for e in v.sensitivity]
-    return {"kind": "unexplained", "tried": [f"{e['axis']}={e['value']}" for e in v.sensitivity],
-            "text": "unexplained: " + (f"tried {'; '.join(tried)}" if tried else "no sensitivity axis touches it")}
+    # a candidate without a verdict (not trained yet, or failed) was not tried: said apart, never as evidence
+    ran = [e for e in v.sensitivity if e["outcome"] not in ("not run", "failed")]
+    untried = [f"{e['axis']}={e['value']}" for e in v.sensitivity if e["outcome"] in ("not run", "failed")]
+    parts = ["tried " + "; ".join(f"{e['axis']}={e['value']}: {e['outcome']}" for e in ran)] if ran else []
+    if untried:
+        parts.append(f"not yet trained under {', '.join(untried)}")
+    text = "; ".join(parts) or "no sensitivity axis touches it"
+    return {"kind": "unexplained", "tried": [f"{e['axis']}={e['value']}" for e in ran], "untried": untried,
+            "text": f"unexplained: {text}"}

@@ -183,6 +183,13 @@ def test_each_counted_miss_is_explained_from_its_data():
                              entries=[_entry("bn_eps", 1e-6, "not reproduced")]), None)
     assert tried["kind"] == "unexplained" and tried["text"] == "unexplained: tried bn_eps=1e-06: not reproduced"
     assert explain(_verdict("inconclusive"), None)["text"] == "unexplained: no sensitivity axis touches it"
+    # a candidate that has not trained is no evidence: said apart from those tried
+    partly = explain(_verdict("not reproduced", entries=[_entry("bn_eps", 1e-6, "close"),
+                                                         _entry("vi_q", "knn_nist", "not run")]), None)
+    assert partly["text"] == "unexplained: tried bn_eps=1e-06: close; not yet trained under vi_q=knn_nist"
+    assert partly["tried"] == ["bn_eps=1e-06"] and partly["untried"] == ["vi_q=knn_nist"]
+    assert explain(_verdict("not reproduced", entries=[_entry("vi_q", "knn_nist", "not run")]), None)["text"] == \
+        "unexplained: not yet trained under vi_q=knn_nist"
     missing = _verdict("not run", entries=[_entry("b", 1, "reproduced")])
     missing.reason = "needs GPU"
     assert explain(missing, None) == {"kind": "unexplained", "text": "unexplained: not run (needs GPU)"}
@@ -235,6 +242,10 @@ def test_candidates_train_apart_and_sit_beside_the_unchanged_headline(bench_home
         "mle/narrow/SGD/fit.std-quarter"]["sensitivity"]}["std"]
     assert untrained["outcome"] == "not run"
     assert untrained["verdict"] == "not run: not trained under std=0.25 (`bench run --sensitivity std` trains it)"
+    # a claim that also reads a headline job (wide, complete) lacks only the candidate's: it says that one
+    claim = {e["axis"]: e for e in {t["target"]: t for t in before["targets"]}[
+        "mle/wider-has-larger-std"]["sensitivity"]}["std"]
+    assert claim["verdict"] == untrained["verdict"]
     assert {a["axis"]: a["candidates"][0]["text"] for a in before["sensitivity"]}["std"] == (
         "std=0.25 (narrower): not judged: none of its 5 targets has a verdict on both sides")
     # narrow under std 0.25: 3 runs of its own; wide is not touched; the reading trains nothing
