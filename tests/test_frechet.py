@@ -32,6 +32,8 @@ def test_frechet_of_a_fit_with_itself_is_zero_and_a_singular_fit_still_measures(
 
 @pytest.mark.skipif("disp" not in inspect.signature(linalg.sqrtm).parameters,
                     reason="pytorch-fid's calculate_frechet_distance needs sqrtm(disp=...), removed in SciPy 1.18")
+# the reference's own call is the deprecated one (pytorch_fid/fid_score.py); ours passes no ``disp``
+@pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")
 def test_frechet_agrees_with_pytorch_fid():
     from pytorch_fid.fid_score import calculate_frechet_distance
 
