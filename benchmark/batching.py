@@ -9,8 +9,9 @@ family's module registers the trainer (``@batch_trainer``), which takes one batc
 and run contexts, and the batch's checkpoint) and returns, per member, its ``TrainResult`` or the exception
 that ended it (a divergence ends one member, not the batch). The planner marks a job's runs as
 ``batched:<family>`` in their identity; the worker claims units of one family, steps and device from every
-pending job and hands them to ``train_together``, which splits them into batches by the shared settings and
-gives each batch its checkpoint: grouping and checkpointing are the engine's, the trainer only trains.
+pending job and hands them to ``train_together``, which splits them into batches by the shared settings (and by
+method where that is faster) and gives each batch its checkpoint: grouping and checkpointing are the engine's,
+the trainer only trains.
 
 Which settings a family covers is declared in ``benchmark.batch_families`` (the planner reads it without
 importing this module).
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmark.batch_families import FAMILIES, SHARED, covers, shared_values
+from benchmark.batch_families import FAMILIES, METHODS_APART, SHARED, covers, shared_values
 from benchmark.execute import Checkpoints, RunError, RunFailed
 from benchmark.identity import digest
 from benchmark.registry import Registry, origin
@@ -102,13 +103,16 @@ class BatchCheckpoint:
         self.store.clear()
 
 
-def batches(family: str, contexts: Sequence[Any]) -> list[list[int]]:
-    """The members (indices into ``contexts``) that train as one batch: those sharing the family's ``SHARED``
-    settings, in order of first appearance (the same units claimed in the same order form the same batches,
-    which is what finds their checkpoints again)."""
+def batches(family: str, contexts: Sequence[Any], methods: Sequence[str] | None = None) -> list[list[int]]:
+    """The members (indices into ``contexts``, run by ``methods``) that train as one batch: those sharing the
+    family's ``SHARED`` settings, and its method where the family trains methods apart (``METHODS_APART``), in
+    order of first appearance (the same units claimed in the same order form the same batches, which is what
+    finds their checkpoints again)."""
+    apart = METHODS_APART.get(family, False) and methods is not None
     groups: dict[tuple, list[int]] = {}
     for j, ctx in enumerate(contexts):
-        groups.setdefault(repr(shared_values(family, ctx.hparams, ctx.budget)), []).append(j)
+        key = (repr(shared_values(family, ctx.hparams, ctx.budget)), methods[j] if apart else None)
+        groups.setdefault(key, []).append(j)
     return list(groups.values())
 
 
@@ -117,7 +121,7 @@ def train_together(family: str, members: Sequence[tuple[str, Any]], executors: S
     their results or their exceptions, in order, each classified as a run trained alone would be (divergence,
     error)."""
     outcomes: list[Any] = [None] * len(members)
-    for ids in batches(family, [begun.ctx for _, begun in members]):
+    for ids in batches(family, [begun.ctx for _, begun in members], [name for name, _ in members]):
         trained = _train_batch(family, [members[j] for j in ids], [executors[j] for j in ids])
         for j, outcome in zip(ids, trained, strict=True):
             outcomes[j] = outcome

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import calibration
+from benchmark.batch_families import METHODS_APART
 from benchmark.calibration import Throughput
 from benchmark.planner import Job, shape_of
 from benchmark.tracking import CHILD, FINGERPRINT_TAG, PARENT, STATUS_TAG, RunRecord, Tracker
@@ -118,10 +119,10 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
     """Per job: its runs, how many are done, and the seconds the rest take here. Runs that train together
     (``Job.trainer``) are calibrated as the batch they would form: up to ``batch`` runs of the plan with the
     same trainer and steps."""
-    together: dict[tuple[str, int], int] = {}
+    together: dict[tuple[str, int, str | None], int] = {}
     for job in jobs:
         if job.trainer != "loop":
-            together[(job.trainer, job.steps)] = together.get((job.trainer, job.steps), 0) + len(job.seeds)
+            together[_batch_of(job)] = together.get(_batch_of(job), 0) + len(job.seeds)
     by_suite: dict[str, list[RunRecord]] = {}
     for suite in sorted({j.suite for j in jobs}):
         by_suite[suite] = tracker.runs(suite)
@@ -138,7 +139,7 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
         left = runs_of(job) - done
         shape = shape_of(job)
         if shape not in known and calibrator is not None and left > 0 and not job.requires_gpu:
-            members = min(max(1, batch), together.get((job.trainer, job.steps), 1))
+            members = min(max(1, batch), together.get(_batch_of(job), 1))
             measured = calibrator.calibrate(job, members if job.trainer != "loop" else 1)
             if measured is not None:
                 known[shape] = measured
@@ -151,6 +152,13 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
         out.append(JobEstimate(job.suite, job.experiment, job.method, job.dataset, job.profile, job.device,
                                len(job.seeds), job.steps, runs_of(job), done, seconds, basis, job.seed_limit))
     return out
+
+
+def _batch_of(job: Job) -> tuple[str, int, str | None]:
+    """Which batch a batched job's runs would join: its trainer and steps, and its method where the family trains
+    methods apart (``batch_families.METHODS_APART``)."""
+    family = job.trainer.split(":", 1)[-1]
+    return job.trainer, job.steps, job.method if METHODS_APART.get(family, False) else None
 
 
 def _why_unknown(job: Job, calibrator: calibration.Calibrator | None) -> str:
