@@ -527,7 +527,7 @@ class AdversarialTraining(Program):
         if mode in ("all", "g"):
             _apply(self.opt_g, self.gen, clip_total_norm(grads_g, self.max_norm))
         if self.shared:
-            extra = entropy.move_head(head_grads, mode in ("all", "g"), ent)
+            extra = entropy.move_head(head_grads, mode in ("all", "g"))
         else:
             extra = entropy.update(x_fake.detach(), z) if entropy is not None else {}
         counts[mode] += 1

@@ -130,7 +130,7 @@ class SharedTrunkVI(VIEntropy):
         """∂cost/∂(head's parameters) of this step's generator-side entropy cost (cost_i = reg_cst·mean(nll))."""
         return torch.autograd.grad(cost, list(self.net.parameters()))
 
-    def move_head(self, grads: tuple[torch.Tensor, ...], moves: bool, _cost: torch.Tensor) -> dict[str, torch.Tensor]:
+    def move_head(self, grads: tuple[torch.Tensor, ...], moves: bool) -> dict[str, torch.Tensor]:
         """The head's Adam step on a step that updates the generator (``moves``); the bound for the log."""
         if moves:
             for p, g in zip(self.net.parameters(), clip_total_norm(grads, self.max_grad_norm), strict=True):
