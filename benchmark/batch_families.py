@@ -28,13 +28,14 @@ SHARED: dict[str, dict[str, Any]] = {
     "cegan_2d": {"batch_size": None, "bn_eps": 1e-5},
 }
 
-# family -> whether runs of different methods train as separate batches although the trainer could mix them: a
-# member computes the same numbers in any batch (VERSIONS below), so this is speed alone. For the 2-D models a
-# mixed batch carries every member through every method's extra work (the inference net's optimiser slots, each
-# objective's costs) and larger tensors: Table 2's paper batches (18 members each, 2 threads, quiet) took 34.62 and
-# 39.02 ms per step mixed against 31.77 and 30.85 by method, 70.7 against 63.2 minutes of training for the table
-# (benchmarks/batched_apart.py; a second run 71.9 against 63.2)
-METHODS_APART: dict[str, bool] = {"cegan_2d": True}
+# family -> the devices on which runs of different methods train as separate batches although the trainer could
+# mix them: a member computes the same numbers in any batch (VERSIONS below), so this is speed alone. On the CPU a
+# mixed batch of the 2-D models carries every member through every method's extra work (the inference net's
+# optimiser slots, each objective's costs) and larger tensors: Table 2's paper batches (18 members each, 2 threads,
+# quiet) took 34.62 and 39.02 ms per step mixed against 31.77 and 30.85 by method, 70.7 against 63.2 minutes of
+# training for the table (benchmarks/batched_apart.py; a second run 71.9 against 63.2). Not on a GPU, where a step
+# is bound by its kernel launches (README, "On a GPU") and four batches would launch four times as many
+METHODS_APART: dict[str, tuple[str, ...]] = {"cegan_2d": ("cpu",)}
 
 # family -> version of its trainer's arithmetic, part of every batched run's identity (``Job.versions``): raised
 # when the trainer computes other numbers for the same run

@@ -105,15 +105,20 @@ class BatchCheckpoint:
 
 def batches(family: str, contexts: Sequence[Any], methods: Sequence[str] | None = None) -> list[list[int]]:
     """The members (indices into ``contexts``, run by ``methods``) that train as one batch: those sharing the
-    family's ``SHARED`` settings, and its method where the family trains methods apart (``METHODS_APART``), in
-    order of first appearance (the same units claimed in the same order form the same batches, which is what
-    finds their checkpoints again)."""
-    apart = METHODS_APART.get(family, False) and methods is not None
+    family's ``SHARED`` settings, and their method on a device where the family trains methods apart
+    (``METHODS_APART``), in order of first appearance (the same units claimed in the same order form the same
+    batches, which is what finds their checkpoints again)."""
+    apart = METHODS_APART.get(family, ())
     groups: dict[tuple, list[int]] = {}
     for j, ctx in enumerate(contexts):
-        key = (repr(shared_values(family, ctx.hparams, ctx.budget)), methods[j] if apart else None)
+        by_method = methods is not None and _device_type(ctx) in apart
+        key = (repr(shared_values(family, ctx.hparams, ctx.budget)), methods[j] if by_method else None)
         groups.setdefault(key, []).append(j)
     return list(groups.values())
+
+
+def _device_type(ctx: Any) -> str:
+    return ctx.device.type  # a RunContext's device is a torch.device
 
 
 def train_together(family: str, members: Sequence[tuple[str, Any]], executors: Sequence[Any]) -> list[Any]:

@@ -155,10 +155,11 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
 
 
 def _batch_of(job: Job) -> tuple[str, int, str | None]:
-    """Which batch a batched job's runs would join: its trainer and steps, and its method where the family trains
-    methods apart (``batch_families.METHODS_APART``)."""
+    """Which batch a batched job's runs would join: its trainer and steps, and its method on a device where the
+    family trains methods apart (``batch_families.METHODS_APART``)."""
     family = job.trainer.split(":", 1)[-1]
-    return job.trainer, job.steps, job.method if METHODS_APART.get(family, False) else None
+    apart = job.device.split(":")[0] in METHODS_APART.get(family, ())
+    return job.trainer, job.steps, job.method if apart else None
 
 
 def _why_unknown(job: Job, calibrator: calibration.Calibrator | None) -> str:

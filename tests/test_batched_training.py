@@ -376,5 +376,8 @@ def test_one_rule_says_which_runs_share_a_batch_and_a_left_out_setting_is_its_de
     assert shared_values("cegan_2d", runs[0].hparams, {}) == (500, 1e-5)
     # the 2-D family trains methods apart (faster, and no member's numbers change): four methods, four batches
     methods = ["gan_cegan", "egan_const", "gan_cegan", "egan_ent_nn", "egan_ent_vi", "egan_const"]
-    same = [SimpleNamespace(hparams={"batch_size": 500}, budget={}) for _ in methods]
+    same = [SimpleNamespace(hparams={"batch_size": 500}, budget={}, device=torch.device("cpu")) for _ in methods]
     assert batching.batches("cegan_2d", same, methods) == [[0, 2], [1, 5], [3], [4]]
+    # on a GPU a step is bound by its kernel launches: one batch launches once for every method
+    gpu = [SimpleNamespace(hparams={"batch_size": 500}, budget={}, device=torch.device("cuda", 0)) for _ in methods]
+    assert batching.batches("cegan_2d", gpu, methods) == [list(range(6))]
