@@ -45,6 +45,11 @@ VERSIONS: dict[str, str] = {
 }
 
 
+def methods_apart(family: str, device: str) -> bool:
+    """Whether the family's runs of different methods train as separate batches on ``device`` ("cpu", "cuda:0")."""
+    return device.split(":")[0] in METHODS_APART.get(family, ())
+
+
 def uncovered(family: str, hparams: dict[str, Any], budget: dict[str, Any]) -> list[str]:
     """The settings whose values the family's trainer does not implement (all of them for an unknown family)."""
     required = FAMILIES.get(family)

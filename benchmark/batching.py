@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmark.batch_families import FAMILIES, METHODS_APART, SHARED, covers, shared_values
+from benchmark.batch_families import FAMILIES, SHARED, covers, methods_apart, shared_values
 from benchmark.execute import Checkpoints, RunError, RunFailed
 from benchmark.identity import digest
 from benchmark.registry import Registry, origin
@@ -108,17 +108,12 @@ def batches(family: str, contexts: Sequence[Any], methods: Sequence[str] | None 
     family's ``SHARED`` settings, and their method on a device where the family trains methods apart
     (``METHODS_APART``), in order of first appearance (the same units claimed in the same order form the same
     batches, which is what finds their checkpoints again)."""
-    apart = METHODS_APART.get(family, ())
     groups: dict[tuple, list[int]] = {}
     for j, ctx in enumerate(contexts):
-        by_method = methods is not None and _device_type(ctx) in apart
+        by_method = methods is not None and methods_apart(family, str(ctx.device))
         key = (repr(shared_values(family, ctx.hparams, ctx.budget)), methods[j] if by_method else None)
         groups.setdefault(key, []).append(j)
     return list(groups.values())
-
-
-def _device_type(ctx: Any) -> str:
-    return ctx.device.type  # a RunContext's device is a torch.device
 
 
 def train_together(family: str, members: Sequence[tuple[str, Any]], executors: Sequence[Any]) -> list[Any]:

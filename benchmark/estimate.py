@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import calibration
-from benchmark.batch_families import METHODS_APART
+from benchmark.batch_families import methods_apart
 from benchmark.calibration import Throughput
 from benchmark.planner import Job, shape_of
 from benchmark.tracking import CHILD, FINGERPRINT_TAG, PARENT, STATUS_TAG, RunRecord, Tracker
@@ -156,9 +156,8 @@ def estimate(jobs: list[Job], tracker: Tracker, calibrate: bool = False, data_di
 
 def _batch_of(job: Job) -> tuple[str, int, str | None]:
     """Which batch a batched job's runs would join: its trainer and steps, and its method on a device where the
-    family trains methods apart (``batch_families.METHODS_APART``)."""
-    family = job.trainer.split(":", 1)[-1]
-    apart = job.device.split(":")[0] in METHODS_APART.get(family, ())
+    family trains methods apart (``batch_families.methods_apart``)."""
+    apart = methods_apart(job.trainer.split(":", 1)[-1], job.device)
     return job.trainer, job.steps, job.method if apart else None
 
 
