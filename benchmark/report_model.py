@@ -101,7 +101,7 @@ class PaperView:
     @property
     def provenance(self) -> str:
         """Once per paper: what its verdicts' runs were trained with and where (each verdict has its own)."""
-        keys = ("git_commit", "git_uncommitted", "torch_version", "device", "gpu", "cpu_model", "cpu_capability")
+        keys = ("git_commit", "torch_version", "device", "gpu", "cpu_model", "cpu_capability")
         seen = {k: sorted({value for v in self.verdicts for value in v.provenance.get(k, {})}) for k in keys}
         seen["finished"] = sorted({v.provenance["finished"] for v in self.verdicts if "finished" in v.provenance})
         if not any(seen.values()):
