@@ -21,44 +21,51 @@ from typing import Any
 import torch
 
 
-class LasagneAdam(torch.optim.Optimizer):
+class _PerParameter(torch.optim.Optimizer):
+    """One update per parameter that has a gradient, with its own state and step count (as torch.optim keeps them)."""
+
+    def _fresh(self, p: torch.Tensor) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _move(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state.update(step=0, **self._fresh(p))
+                state["step"] += 1
+                self._move(p, state, group)
+
+
+class LasagneAdam(_PerParameter):
     def __init__(self, params: Any, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
 
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> None:
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["m"] = torch.zeros_like(p)
-                    state["v"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                a_t = group["lr"] * (1.0 - beta2 ** t) ** 0.5 / (1.0 - beta1 ** t)
-                state["m"].mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
-                state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
-                p.addcdiv_(state["m"], state["v"].sqrt().add_(group["eps"]), value=-a_t)
+    def _fresh(self, p: torch.Tensor) -> dict[str, Any]:
+        return {"m": torch.zeros_like(p), "v": torch.zeros_like(p)}
+
+    def _move(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        beta1, beta2 = group["betas"]
+        t = state["step"]
+        a_t = group["lr"] * (1.0 - beta2 ** t) ** 0.5 / (1.0 - beta1 ** t)
+        state["m"].mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+        state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+        p.addcdiv_(state["m"], state["v"].sqrt().add_(group["eps"]), value=-a_t)
 
 
-class LasagneAdagrad(torch.optim.Optimizer):
+class LasagneAdagrad(_PerParameter):
     def __init__(self, params: Any, lr: float, eps: float = 1e-6) -> None:
         super().__init__(params, {"lr": lr, "eps": eps})
 
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["accu"] = torch.zeros_like(p)
-                state["step"] += 1
-                state["accu"].addcmul_(p.grad, p.grad)
-                p.addcdiv_(p.grad, state["accu"].add(group["eps"]).sqrt_(), value=-group["lr"])
+    def _fresh(self, p: torch.Tensor) -> dict[str, Any]:
+        return {"accu": torch.zeros_like(p)}
+
+    def _move(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        state["accu"].addcmul_(p.grad, p.grad)
+        p.addcdiv_(p.grad, state["accu"].add(group["eps"]).sqrt_(), value=-group["lr"])
