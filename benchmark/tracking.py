@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import subprocess
 import sys
@@ -382,10 +383,18 @@ def provenance_of(runs: list[RunRecord]) -> dict[str, Any]:
     return out
 
 
+@functools.cache
+def _own_checkout() -> tuple[str, str]:
+    """(commit, uncommitted files) of the checkout this process's code came from, read once: every run a process
+    trains runs the code it loaded, and two git calls per run are time on the path of every run."""
+    return git_commit(), git_uncommitted()
+
+
 def runtime_tags() -> dict[str, str]:
     import torch
 
     import benchmark
 
-    return {"git_commit": git_commit(), "git_uncommitted": git_uncommitted(), "bench_version": benchmark.__version__,
+    commit, uncommitted = _own_checkout()
+    return {"git_commit": commit, "git_uncommitted": uncommitted, "bench_version": benchmark.__version__,
             "torch_version": torch.__version__, "python_version": sys.version.split()[0]}
