@@ -23,6 +23,22 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 
+def program_2d(method: str, steps: int, trained: int = 0, dataset: str = "cegan_gmm4", **hparams):
+    """A 2-D model of Calibrating EBGAN (``method`` on ``dataset``, seed 0, CPU) set up through its method's program
+    for a run of ``steps`` steps, with the suite's hparams and these, after its first ``trained`` steps."""
+    import torch
+
+    from benchmark import planner
+    from benchmark.api import DATASETS, METHODS, RunContext
+
+    ctx = RunContext(dataset=DATASETS[dataset](), hparams=planner.run_hparams(method, dataset, **hparams), seed=0,
+                     device=torch.device("cpu"), budget={"steps": steps})
+    program = METHODS[method]().setup(ctx)
+    for step in range(1, trained + 1):
+        program.step(step, False)
+    return program
+
+
 # Test files whose cases are independent of each other (one per shipped job, no module fixture): pytest-xdist
 # hands their cases to either worker one by one. Every other file stays on one worker, whose module fixtures it
 # then builds once (pyproject.toml: --dist loadgroup).

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import program_2d
 
 from baselines.ebgan_common import NOISE_DIM, make_generator, make_inference_net, switch_bounds
 from baselines.egan_ent_nn import knn_entropy_direction
@@ -178,19 +179,9 @@ def test_a_run_with_lasagne_updates_trains_alone_and_moves_otherwise_than_the_he
     import torch
 
     from baselines.lasagne_updates import LasagneAdagrad
-    from benchmark import batch_families, planner
-    from benchmark.api import DATASETS, METHODS, RunContext
+    from benchmark import batch_families
 
-    def trained(**extra):
-        hp = planner.run_hparams("gan_cegan", "cegan_gmm4", **extra)
-        ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
-                         budget={"steps": 5})
-        program = METHODS["gan_cegan"]().setup(ctx)
-        for step in range(1, 6):
-            program.step(step, False)
-        return program
-
-    lasagne, headline = trained(lasagne_updates=True), trained()
+    lasagne, headline = program_2d("gan_cegan", 5, 5, lasagne_updates=True), program_2d("gan_cegan", 5, 5)
     assert isinstance(lasagne.opt_g, LasagneAdagrad) and isinstance(headline.opt_g, torch.optim.Adagrad)
     assert not all(torch.equal(a, b) for a, b in zip(lasagne.gen.parameters(), headline.gen.parameters(),
                                                      strict=True))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, TESTS
+from conftest import REPO, TESTS, program_2d
 
 from benchmark import planner, sensitivity
 from benchmark.check import Verdict
@@ -305,12 +305,8 @@ def test_a_discriminator_only_step_leaves_the_generators_running_statistics_as_t
     import torch
 
     from baselines.ebgan_common import running_stats
-    from benchmark.api import DATASETS, METHODS, RunContext
 
-    hp = planner.run_hparams("egan_const", "cegan_gmm4", **({"bn_stats_on_g_steps": True} if original else {}))
-    ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
-                     budget={"steps": 2})
-    program = METHODS["egan_const"]().setup(ctx)
+    program = program_2d("egan_const", 2, **({"bn_stats_on_g_steps": True} if original else {}))
     before = running_stats(program.gen)
     program.step(1, False)  # the switch starts at gap 1 >= rbound 0.1: the first step updates D only
     assert program.values["counts"] == {"all": 0, "d": 1, "g": 0}
@@ -327,18 +323,8 @@ def test_a_discriminator_only_step_moves_the_hidden_layers_with_their_second_ada
     import torch
 
     from baselines.ebgan_common import trunk_parameters
-    from benchmark.api import DATASETS, METHODS, RunContext
 
-    def trained(**extra):
-        hp = planner.run_hparams("egan_const", "cegan_gmm4", **extra)
-        ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
-                         budget={"steps": 40})
-        program = METHODS["egan_const"]().setup(ctx)
-        for step in range(1, 41):
-            program.step(step, False)
-        return program
-
-    split, headline = trained(separate_d_step_adam=True), trained()
+    split, headline = program_2d("egan_const", 40, 40, separate_d_step_adam=True), program_2d("egan_const", 40, 40)
     counts = split.values["counts"]
     assert counts["all"] > 0 and counts["d"] > 0
     trunk = trunk_parameters(split.disc)
@@ -381,19 +367,9 @@ def test_a_knn_nist_q_is_a_head_on_the_discriminators_hidden_layers_which_move_o
     from baselines.ebgan_common import trunk_parameters
     from baselines.egan_ent_vi import SharedTrunkVI
     from benchmark import batch_families
-    from benchmark.api import DATASETS, METHODS, RunContext
-
-    def trained(steps: int, **extra):
-        hp = planner.run_hparams("egan_ent_vi", "cegan_gmm4", **extra)
-        ctx = RunContext(dataset=DATASETS["cegan_gmm4"](), hparams=hp, seed=0, device=torch.device("cpu"),
-                         budget={"steps": steps})
-        program = METHODS["egan_ent_vi"]().setup(ctx)
-        for step in range(1, steps + 1):
-            program.step(step, False)
-        return program
 
     # a lower bound the gap soon crosses: steps of all three kinds within 60 (7 both, 1 D only, 52 G only)
-    shared = trained(60, vi_q="knn_nist", lbound=-0.005)
+    shared = program_2d("egan_ent_vi", 60, 60, vi_q="knn_nist", lbound=-0.005)
     assert isinstance(shared.entropy, SharedTrunkVI)
     counts = shared.values["counts"]
     assert min(counts.values()) > 0
@@ -405,7 +381,7 @@ def test_a_knn_nist_q_is_a_head_on_the_discriminators_hidden_layers_which_move_o
     assert steps(shared.opt_d, trunk) == {60}
     assert steps(shared.opt_d, head) == {counts["all"] + counts["d"]}
     assert steps(shared.entropy.opt, q_head) == {counts["all"] + counts["g"]}
-    headline = trained(60, lbound=-0.005)
+    headline = program_2d("egan_ent_vi", 60, 60, lbound=-0.005)
     assert not isinstance(headline.entropy, SharedTrunkVI)
     assert not all(torch.equal(a, b) for a, b in zip(shared.disc.parameters(), headline.disc.parameters(),
                                                      strict=True))
